@@ -1,0 +1,28 @@
+"""zkimg — zero-knowledge attestations of exact image edits.
+
+Layers, in the order data flows: transforms → pipeline → lowering (ONNX) → circuits
+(ezkl) → commitments → prove → verify.
+"""
+
+from .circuits import SRS, CircuitStore, DevelopmentSRSWarning
+from .commitments import commit, hash_public, new_salt, pack
+from .errors import (CacheCorruption, CircuitError, CircuitMismatch, CommitmentMismatch, Error,
+                     InvalidBundle, InvalidImage, InvalidParameter, OutputMismatch, ProofInvalid,
+                     ProvingError, SRSMismatch, VerificationError)
+from .lowering import TileJob
+from .pipeline import Pipeline
+from .prove import ProvedTile, TileProof, prove_tile
+from .transforms import (BoxBlur, Brightness, Contrast, Crop, Flip, GaussianBlur, Grayscale, Resize,
+                         Rotate90, Transform, WhiteBalance)
+from .verify import TileVerification, verify_tile
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Transform", "Crop", "Resize", "BoxBlur", "GaussianBlur", "Grayscale", "Brightness", "Contrast",
+    "WhiteBalance", "Flip", "Rotate90", "Pipeline", "TileJob", "CircuitStore", "SRS",
+    "DevelopmentSRSWarning", "pack", "commit", "hash_public", "new_salt", "prove_tile", "ProvedTile",
+    "TileProof", "verify_tile", "TileVerification", "Error", "InvalidParameter", "InvalidImage",
+    "InvalidBundle", "CircuitError", "ProvingError", "CacheCorruption", "VerificationError",
+    "OutputMismatch", "CircuitMismatch", "CommitmentMismatch", "ProofInvalid", "SRSMismatch",
+]

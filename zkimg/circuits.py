@@ -1,0 +1,341 @@
+"""ezkl backend: settings, compiled circuits, keys and the SRS, content-addressed on disk.
+
+A circuit is addressed by ``sha256(ezkl version ‖ run args ‖ ONNX bytes)``; its keys by
+that digest plus the SRS digest. Entries are built in a temporary directory, checksummed
+into ``MANIFEST.json`` and renamed into place, so concurrent writers and interrupted
+writes never leave a half-written entry that is trusted; an entry whose checksum fails
+is deleted and rebuilt. The same job shape therefore pays for ``setup`` once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import threading
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional
+
+from .errors import CacheCorruption, CircuitError
+from .lowering import SALT_BYTES, LoweredJob, TileJob, lower_circuit, packed_len
+from .pipeline import canonical_json
+
+log = logging.getLogger("zkimg.circuits")
+
+EZKL_VERSION = "23.0.5"
+CACHE_LAYOUT = "zkimg.cache/1"
+#: ezkl reserves this many rows for blinding factors (ASSUMED_BLINDING_FACTORS + pad), with margin.
+_RESERVED_ROWS = 16
+MIN_LOGROWS = 8
+MAX_LOGROWS = 24
+
+#: Fixed run arguments for every zkimg circuit (see lowering.py for the soundness argument).
+RUN_ARGS: Dict[str, Any] = {
+    "input_scale": 0,  # pixels are integers
+    "param_scale": 0,  # every constant is an integer
+    "input_visibility": "private",  # hidden pixels, salts and hints
+    "output_visibility": "hashed",  # every output is Poseidon-hashed into a public instance
+    "param_visibility": "fixed",
+    # Only constants shared between nodes are decomposed (ezkl 23.0.5 inverts the flag for
+    # constants): two legs admit every shared constant zkimg emits (< 65,536).
+    "decomp_base": 256,
+    "decomp_legs": 2,
+    "num_inner_cols": 2,
+    "check_mode": "unsafe",
+    # Redundant here: inputs are range-checked by explicit lookups, outputs are bound by their hash.
+    "ignore_range_check_inputs_outputs": True,
+}
+
+
+def default_cache_dir() -> Path:
+    """``$ZKIMG_CACHE`` if set, else ``$XDG_CACHE_HOME/zkimg`` (``~/.cache/zkimg``)."""
+    env = os.environ.get("ZKIMG_CACHE")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "zkimg"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class DevelopmentSRSWarning(UserWarning):
+    """Proofs made with a locally generated SRS are not trustworthy: its maker knows the trapdoor."""
+
+
+# --------------------------------------------------------------------------- SRS
+
+
+class SRS:
+    """KZG structured reference strings, one file per ``logrows`` (``kzg{k}.srs``).
+
+    ``SRS.from_directory(path, expected_digests)``: files from a public ceremony
+    (e.g. ezkl's perpetual-powers-of-tau files), optionally pinned by SHA-256.
+    ``SRS.development()``: generated locally on first use, cached, and flagged as
+    untrustworthy — anyone who generated it could forge proofs.
+    """
+
+    def __init__(self, directory: Path, *, development: bool,
+                 expected_digests: Optional[Mapping[int, str]] = None) -> None:
+        self.directory = Path(directory)
+        self.development = development
+        self.expected_digests = dict(expected_digests or {})
+        self._digests: Dict[Path, tuple] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def development_srs(cls, cache_dir: Optional[Path] = None) -> "SRS":
+        return cls(Path(cache_dir or default_cache_dir()) / "srs-development", development=True)
+
+    @classmethod
+    def from_directory(cls, directory: Path | str, expected_digests: Optional[Mapping[int, str]] = None) -> "SRS":
+        return cls(Path(directory), development=False, expected_digests=expected_digests)
+
+    def path(self, logrows: int) -> Path:
+        """Path of the SRS for ``logrows``; a development SRS is generated once if missing."""
+        p = self.directory / f"kzg{logrows}.srs"
+        if self.development:
+            warnings.warn("zkimg is using a locally generated development SRS: proofs are NOT "
+                          "trustworthy; pass a ceremony SRS for real use", DevelopmentSRSWarning,
+                          stacklevel=3)
+            if not p.exists():
+                self._generate(p, logrows)
+        elif not p.exists():
+            raise CircuitError(f"no SRS file for logrows={logrows}: expected {p}")
+        return p
+
+    def _generate(self, p: Path, logrows: int) -> None:
+        import ezkl
+
+        log.warning("generating a development SRS for logrows=%d at %s (not trustworthy)", logrows, p)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".srs-")
+        os.close(fd)
+        try:
+            ezkl.gen_srs(tmp, logrows)
+            try:
+                os.link(tmp, p)  # first writer wins; a concurrent one keeps the existing file
+            except FileExistsError:
+                pass
+        finally:
+            os.unlink(tmp)
+
+    def digest(self, logrows: int) -> str:
+        """SHA-256 of the SRS file for ``logrows`` (checked against a pinned digest if any)."""
+        p = self.path(logrows)
+        st = p.stat()
+        key = (st.st_size, st.st_mtime_ns)
+        with self._lock:
+            cached = self._digests.get(p)
+        if cached and cached[0] == key:
+            return cached[1]
+        d = sha256_file(p)
+        pinned = self.expected_digests.get(logrows)
+        if pinned is not None and pinned != d:
+            raise CircuitError(f"SRS file {p} has digest {d}, expected the pinned {pinned}")
+        with self._lock:
+            self._digests[p] = (key, d)
+        return d
+
+
+# --------------------------------------------------------------------------- circuits
+
+
+@dataclass(frozen=True)
+class Circuit:
+    """A compiled circuit on disk (and, once ``keys()`` ran, its keys for one SRS)."""
+
+    digest: str
+    directory: Path
+    logrows: int
+    num_rows: int
+    poseidon_rows: int
+    hashed_felts: int  # field elements fed to Poseidon (16 byte values each)
+    hints: tuple
+    settings: Dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.directory / "network.onnx"
+
+    @property
+    def settings_path(self) -> Path:
+        return self.directory / "settings.json"
+
+    @property
+    def compiled_path(self) -> Path:
+        return self.directory / "network.ezkl"
+
+
+@dataclass(frozen=True)
+class Keys:
+    vk_path: Path
+    pk_path: Path
+    srs_path: Path
+    srs_digest: str
+
+
+@dataclass
+class CacheStats:
+    compiles: int = 0
+    setups: int = 0
+    hits: int = 0
+    rebuilt_corrupt: int = 0
+
+
+def _min_logrows(s: Mapping[str, Any]) -> int:
+    """The smallest logrows at which every region of the circuit fits (mirrors ezkl's rules)."""
+    poseidon_rows = s["module_sizes"]["poseidon"][0]
+    instances = sum(s["module_sizes"]["poseidon"][1]) + sum(
+        math.prod(shape) for shape in s.get("model_instance_shapes", []))
+    needs = [
+        s["num_rows"],
+        poseidon_rows,
+        s.get("total_dynamic_col_size", 0) + s.get("total_shuffle_col_size", 0),
+        instances,
+        max([hi - lo for lo, hi in s.get("required_range_checks", [])] + [0]) + 1,
+    ]
+    return max(MIN_LOGROWS, math.ceil(math.log2(max(needs) + _RESERVED_ROWS)))
+
+
+def _hashed_felts(job: TileJob) -> int:
+    h, w, c = job.input_shape
+    oh, ow, oc = job.output_shape
+    extra = SALT_BYTES if job.hidden_output else 0
+    return packed_len(h * w * c + SALT_BYTES) + packed_len(oh * ow * oc + extra)
+
+
+def _write_manifest(directory: Path, files: list) -> None:
+    manifest = {"layout": CACHE_LAYOUT, "files": {f: sha256_file(directory / f) for f in files}}
+    (directory / "MANIFEST.json").write_text(json.dumps(manifest, sort_keys=True))
+
+
+def _check_manifest(directory: Path) -> bool:
+    try:
+        manifest = json.loads((directory / "MANIFEST.json").read_text())
+        files = manifest["files"]
+        if manifest.get("layout") != CACHE_LAYOUT or not isinstance(files, dict) or not files:
+            return False
+        return all(sha256_file(directory / f) == d for f, d in files.items())
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+class CircuitStore:
+    """Builds, caches and loads circuits and keys for tile jobs.
+
+    ``cache_dir`` defaults to :func:`default_cache_dir`; ``srs`` to a development SRS
+    kept in the same cache.
+    """
+
+    def __init__(self, cache_dir: Optional[Path | str] = None, srs: Optional[SRS] = None) -> None:
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.srs = srs if srs is not None else SRS.development_srs(self.cache_dir)
+        self.stats = CacheStats()
+        self._memo: Dict[str, Circuit] = {}
+        self._lock = threading.Lock()
+
+    # ----- atomic, checksummed directories
+
+    def _entry(self, directory: Path, build) -> Path:
+        """Return ``directory`` after verifying its manifest, building it atomically if needed."""
+        if directory.exists():
+            if _check_manifest(directory):
+                self.stats.hits += 1
+                return directory
+            log.warning("cache entry %s failed its checksum; rebuilding it", directory)
+            self.stats.rebuilt_corrupt += 1
+            shutil.rmtree(directory, ignore_errors=True)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}-"))
+        try:
+            files = build(tmp)
+            _write_manifest(tmp, files)
+            try:
+                os.rename(tmp, directory)
+            except OSError:  # another writer finished first: use theirs if it is sound
+                if not _check_manifest(directory):
+                    raise CacheCorruption(f"concurrent cache entry {directory} is corrupt")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return directory
+
+    # ----- circuits
+
+    def circuit(self, job: TileJob) -> Circuit:
+        """The compiled circuit of ``job`` (built from the job alone, never from a prover)."""
+        lowered = lower_circuit(job)
+        run_args = canonical_json(RUN_ARGS)
+        digest = hashlib.sha256(b"zkimg-circuit/1\0" + EZKL_VERSION.encode() + b"\0" + run_args
+                                + b"\0" + lowered.model).hexdigest()
+        with self._lock:
+            if digest in self._memo:
+                return self._memo[digest]
+        directory = self._entry(self.cache_dir / "circuits" / digest, lambda d: self._compile(d, lowered))
+        settings = json.loads((directory / "settings.json").read_text())
+        circuit = Circuit(
+            digest=digest,
+            directory=directory,
+            logrows=settings["run_args"]["logrows"],
+            num_rows=settings["num_rows"],
+            poseidon_rows=settings["module_sizes"]["poseidon"][0],
+            hashed_felts=sum(settings["module_sizes"]["poseidon"][1]) and _hashed_felts(job),
+            hints=lowered.hints,
+            settings=settings,
+        )
+        with self._lock:
+            self._memo[digest] = circuit
+        return circuit
+
+    def _compile(self, d: Path, lowered: LoweredJob) -> list:
+        import ezkl
+
+        self.stats.compiles += 1
+        (d / "network.onnx").write_bytes(lowered.model)
+        ra = ezkl.PyRunArgs()
+        for k, v in RUN_ARGS.items():
+            setattr(ra, k, v)
+        try:
+            ezkl.gen_settings(str(d / "network.onnx"), str(d / "settings.json"), py_run_args=ra)
+            s = json.loads((d / "settings.json").read_text())
+            s["run_args"]["logrows"] = _min_logrows(s)
+            if s["run_args"]["logrows"] > MAX_LOGROWS:
+                raise CircuitError(f"tile job needs 2^{s['run_args']['logrows']} rows; use smaller tiles")
+            (d / "settings.json").write_text(json.dumps(s, sort_keys=True))
+            ezkl.compile_circuit(str(d / "network.onnx"), str(d / "network.ezkl"), str(d / "settings.json"))
+        except (RuntimeError, OSError) as e:
+            raise CircuitError(f"ezkl could not compile the tile job: {e}") from e
+        return ["network.onnx", "settings.json", "network.ezkl"]
+
+    def keys(self, circuit: Circuit) -> Keys:
+        """Proving and verifying keys of ``circuit`` under this store's SRS (setup runs once)."""
+        srs_path = self.srs.path(circuit.logrows)
+        srs_digest = self.srs.digest(circuit.logrows)
+        directory = self._entry(circuit.directory.parent / f"{circuit.digest}.keys-{srs_digest[:32]}",
+                                lambda d: self._setup(d, circuit, srs_path))
+        return Keys(directory / "vk.key", directory / "pk.key", srs_path, srs_digest)
+
+    def _setup(self, d: Path, circuit: Circuit, srs_path: Path) -> list:
+        import ezkl
+
+        self.stats.setups += 1
+        try:
+            ok = ezkl.setup(str(circuit.compiled_path), str(d / "vk.key"), str(d / "pk.key"),
+                            srs_path=str(srs_path))
+        except (RuntimeError, BaseException) as e:  # ezkl panics surface as PanicException
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise CircuitError(f"ezkl setup failed: {e}") from e
+        if not ok:
+            raise CircuitError("ezkl setup failed")
+        return ["vk.key", "pk.key"]

@@ -1,0 +1,77 @@
+"""Typed errors. Every failure zkimg reports is an instance of :class:`Error`."""
+
+from __future__ import annotations
+
+
+class Error(Exception):
+    """Base class of every error raised by zkimg."""
+
+
+class InvalidParameter(Error, ValueError):
+    """A transform, pipeline or job parameter is out of its documented domain.
+
+    ``parameter`` names the offending parameter (e.g. ``"width"``, ``"image"``).
+    """
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+
+
+class InvalidImage(InvalidParameter):
+    """An image array has the wrong dtype, rank, channel count or size."""
+
+    def __init__(self, message: str, parameter: str = "image") -> None:
+        super().__init__(parameter, message)
+
+
+class InvalidBundle(Error, ValueError):
+    """Serialized data (pipeline JSON, tile proof, ...) cannot be parsed or is malformed."""
+
+
+class CircuitError(Error):
+    """The circuit backend (ONNX lowering, ezkl compile or setup) failed."""
+
+
+class ProvingError(Error):
+    """A witness could not be generated or proved (e.g. a pixel outside [0, 255])."""
+
+
+class CacheCorruption(Error):
+    """An on-disk artifact failed its checksum; it is discarded and rebuilt, never used."""
+
+
+class VerificationError(Error):
+    """A verification check failed. Subclasses name the check; ``check`` is a short id."""
+
+    check = "verification"
+
+
+class OutputMismatch(VerificationError):
+    """The published output does not have the shape/dtype the declared job produces."""
+
+    check = "output"
+
+
+class CircuitMismatch(VerificationError):
+    """The proof was made for a different circuit than the one rebuilt from the declaration."""
+
+    check = "circuit"
+
+
+class CommitmentMismatch(VerificationError):
+    """A commitment given to the verifier is malformed or differs from the one expected."""
+
+    check = "commitment"
+
+
+class ProofInvalid(VerificationError):
+    """The zero-knowledge proof does not verify against the instances the verifier computed."""
+
+    check = "proof"
+
+
+class SRSMismatch(VerificationError):
+    """The proof was made with a structured reference string other than the verifier's."""
+
+    check = "srs"

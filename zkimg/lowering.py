@@ -1,0 +1,341 @@
+"""Lowering of a tile job to ONNX.
+
+A :class:`TileJob` (pipeline + input tile shape + output visibility) lowers to two
+graphs built from the same code:
+
+* the **circuit graph** that ezkl compiles. Inputs (all private, integers at scale 0):
+  ``pixels`` = the input tile flattened in H, W, C order followed by its 16 salt bytes;
+  ``output_salt`` (hidden output only); one ``hint_i`` per rounding step. Outputs (each
+  Poseidon-hashed by ezkl, the hashes being the proof's public instances):
+  ``input_packed`` = pack(pixels ‖ salt) and ``output_packed`` = pack(output) for a
+  public output or pack(output ‖ output_salt) for a hidden one.
+* the **reference graph** that onnxruntime runs: the same transform lowering on an
+  H×W×C input with rounding done by ``Floor(Div)``; it returns the output and the hints.
+
+Soundness of the circuit graph (each point is tested in tests/test_circuits.py):
+
+* Range: every input value goes through ``Gather(arange(256), x)`` — a lookup into a
+  256-entry table — before anything reads it, so every value used downstream is an
+  integer in [0, 255]. ``pack`` (Σ v_i·256^i over groups of 16) is injective on such
+  digits, which makes the Poseidon commitment binding on the pixels.
+* Rounding: ezkl's own ``Div`` only enforces ``|x − q·d| < d`` (layouts.rs, ``div`` via
+  ``diff_less_than``), which admits both floor and ceil, so it is not used. Instead the
+  prover supplies ``q`` as a hint; the circuit looks ``q`` up in ``arange(256)`` and
+  ``r = y + offset − d·q`` up in ``arange(d)``. Together they force ``0 ≤ r < d`` and
+  ``q ∈ [0, 255]``, i.e. ``q = floor((y + offset)/d)`` exactly (y is an integer below
+  256·d, so no field wrap-around). Without the range check on ``q`` a prover could shift
+  value between neighbouring packed digits; with it the output digits are unique. The
+  looked-up remainder enters the output as ``q + (lookup(r) − r)`` (= q), which keeps the
+  check in the graph without changing a value.
+* Point operations are a lookup into their exact table (``Gather``), so clamping and
+  rounding are the table's.
+* ``ignore_range_check_inputs_outputs``: ezkl's generic range checks on graph inputs and
+  outputs are redundant — inputs are checked by the lookup above, outputs are packed field
+  elements bound by their public hash — and removing them cuts rows by an order of magnitude.
+
+ONNX ``Div`` on integers truncates where ezkl's rounds half up; the reference graph
+computes ``Floor(Div(float))``, exact for the magnitudes here (< 2^24), and the circuit
+graph never divides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from .errors import InvalidBundle, InvalidParameter
+from .pipeline import Pipeline, as_pipeline, canonical_json
+from .primitives import Lookup, Primitive, Shape, Take, Transpose, WeightedSum
+from .transforms import check_shape
+
+PACK_BASE = 256
+PACK_GROUP = 16
+SALT_BYTES = 16
+ONNX_OPSET = 17
+ONNX_IR_VERSION = 8  # onnxruntime here rejects IR 14
+JOB_SCHEMA = "zkimg.tile-job/1"
+MAX_JOB_ELEMENTS = 1 << 22
+
+
+@dataclass(frozen=True)
+class TileJob:
+    """One proof's worth of work: ``pipeline`` applied to one hidden H×W×C input tile.
+
+    ``hidden_output``: the output is committed with its own salt instead of being public.
+    """
+
+    pipeline: Pipeline
+    input_shape: Shape
+    hidden_output: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pipeline", as_pipeline(self.pipeline))
+        object.__setattr__(self, "input_shape", check_shape(self.input_shape, "input_shape"))
+        if not isinstance(self.hidden_output, bool):
+            raise InvalidParameter("hidden_output", "must be a bool")
+        h, w, c = self.input_shape
+        if h * w * c > MAX_JOB_ELEMENTS:
+            raise InvalidParameter("input_shape", f"a tile job holds at most {MAX_JOB_ELEMENTS} values")
+        self.pipeline.shapes(self.input_shape)  # raises if the pipeline does not fit the shape
+
+    @property
+    def output_shape(self) -> Shape:
+        return self.pipeline.output_shape(self.input_shape)
+
+    def primitives(self) -> Tuple[Primitive, ...]:
+        return self.pipeline.primitives(self.input_shape)
+
+    def apply(self, tile: np.ndarray) -> np.ndarray:
+        """The exact reference output for ``tile`` (checks its shape)."""
+        if tile.shape != self.input_shape:
+            raise InvalidParameter("tile", f"expected shape {self.input_shape}, got {tile.shape}")
+        return self.pipeline.apply(tile)
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "schema": JOB_SCHEMA,
+            "pipeline": self.pipeline.to_json(),
+            "input_shape": list(self.input_shape),
+            "hidden_output": self.hidden_output,
+        }
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(canonical_json(self.to_json())).hexdigest()
+
+    @classmethod
+    def from_json(cls, data: Any) -> "TileJob":
+        if not isinstance(data, dict) or set(data) != {"schema", "pipeline", "input_shape", "hidden_output"}:
+            raise InvalidBundle("a tile job has exactly 'schema', 'pipeline', 'input_shape', 'hidden_output'")
+        if data["schema"] != JOB_SCHEMA:
+            raise InvalidBundle(f"unsupported tile job schema {data['schema']!r}")
+        if not isinstance(data["hidden_output"], bool):
+            raise InvalidBundle("'hidden_output' must be a boolean")
+        try:
+            return cls(Pipeline.from_json(data["pipeline"]), tuple(data["input_shape"]), data["hidden_output"])
+        except InvalidParameter as e:
+            raise InvalidBundle(f"invalid tile job: {e}") from e
+        except TypeError as e:
+            raise InvalidBundle(f"invalid tile job: {e}") from e
+
+
+def packed_len(n: int) -> int:
+    """Number of field elements ``pack`` makes of ``n`` byte values."""
+    return -(-n // PACK_GROUP)
+
+
+# --------------------------------------------------------------------------- graph builder
+
+
+class _Graph:
+    def __init__(self) -> None:
+        self.nodes: List[onnx.NodeProto] = []
+        self.inits: List[onnx.TensorProto] = []
+        self.inputs: List[onnx.ValueInfoProto] = []
+        self.outputs: List[onnx.ValueInfoProto] = []
+        self._n = 0
+
+    def fresh(self, prefix: str) -> str:
+        self._n += 1
+        return f"{prefix}_{self._n}"
+
+    def const(self, value: Any, dtype: Any = np.float32) -> str:
+        """A new initializer. Never shared between nodes: ezkl assigns a constant used by
+        several nodes as a witness and range-checks it, which fails for 256^i."""
+        name = self.fresh("c")
+        self.inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def op(self, op_type: str, inputs: Sequence[str], **attrs: Any) -> str:
+        out = self.fresh(op_type.lower())
+        self.nodes.append(helper.make_node(op_type, list(inputs), [out], **attrs))
+        return out
+
+    def add_input(self, name: str, shape: Sequence[int]) -> str:
+        self.inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape)))
+        return name
+
+    def add_output(self, value: str, name: str, shape: Sequence[int], copy: bool = False) -> None:
+        """Expose ``value`` as graph output ``name``.
+
+        Without ``copy`` the node that produced ``value`` (the latest one) is renamed:
+        ezkl lowers ``Identity`` to a range-checked copy, which the circuit must avoid.
+        """
+        if copy:
+            self.nodes.append(helper.make_node("Identity", [value], [name]))
+        else:
+            producer = self.nodes[-1]
+            if value not in producer.output:
+                raise AssertionError("add_output must follow the node that produced the value")
+            producer.output[list(producer.output).index(value)] = name
+        self.outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape)))
+
+    def model_bytes(self, name: str) -> bytes:
+        graph = helper.make_graph(self.nodes, name, self.inputs, self.outputs, initializer=self.inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)],
+                                  producer_name="zkimg")
+        model.ir_version = ONNX_IR_VERSION
+        onnx.checker.check_model(model)
+        return model.SerializeToString()
+
+    # ----- value-level helpers (all values are float32 holding integers)
+
+    def lookup(self, x: str, table: np.ndarray) -> str:
+        """``table[x]`` through a lookup: also proves ``x`` is an index of ``table``."""
+        idx = self.op("Cast", [x], to=TensorProto.INT64)
+        return self.op("Gather", [self.const(table), idx], axis=0)
+
+
+def _bcast(row: Sequence[int], axis: int) -> np.ndarray:
+    shape = [1, 1, 1]
+    shape[axis] = len(row)
+    return np.asarray(row, dtype=np.float32).reshape(shape)
+
+
+class _Lowerer:
+    """Emits the primitives of one job into a graph in circuit or reference mode."""
+
+    def __init__(self, g: _Graph, circuit: bool) -> None:
+        self.g = g
+        self.circuit = circuit
+        self.hints: List[Tuple[str, Shape]] = []
+
+    def primitive(self, x: str, shape: Shape, p: Primitive) -> str:
+        g = self.g
+        if isinstance(p, Take):
+            if p.index == tuple(range(shape[p.axis])):
+                return x
+            return g.op("Gather", [x, g.const(p.index, np.int64)], axis=p.axis)
+        if isinstance(p, Transpose):
+            return g.op("Transpose", [x], perm=list(p.perm))
+        if isinstance(p, Lookup):
+            if len(p.table) == 1:
+                return g.lookup(x, np.asarray(p.table[0]))
+            offsets = g.const(_bcast([256 * c for c in range(len(p.table))], 2))
+            return g.lookup(g.op("Add", [x, offsets]), np.asarray(p.table).reshape(-1))
+        if isinstance(p, WeightedSum):
+            return self.weighted_sum(x, shape, p)
+        raise TypeError(f"unknown primitive {p!r}")
+
+    def weighted_sum(self, x: str, shape: Shape, p: WeightedSum) -> str:
+        g = self.g
+        acc: Optional[str] = None
+        for idx, w in zip(p.index, p.weight):
+            if not any(w):
+                continue
+            term = self.primitive(x, shape, Take(p.axis, idx))
+            if any(v != 1 for v in w):
+                factor = g.const([w[0]]) if len(set(w)) == 1 else g.const(_bcast(w, p.axis))
+                term = g.op("Mul", [term, factor])
+            acc = term if acc is None else g.op("Add", [acc, term])
+        assert acc is not None  # WeightedSum guarantees a non-zero column per output
+        if p.divisor == 1:
+            return acc if p.offset == 0 else g.op("Add", [acc, g.const([p.offset])])
+        return self.round_div(acc, p.out_shape(shape), p.divisor, p.offset)
+
+    def round_div(self, y: str, shape: Shape, d: int, offset: int) -> str:
+        """``floor((y + offset) / d)`` for integers 0 ≤ y + offset < 256·d (see module doc)."""
+        g = self.g
+        hint_name = f"hint_{len(self.hints)}"
+        self.hints.append((hint_name, shape))
+        num = g.op("Add", [y, g.const([offset])]) if offset else y
+        if not self.circuit:
+            q = g.op("Floor", [g.op("Div", [num, g.const([d])])])
+            g.add_output(q, hint_name, shape, copy=True)
+            return q
+        q = g.lookup(g.add_input(hint_name, shape), np.arange(256))
+        r = g.op("Sub", [num, g.op("Mul", [q, g.const([d])])])
+        r_checked = g.lookup(r, np.arange(d))
+        return g.op("Add", [q, g.op("Sub", [r_checked, r])])
+
+    def body(self, x: str, shape: Shape, prims: Sequence[Primitive]) -> str:
+        for p in prims:
+            x = self.primitive(x, shape, p)
+            shape = p.out_shape(shape)
+        return x
+
+
+def _pack(g: _Graph, flat: str, n: int) -> str:
+    """Σ v_i·256^i over consecutive groups of 16 (last group zero-padded) → [groups, 1].
+
+    Evaluated by Horner's rule with the constant 256 only: ezkl 23.0.5 range-checks
+    (decomposes) constants that it lays out as cells when ``ignore_range_check_inputs_outputs``
+    is set, and the powers 256^i cannot pass that check whenever a graph packs twice.
+    """
+    groups = packed_len(n)
+    if groups * PACK_GROUP != n:
+        flat = g.op("Concat", [flat, g.const(np.zeros(groups * PACK_GROUP - n))], axis=0)
+    grid = g.op("Reshape", [flat, g.const([groups, PACK_GROUP], np.int64)])
+    digit = [g.op("Gather", [grid, g.const([i], np.int64)], axis=1) for i in range(PACK_GROUP)]
+    acc = digit[-1]
+    for i in range(PACK_GROUP - 2, -1, -1):
+        acc = g.op("Add", [g.op("Mul", [acc, g.const([float(PACK_BASE)])]), digit[i]])
+    return acc
+
+
+@dataclass(frozen=True)
+class LoweredJob:
+    """ONNX bytes of one job's graph plus the names of its rounding hints (in input order)."""
+
+    model: bytes
+    hints: Tuple[Tuple[str, Shape], ...]
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.model).hexdigest()
+
+
+def lower_circuit(job: TileJob) -> LoweredJob:
+    """The circuit graph ezkl compiles (see module docstring for its contract)."""
+    g = _Graph()
+    lw = _Lowerer(g, circuit=True)
+    h, w, c = job.input_shape
+    n_in = h * w * c
+    flat = g.lookup(g.add_input("pixels", [n_in + SALT_BYTES]), np.arange(256))
+    out_salt = None
+    if job.hidden_output:
+        out_salt = g.lookup(g.add_input("output_salt", [SALT_BYTES]), np.arange(256))
+    tile = g.op("Reshape", [g.op("Slice", [flat, g.const([0], np.int64), g.const([n_in], np.int64)]),
+                            g.const(job.input_shape, np.int64)])
+    out = lw.body(tile, job.input_shape, job.primitives())
+    oh, ow, oc = job.output_shape
+    n_out = oh * ow * oc
+    out_flat = g.op("Reshape", [out, g.const([n_out], np.int64)])
+    if out_salt is not None:
+        out_flat = g.op("Concat", [out_flat, out_salt], axis=0)
+        n_out += SALT_BYTES
+    g.add_output(_pack(g, flat, n_in + SALT_BYTES), "input_packed", [packed_len(n_in + SALT_BYTES), 1])
+    g.add_output(_pack(g, out_flat, n_out), "output_packed", [packed_len(n_out), 1])
+    return LoweredJob(g.model_bytes("zkimg_tile_job"), tuple(lw.hints))
+
+
+def lower_reference(job: TileJob) -> LoweredJob:
+    """The reference graph: H×W×C float input → ``output`` (H'×W'×C') and every hint."""
+    g = _Graph()
+    lw = _Lowerer(g, circuit=False)
+    x = g.add_input("image", list(job.input_shape))
+    out = lw.body(x, job.input_shape, job.primitives())
+    g.add_output(out, "output", list(job.output_shape), copy=True)
+    return LoweredJob(g.model_bytes("zkimg_tile_job_reference"), tuple(lw.hints))
+
+
+def run_reference(job: TileJob, tile: np.ndarray) -> Tuple[np.ndarray, List[np.ndarray]]:
+    """Run the reference graph in onnxruntime: (output as uint8, hints as int64 arrays)."""
+    import onnxruntime as ort
+
+    lowered = lower_reference(job)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(lowered.model, opts, providers=["CPUExecutionProvider"])
+    names = ["output"] + [n for n, _ in lowered.hints]
+    res = sess.run(names, {"image": tile.astype(np.float32)})
+    out = res[0]
+    if not np.array_equal(out, np.round(out)) or out.min(initial=0) < 0 or out.max(initial=0) > 255:
+        raise AssertionError("reference graph produced a non-uint8 value")
+    return out.astype(np.uint8), [h.astype(np.int64) for h in res[1:]]

@@ -1,0 +1,122 @@
+"""Declarative composition of transforms with a canonical JSON form and digest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Iterable, Iterator, List, Sequence, Tuple
+
+import numpy as np
+
+from .errors import InvalidBundle, InvalidParameter
+from .primitives import Primitive, Shape
+from .transforms import Transform, check_image, check_shape, transform_from_json
+
+PIPELINE_SCHEMA = "zkimg.pipeline/1"
+MAX_STEPS = 64
+MAX_JSON_BYTES = 1 << 20
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8, no NaN/Infinity: the bytes that digests are taken of."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+class Pipeline:
+    """An ordered, immutable list of transforms applied left to right."""
+
+    def __init__(self, steps: Iterable[Transform]) -> None:
+        steps = tuple(steps)
+        if not steps:
+            raise InvalidParameter("steps", "a pipeline needs at least one transform")
+        if len(steps) > MAX_STEPS:
+            raise InvalidParameter("steps", f"at most {MAX_STEPS} transforms")
+        for i, s in enumerate(steps):
+            if not isinstance(s, Transform):
+                raise InvalidParameter("steps", f"step {i} is not a Transform: {s!r}")
+        self._steps: Tuple[Transform, ...] = steps
+
+    @property
+    def steps(self) -> Tuple[Transform, ...]:
+        return self._steps
+
+    def __iter__(self) -> Iterator[Transform]:
+        return iter(self._steps)
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Pipeline) and self.to_json() == other.to_json()
+
+    def __hash__(self) -> int:
+        return hash(self.digest)
+
+    def __repr__(self) -> str:
+        return f"Pipeline({list(self._steps)!r})"
+
+    def shapes(self, shape: Shape) -> List[Shape]:
+        """Shapes before and after every step: ``[input, after step 1, ..., output]``."""
+        out = [check_shape(shape)]
+        for s in self._steps:
+            out.append(s.output_shape(out[-1]))
+        return out
+
+    def output_shape(self, shape: Shape) -> Shape:
+        return self.shapes(shape)[-1]
+
+    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
+        """All steps' primitives for an input of ``shape``, in order."""
+        prims: List[Primitive] = []
+        shapes = self.shapes(shape)
+        for s, sh in zip(self._steps, shapes):
+            prims.extend(s.primitives(sh))
+        return tuple(prims)
+
+    def apply(self, image: np.ndarray) -> np.ndarray:
+        """The exact reference: every step's ``apply`` in turn (uint8 in, uint8 out)."""
+        image = check_image(image)
+        for s in self._steps:
+            image = s.apply(image)
+        return image
+
+    def to_json(self) -> dict:
+        return {"schema": PIPELINE_SCHEMA, "steps": [s.to_json() for s in self._steps]}
+
+    def canonical(self) -> bytes:
+        return canonical_json(self.to_json())
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 (hex) of the canonical JSON; what proofs are bound to."""
+        return hashlib.sha256(self.canonical()).hexdigest()
+
+    @classmethod
+    def from_json(cls, data: Any) -> "Pipeline":
+        """Parse (and validate) the canonical JSON object, or raise InvalidBundle."""
+        if not isinstance(data, dict) or set(data) != {"schema", "steps"}:
+            raise InvalidBundle("a pipeline is an object with exactly 'schema' and 'steps'")
+        if data["schema"] != PIPELINE_SCHEMA:
+            raise InvalidBundle(f"unsupported pipeline schema {data['schema']!r}")
+        steps = data["steps"]
+        if not isinstance(steps, list) or not 1 <= len(steps) <= MAX_STEPS:
+            raise InvalidBundle(f"'steps' must be a list of 1 to {MAX_STEPS} transforms")
+        return cls(transform_from_json(s) for s in steps)
+
+    @classmethod
+    def loads(cls, text: str | bytes) -> "Pipeline":
+        if len(text) > MAX_JSON_BYTES:
+            raise InvalidBundle("pipeline JSON is too large")
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as e:
+            raise InvalidBundle(f"pipeline is not valid JSON: {e}") from e
+        return cls.from_json(data)
+
+
+def as_pipeline(p: "Pipeline | Transform | Sequence[Transform]") -> Pipeline:
+    if isinstance(p, Pipeline):
+        return p
+    if isinstance(p, Transform):
+        return Pipeline([p])
+    return Pipeline(p)

@@ -1,0 +1,155 @@
+"""Exact integer primitives that every transform is built from.
+
+A transform is a short, fixed sequence of these primitives whose integer constants
+(indices, weights, divisors, lookup tables) are computed once, when the transform is
+constructed. Each primitive has exactly one numpy meaning (``run``), which is the
+specification, and exactly one ONNX lowering (in :mod:`zkimg.lowering`), which must
+reproduce it bit for bit. Arrays are ``int64`` H×W×C tensors throughout; a transform's
+final primitive always yields values in [0, 255] (``bounded``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Tuple, Union
+
+import numpy as np
+
+Shape = Tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class Take:
+    """``out = np.take(x, index, axis)``: crops, flips, nearest resampling, border replication."""
+
+    axis: int
+    index: Tuple[int, ...]
+
+    def out_shape(self, shape: Shape) -> Shape:
+        s = list(shape)
+        s[self.axis] = len(self.index)
+        return (s[0], s[1], s[2])
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return np.take(x, np.asarray(self.index, dtype=np.int64), axis=self.axis)
+
+
+@dataclass(frozen=True)
+class Transpose:
+    """``out = x.transpose(perm)``."""
+
+    perm: Tuple[int, int, int]
+
+    def out_shape(self, shape: Shape) -> Shape:
+        return (shape[self.perm[0]], shape[self.perm[1]], shape[self.perm[2]])
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(x.transpose(self.perm))
+
+
+@dataclass(frozen=True)
+class WeightedSum:
+    """Weighted sum of taps along one axis, then exact floor division.
+
+    For output position ``j`` along ``axis``::
+
+        out[j] = floor((sum_k weight[k][j] * x[index[k][j]] + offset) / divisor)
+
+    Weights and offset are non-negative integers and ``divisor`` is a positive integer
+    (``offset = divisor // 2`` gives round-half-up). With ``divisor == 1`` no rounding
+    happens (exact integer sums, possibly > 255, allowed only as an intermediate).
+    When ``divisor > 1`` the constructor guarantees the result lies in [0, 255].
+    """
+
+    axis: int
+    index: Tuple[Tuple[int, ...], ...]  # K taps × n_out
+    weight: Tuple[Tuple[int, ...], ...]  # K taps × n_out
+    divisor: int = 1
+    offset: int = 0
+    in_max: int = 255  # largest input value this primitive is fed
+
+    def __post_init__(self) -> None:
+        k = len(self.index)
+        if k == 0 or len(self.weight) != k:
+            raise ValueError("WeightedSum needs matching, non-empty index and weight taps")
+        n = len(self.index[0])
+        if any(len(r) != n for r in self.index) or any(len(r) != n for r in self.weight):
+            raise ValueError("WeightedSum taps must all have the same length")
+        if self.divisor < 1 or self.offset < 0 or any(w < 0 for r in self.weight for w in r):
+            raise ValueError("WeightedSum needs non-negative weights/offset and divisor >= 1")
+        if self.divisor > 1 and self.out_max > 255:
+            raise ValueError("a rounding WeightedSum must produce values in [0, 255]")
+
+    @property
+    def taps(self) -> int:
+        return len(self.index)
+
+    @property
+    def sum_max(self) -> int:
+        """Largest possible value of the numerator ``sum + offset``."""
+        cols = zip(*self.weight)
+        return max(sum(c) for c in cols) * self.in_max + self.offset
+
+    @property
+    def out_max(self) -> int:
+        return self.sum_max // self.divisor
+
+    def out_shape(self, shape: Shape) -> Shape:
+        s = list(shape)
+        s[self.axis] = len(self.index[0])
+        return (s[0], s[1], s[2])
+
+    def _bcast(self, row: Tuple[int, ...]) -> np.ndarray:
+        shape = [1, 1, 1]
+        shape[self.axis] = len(row)
+        return np.asarray(row, dtype=np.int64).reshape(shape)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        acc = np.zeros(self.out_shape(x.shape), dtype=np.int64)
+        for idx, w in zip(self.index, self.weight):
+            acc += np.take(x, np.asarray(idx, dtype=np.int64), axis=self.axis) * self._bcast(w)
+        return (acc + self.offset) // self.divisor
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Per-channel table lookup: ``out[..., c] = table[c][x[..., c]]``; x in [0, 255].
+
+    A single table (``len(table) == 1``) is shared by all channels. Table entries are
+    integers in [0, 255]; this is how clamped point operations stay exact.
+    """
+
+    table: Tuple[Tuple[int, ...], ...]
+
+    def __post_init__(self) -> None:
+        if not self.table or any(len(t) != 256 for t in self.table):
+            raise ValueError("Lookup tables have exactly 256 entries")
+        if any(not 0 <= v <= 255 for t in self.table for v in t):
+            raise ValueError("Lookup table entries must be in [0, 255]")
+
+    def out_shape(self, shape: Shape) -> Shape:
+        if len(self.table) not in (1, shape[2]):
+            raise ValueError("Lookup needs one table or one per channel")
+        return shape
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        t = np.asarray(self.table, dtype=np.int64)
+        if len(self.table) == 1:
+            return t[0][x]
+        return np.stack([t[c][x[..., c]] for c in range(x.shape[2])], axis=-1)
+
+
+Primitive = Union[Take, Transpose, WeightedSum, Lookup]
+
+
+def run_all(prims: Tuple[Primitive, ...], x: np.ndarray) -> np.ndarray:
+    """Run a primitive sequence on an int64 H×W×C array (the numpy specification)."""
+    for p in prims:
+        x = p.run(x)
+    return x
+
+
+def out_shape_all(prims: Tuple[Primitive, ...], shape: Shape) -> Shape:
+    for p in prims:
+        shape = p.out_shape(shape)
+    return shape

@@ -1,0 +1,203 @@
+"""Proving one tile job: witness, proof, and the public :class:`TileProof` record."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .circuits import EZKL_VERSION, Circuit, CircuitStore
+from .commitments import check_salt, felt_from_hex, felt_to_hex, new_salt
+from .errors import CircuitError, CommitmentMismatch, InvalidBundle, InvalidParameter, ProvingError
+from .lowering import PACK_GROUP, SALT_BYTES, TileJob, run_reference
+from .transforms import check_image
+
+TILE_PROOF_SCHEMA = "zkimg.tile-proof/1"
+MAX_PROOF_BYTES = 1 << 20
+
+
+def _ezkl_call(what: str, fn, *args: Any, **kwargs: Any) -> Any:
+    """Call into ezkl, turning its exceptions (Rust panics included) into ``ProvingError``."""
+    try:
+        return fn(*args, **kwargs)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as e:  # pyo3's PanicException is a BaseException
+        raise ProvingError(f"ezkl {what} failed: {e}") from e
+
+
+def _unpack(felts_hex: List[str], n: int) -> np.ndarray:
+    """Inverse of ``pack`` for witness outputs: n byte values from little-endian hex felts."""
+    out = bytearray()
+    for h in felts_hex:
+        out += felt_from_hex(h).to_bytes(32, "little")[:PACK_GROUP]
+    return np.frombuffer(bytes(out[:n]), dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class Witness:
+    """ezkl's witness of one job: the circuit's own outputs and commitments."""
+
+    circuit: Circuit
+    path: Path
+    output: np.ndarray  # uint8, job.output_shape, as computed in the circuit
+    input_commitment: int
+    output_commitment: int  # Poseidon(pack(output [‖ output salt]))
+
+
+def generate_witness(store: CircuitStore, job: TileJob, tile: np.ndarray, salt: bytes,
+                     output_salt: Optional[bytes], workdir: Path) -> Witness:
+    """Run the circuit on ``tile`` (checks nothing about the result; see ``prove_tile``)."""
+    import ezkl
+
+    circuit = store.circuit(job)
+    _, hints = run_reference(job, tile)
+    inputs: List[List[int]] = [tile.ravel().tolist() + list(salt)]
+    if job.hidden_output:
+        inputs.append(list(output_salt or b""))
+    inputs += [h.ravel().tolist() for h in hints]
+    data_path, wit_path = workdir / "input.json", workdir / "witness.json"
+    data_path.write_text(json.dumps({"input_data": inputs}))
+    _ezkl_call("witness generation", ezkl.gen_witness, str(data_path), str(circuit.compiled_path), str(wit_path))
+    w = json.loads(wit_path.read_text())
+    hashes = w["processed_outputs"]["poseidon_hash"]
+    oh, ow, oc = job.output_shape
+    out = _unpack(w["outputs"][1], oh * ow * oc).reshape(job.output_shape)
+    return Witness(circuit, wit_path, out, felt_from_hex(hashes[0]), felt_from_hex(hashes[1]))
+
+
+@dataclass(frozen=True)
+class TileProof:
+    """The public record of one proved tile job. Holds no pixels, salts or output instances."""
+
+    job: TileJob
+    input_commitment: int
+    output_commitment: Optional[int]  # only for a hidden output; a public one is recomputed
+    srs_digest: str
+    development_srs: bool
+    proof: bytes
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "schema": TILE_PROOF_SCHEMA,
+            "job": self.job.to_json(),
+            "input_commitment": felt_to_hex(self.input_commitment),
+            "output_commitment": None if self.output_commitment is None else felt_to_hex(self.output_commitment),
+            "srs_digest": self.srs_digest,
+            "development_srs": self.development_srs,
+            "proof": self.proof.hex(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> "TileProof":
+        """Strictly parse :meth:`to_json` output; anything else raises InvalidBundle."""
+        keys = {"schema", "job", "input_commitment", "output_commitment", "srs_digest", "development_srs", "proof"}
+        if not isinstance(data, dict) or set(data) != keys:
+            raise InvalidBundle(f"a tile proof is an object with exactly the keys {sorted(keys)}")
+        if data["schema"] != TILE_PROOF_SCHEMA:
+            raise InvalidBundle(f"unsupported tile proof schema {data['schema']!r}")
+        job = TileJob.from_json(data["job"])
+        try:
+            c_in = felt_from_hex(data["input_commitment"])
+            c_out = None if data["output_commitment"] is None else felt_from_hex(data["output_commitment"])
+        except CommitmentMismatch as e:
+            raise InvalidBundle(f"malformed commitment: {e}") from e
+        if (c_out is not None) != job.hidden_output:
+            raise InvalidBundle("output_commitment is present exactly when the output is hidden")
+        srs = data["srs_digest"]
+        if not isinstance(srs, str) or len(srs) != 64 or any(ch not in "0123456789abcdef" for ch in srs):
+            raise InvalidBundle("srs_digest must be 64 lowercase hex digits")
+        if not isinstance(data["development_srs"], bool):
+            raise InvalidBundle("development_srs must be a boolean")
+        p = data["proof"]
+        if not isinstance(p, str) or not 0 < len(p) <= 2 * MAX_PROOF_BYTES or len(p) % 2:
+            raise InvalidBundle("proof must be a non-empty even-length hex string of bounded size")
+        try:
+            proof = bytes.fromhex(p)
+        except ValueError as e:
+            raise InvalidBundle("proof is not hexadecimal") from e
+        return cls(job, c_in, c_out, srs, data["development_srs"], proof)
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), sort_keys=True)
+
+    @classmethod
+    def loads(cls, text: str | bytes) -> "TileProof":
+        if len(text) > 4 * MAX_PROOF_BYTES:
+            raise InvalidBundle("tile proof is too large")
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as e:
+            raise InvalidBundle(f"tile proof is not valid JSON: {e}") from e
+        return cls.from_json(data)
+
+
+@dataclass(frozen=True)
+class ProvedTile:
+    """A proof plus the prover's secrets. Publish ``proof`` (and ``output`` if public) only."""
+
+    proof: TileProof
+    output: np.ndarray
+    salt: bytes
+    output_salt: Optional[bytes]
+
+
+def prove_tile(job: TileJob, tile: np.ndarray, *, salt: Optional[bytes] = None,
+               output_salt: Optional[bytes] = None, store: Optional[CircuitStore] = None) -> ProvedTile:
+    """Prove ``job`` on the hidden ``tile`` (uint8, ``job.input_shape``).
+
+    ``salt`` is the tile's commitment salt (fresh from the CSPRNG if omitted; pass the
+    camera's salt to link to its commitment). ``output_salt`` likewise for a hidden output.
+    Keys come from ``store`` (setup runs only the first time a job shape is seen).
+    """
+    check_image(tile, "tile")
+    if tile.shape != job.input_shape:
+        raise InvalidParameter("tile", f"expected shape {job.input_shape}, got {tile.shape}")
+    salt = check_salt(new_salt() if salt is None else salt)
+    if job.hidden_output:
+        output_salt = check_salt(new_salt() if output_salt is None else output_salt, "output_salt")
+    elif output_salt is not None:
+        raise InvalidParameter("output_salt", "only a hidden output takes a salt")
+    store = store if store is not None else CircuitStore()
+    import ezkl
+
+    with tempfile.TemporaryDirectory(prefix="zkimg-prove-") as tmp:
+        work = Path(tmp)
+        wit = generate_witness(store, job, tile, salt, output_salt, work)
+        expected = job.apply(tile)
+        if not np.array_equal(wit.output, expected):
+            raise CircuitError("circuit output differs from the reference (a lowering bug)")
+        keys = store.keys(wit.circuit)
+        proof_path = work / "proof.json"
+        _ezkl_call("prove", ezkl.prove, str(wit.path), str(wit.circuit.compiled_path), str(keys.pk_path),
+                   str(proof_path), srs_path=str(keys.srs_path))
+        raw = json.loads(proof_path.read_text())
+        proof_bytes = bytes.fromhex(raw["hex_proof"].removeprefix("0x"))
+    return ProvedTile(
+        proof=TileProof(job, wit.input_commitment, wit.output_commitment if job.hidden_output else None,
+                        keys.srs_digest, store.srs.development, proof_bytes),
+        output=expected,
+        salt=salt,
+        output_salt=output_salt,
+    )
+
+
+def ezkl_proof_json(proof: bytes, instances: Tuple[int, ...]) -> Dict[str, Any]:
+    """The proof file ezkl's verifier reads, with instances supplied by the caller."""
+    return {
+        "protocol": None,
+        "instances": [[felt_to_hex(i) for i in instances]],
+        "proof": list(proof),
+        "hex_proof": "0x" + proof.hex(),
+        "split": None,
+        "pretty_public_inputs": None,
+        "timestamp": 0,
+        "version": EZKL_VERSION,
+    }
+
+
+__all__ = ["TileProof", "ProvedTile", "Witness", "prove_tile", "generate_witness", "SALT_BYTES"]

@@ -1,0 +1,475 @@
+"""Image transforms with exact integer semantics.
+
+Every transform maps a ``uint8`` array of shape H×W×C to a ``uint8`` array. Its
+docstring is the specification: rounding, clamping and borders are exact integer
+rules, and ``apply()`` implements them through :mod:`zkimg.primitives`, the same
+integer constants the circuit is built from. Real-valued parameters (factors, gains,
+sigma) are quantised once, here, to multiples of 1/256 (``q8``), and the quantised
+value is recorded in the canonical JSON.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Dict, Mapping, Tuple, Type
+
+import numpy as np
+
+from .errors import InvalidBundle, InvalidImage, InvalidParameter
+from .primitives import Lookup, Primitive, Shape, Take, Transpose, WeightedSum, run_all
+
+#: Fixed-point denominator for real-valued parameters and interpolation weights.
+Q8 = 256
+MAX_SIDE = 1 << 16  # largest image side accepted anywhere (65,536 px)
+MAX_CHANNELS = 4
+
+
+def check_image(image: Any, parameter: str = "image") -> np.ndarray:
+    """Return ``image`` if it is a ``uint8`` H×W×C array (1 ≤ C ≤ 4), else raise InvalidImage."""
+    if not isinstance(image, np.ndarray):
+        raise InvalidImage(f"expected a numpy array, got {type(image).__name__}", parameter)
+    if image.dtype != np.uint8:
+        raise InvalidImage(f"expected dtype uint8, got {image.dtype}", parameter)
+    if image.ndim != 3:
+        raise InvalidImage(f"expected shape H×W×C, got {image.shape}", parameter)
+    h, w, c = image.shape
+    if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
+        raise InvalidImage(f"height and width must be in [1, {MAX_SIDE}], got {h}×{w}", parameter)
+    if not 1 <= c <= MAX_CHANNELS:
+        raise InvalidImage(f"expected 1 to {MAX_CHANNELS} channels, got {c}", parameter)
+    return image
+
+
+def check_shape(shape: Any, parameter: str = "shape") -> Shape:
+    """Validate an (H, W, C) shape tuple."""
+    if not isinstance(shape, (tuple, list)) or len(shape) != 3:
+        raise InvalidParameter(parameter, f"expected (height, width, channels), got {shape!r}")
+    h, w, c = (_int(v, parameter) for v in shape)
+    if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE and 1 <= c <= MAX_CHANNELS):
+        raise InvalidParameter(parameter, f"shape {tuple(shape)} is out of range")
+    return (h, w, c)
+
+
+def _int(value: Any, parameter: str, lo: int | None = None, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidParameter(parameter, f"expected an integer, got {value!r}")
+    v = int(value)
+    if lo is not None and v < lo:
+        raise InvalidParameter(parameter, f"must be >= {lo}, got {v}")
+    if hi is not None and v > hi:
+        raise InvalidParameter(parameter, f"must be <= {hi}, got {v}")
+    return v
+
+
+def _real(value: Any, parameter: str, lo: float = 0.0, hi: float = 255.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InvalidParameter(parameter, f"expected a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v) or not lo <= v <= hi:
+        raise InvalidParameter(parameter, f"must be a finite number in [{lo}, {hi}], got {value!r}")
+    return v
+
+
+def quantize_q8(value: float) -> int:
+    """The one place reals become integers: ``round(value * 256)``, halves away from zero."""
+    return int(math.floor(value * Q8 + 0.5))
+
+
+def _scale_table(gain_q8: int) -> Tuple[int, ...]:
+    """``min(255, (x * gain_q8 + 128) // 256)`` for x in 0..255 (round half up, clamp)."""
+    return tuple(min(255, (x * gain_q8 + Q8 // 2) // Q8) for x in range(256))
+
+
+class Transform(abc.ABC):
+    """One image operation with exact integer semantics and a canonical JSON form."""
+
+    op: ClassVar[str]
+
+    @abc.abstractmethod
+    def params(self) -> Dict[str, Any]:
+        """Parameters for the canonical JSON (ints, strings, round-tripping floats, lists)."""
+
+    @abc.abstractmethod
+    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
+        """The exact primitive sequence for an input of ``shape``; raises InvalidParameter."""
+
+    def output_shape(self, shape: Shape) -> Shape:
+        s = check_shape(shape)
+        for p in self.primitives(s):
+            s = p.out_shape(s)
+        return s
+
+    def apply(self, image: np.ndarray) -> np.ndarray:
+        """Apply the transform to a ``uint8`` H×W×C image (the exact reference)."""
+        image = check_image(image)
+        out = run_all(self.primitives(image.shape), image.astype(np.int64))
+        return out.astype(np.uint8)
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"op": self.op, **self.params()}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "op" in cls.__dict__:
+            _REGISTRY[cls.op] = cls
+
+    @classmethod
+    def _from_params(cls, params: Mapping[str, Any]) -> "Transform":
+        return cls(**params)  # type: ignore[call-arg]
+
+
+_REGISTRY: Dict[str, Type[Transform]] = {}
+
+
+def transform_from_json(data: Any) -> Transform:
+    """Parse one transform's canonical JSON object; raises InvalidBundle on anything malformed."""
+    if not isinstance(data, dict) or not isinstance(data.get("op"), str):
+        raise InvalidBundle("a transform must be a JSON object with a string 'op'")
+    cls = _REGISTRY.get(data["op"])
+    if cls is None:
+        raise InvalidBundle(f"unknown transform op {data['op']!r}")
+    params = {k: v for k, v in data.items() if k != "op"}
+    try:
+        t = cls._from_params(params)
+    except InvalidParameter as e:
+        raise InvalidBundle(f"{data['op']}: {e}") from e
+    except TypeError as e:
+        raise InvalidBundle(f"{data['op']}: bad parameters ({e})") from e
+    if t.to_json() != data:
+        raise InvalidBundle(f"{data['op']}: parameters are not in canonical form")
+    return t
+
+
+def _clamped(i: int, n: int) -> int:
+    return 0 if i < 0 else (n - 1 if i >= n else i)
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+@dataclass(frozen=True)
+class Crop(Transform):
+    """Keep the rectangle ``[top, top+height) × [left, left+width)``; it must lie inside the image."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+    op: ClassVar[str] = "crop"
+
+    def __post_init__(self) -> None:
+        _int(self.left, "left", 0, MAX_SIDE)
+        _int(self.top, "top", 0, MAX_SIDE)
+        _int(self.width, "width", 1, MAX_SIDE)
+        _int(self.height, "height", 1, MAX_SIDE)
+
+    def params(self) -> Dict[str, Any]:
+        return {"left": self.left, "top": self.top, "width": self.width, "height": self.height}
+
+    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
+        h, w, _ = shape
+        if self.left + self.width > w:
+            raise InvalidParameter("width", f"crop columns [{self.left}, {self.left + self.width}) exceed image width {w}")
+        if self.top + self.height > h:
+            raise InvalidParameter("height", f"crop rows [{self.top}, {self.top + self.height}) exceed image height {h}")
+        return (
+            Take(0, tuple(range(self.top, self.top + self.height))),
+            Take(1, tuple(range(self.left, self.left + self.width))),
+        )
+
+
+@dataclass(frozen=True)
+class Flip(Transform):
+    """Mirror the image: ``"horizontal"`` reverses columns, ``"vertical"`` reverses rows."""
+
+    direction: str = "horizontal"
+    op: ClassVar[str] = "flip"
+
+    def __post_init__(self) -> None:
+        if self.direction not in ("horizontal", "vertical"):
+            raise InvalidParameter("direction", f"must be 'horizontal' or 'vertical', got {self.direction!r}")
+
+    def params(self) -> Dict[str, Any]:
+        return {"direction": self.direction}
+
+    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
+        axis = 1 if self.direction == "horizontal" else 0
+        return (Take(axis, tuple(range(shape[axis] - 1, -1, -1))),)
+
+
+@dataclass(frozen=True)
+class Rotate90(Transform):
+    """Rotate by ``k × 90°`` counter-clockwise, exactly as ``np.rot90(image, k)``; k in {1, 2, 3}."""
+
+    k: int = 1
+    op: ClassVar[str] = "rotate90"
+
+    def __post_init__(self) -> None:
+        _int(self.k, "k", 1, 3)
+
+    def params(self) -> Dict[str, Any]:
+        return {"k": self.k}
+
+    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
+        h, w, _ = shape
+        rev_rows, rev_cols = tuple(range(h - 1, -1, -1)), tuple(range(w - 1, -1, -1))
+        if self.k == 2:
+            return (Take(0, rev_rows), Take(1, rev_cols))
+        if self.k == 1:  # out[i, j] = in[j, w-1-i]
+            return (Transpose((1, 0, 2)), Take(0, rev_cols))
+        return (Transpose((1, 0, 2)), Take(1, rev_rows))  # k == 3: out[i, j] = in[h-1-j, i]
+
+
+@dataclass(frozen=True)
+class Resize(Transform):
+    """Resample to ``width × height`` pixels.
+
+    ``mode="nearest"``: source index ``floor((2j+1)·n_in / (2·n_out))`` (pixel centres).
+
+    ``mode="bilinear"``: separable, columns first then rows, half-pixel centres, no
+    antialiasing. The source position ``s = (j+0.5)·n_in/n_out − 0.5`` is taken in 1/256
+    units, ``s8 = floor(((2j+1)·n_in − n_out)·256 / (2·n_out))`` clamped to
+    ``[0, 256·(n_in−1)]``; with ``i = s8 // 256`` and ``f = s8 % 256`` each pass computes
+    ``(x[i]·(256−f) + x[min(i+1, n_in−1)]·f + 128) // 256`` (round half up) and stores
+    a uint8 before the next pass. An axis whose size does not change is left untouched.
+    """
+
+    width: int
+    height: int
+    mode: str = "bilinear"
+    op: ClassVar[str] = "resize"
+
+    def __post_init__(self) -> None:
+        _int(self.width, "width", 1, MAX_SIDE)
+        _int(self.height, "height", 1, MAX_SIDE)
+        if self.mode not in ("nearest", "bilinear"):
+            raise InvalidParameter("mode", f"must be 'nearest' or 'bilinear', got {self.mode!r}")
+
+    def params(self) -> Dict[str, Any]:
+        return {"width": self.width, "height": self.height, "mode": self.mode}
+
+    def _axis(self, axis: int, n_in: int, n_out: int) -> Tuple[Primitive, ...]:
+        if n_in == n_out:
+            return ()
+        if self.mode == "nearest":
+            return (Take(axis, tuple((2 * j + 1) * n_in // (2 * n_out) for j in range(n_out))),)
+        lo, hi, w0, w1 = [], [], [], []
+        for j in range(n_out):
+            s8 = ((2 * j + 1) * n_in - n_out) * Q8 // (2 * n_out)
+            s8 = min(max(s8, 0), Q8 * (n_in - 1))
+            i, f = divmod(s8, Q8)
+            lo.append(i)
+            hi.append(min(i + 1, n_in - 1))
+            w0.append(Q8 - f)
+            w1.append(f)
+        return (WeightedSum(axis, (tuple(lo), tuple(hi)), (tuple(w0), tuple(w1)), Q8, Q8 // 2),)
+
+    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
+        h, w, _ = shape
+        return self._axis(1, w, self.width) + self._axis(0, h, self.height)
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def _odd_size(size: Any) -> int:
+    v = _int(size, "size", 3, 15)
+    if v % 2 == 0:
+        raise InvalidParameter("size", f"kernel size must be odd, got {v}")
+    return v
+
+
+def _taps(axis: int, n: int, kernel: Tuple[int, ...], divisor: int, in_max: int = 255) -> WeightedSum:
+    """A 1-D correlation along ``axis`` with edge replication (index clamped to [0, n−1])."""
+    r = len(kernel) // 2
+    index = tuple(tuple(_clamped(j + t - r, n) for j in range(n)) for t in range(len(kernel)))
+    weight = tuple((kw,) * n for kw in kernel)
+    return WeightedSum(axis, index, weight, divisor, divisor // 2, in_max)
+
+
+@dataclass(frozen=True)
+class BoxBlur(Transform):
+    """Mean over a ``size × size`` window (odd, 3..15), borders replicated (edge pixels
+    repeat). ``out = (sum of the size² window values + size²//2) // size²`` (round half up)."""
+
+    size: int = 3
+    op: ClassVar[str] = "box_blur"
+
+    def __post_init__(self) -> None:
+        _odd_size(self.size)
+
+    def params(self) -> Dict[str, Any]:
+        return {"size": self.size}
+
+    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
+        h, w, _ = shape
+        k = self.size
+        ones = (1,) * k
+        return (_taps(1, w, ones, 1), _taps(0, h, ones, k * k, in_max=255 * k))
+
+
+def gaussian_kernel(size: int, sigma: float) -> Tuple[int, ...]:
+    """Integer 1-D Gaussian weights summing to 256: ``round(256·g_i/Σg)``, centre absorbs the residue."""
+    r = size // 2
+    g = [math.exp(-((i - r) ** 2) / (2.0 * sigma * sigma)) for i in range(size)]
+    total = sum(g)
+    w = [quantize_q8(v / total) for v in g]
+    w[r] += Q8 - sum(w)
+    return tuple(w)
+
+
+def default_sigma(size: int) -> float:
+    """OpenCV's default for a given kernel size: ``0.3·((size−1)/2 − 1) + 0.8``."""
+    return 0.3 * ((size - 1) * 0.5 - 1) + 0.8
+
+
+@dataclass(frozen=True)
+class GaussianBlur(Transform):
+    """Separable Gaussian blur, odd ``size`` in 3..15, ``sigma`` > 0 (default: OpenCV's rule).
+
+    The 1-D kernel is :func:`gaussian_kernel` (integers summing to 256, recorded in the
+    JSON). Rows are filtered first, then columns; each pass computes
+    ``(Σ w_t·x[clamp(j+t−r)] + 128) // 256`` with borders replicated, stored as uint8.
+    """
+
+    size: int = 3
+    sigma: float | None = None
+    kernel: Tuple[int, ...] = field(init=False, repr=False, compare=False)
+    op: ClassVar[str] = "gaussian_blur"
+
+    def __post_init__(self) -> None:
+        size = _odd_size(self.size)
+        sigma = default_sigma(size) if self.sigma is None else _real(self.sigma, "sigma", 0.0, 100.0)
+        if sigma <= 0:
+            raise InvalidParameter("sigma", "must be > 0")
+        object.__setattr__(self, "sigma", sigma)
+        object.__setattr__(self, "kernel", gaussian_kernel(size, sigma))
+
+    def params(self) -> Dict[str, Any]:
+        return {"size": self.size, "sigma": self.sigma, "kernel": list(self.kernel)}
+
+    @classmethod
+    def _from_params(cls, params: Mapping[str, Any]) -> "Transform":
+        p = dict(params)
+        p.pop("kernel", None)  # derived; checked against the recomputed one by transform_from_json
+        return cls(**p)
+
+    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
+        h, w, _ = shape
+        return (_taps(1, w, self.kernel, Q8), _taps(0, h, self.kernel, Q8))
+
+
+# --------------------------------------------------------------------------- colour
+
+
+@dataclass(frozen=True)
+class Grayscale(Transform):
+    """ITU-R 601 luma in 8-bit weights: ``(77·R + 150·G + 29·B + 128) // 256``.
+
+    Needs 3 channels; ``num_output_channels`` is 1 or 3 (luma replicated).
+    """
+
+    num_output_channels: int = 1
+    op: ClassVar[str] = "grayscale"
+
+    def __post_init__(self) -> None:
+        if self.num_output_channels not in (1, 3) or isinstance(self.num_output_channels, bool):
+            raise InvalidParameter("num_output_channels", f"must be 1 or 3, got {self.num_output_channels!r}")
+
+    def params(self) -> Dict[str, Any]:
+        return {"num_output_channels": self.num_output_channels}
+
+    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
+        if shape[2] != 3:
+            raise InvalidImage(f"Grayscale needs 3 channels, got {shape[2]}")
+        luma = WeightedSum(2, ((0,), (1,), (2,)), ((77,), (150,), (29,)), Q8, Q8 // 2)
+        if self.num_output_channels == 1:
+            return (luma,)
+        return (luma, Take(2, (0, 0, 0)))
+
+
+@dataclass(frozen=True)
+class Brightness(Transform):
+    """Scale every value: ``min(255, (x·f8 + 128) // 256)`` with ``f8 = round(256·factor)``,
+    factor in [0, 255] (1 = unchanged, 0 = black)."""
+
+    factor: float
+    op: ClassVar[str] = "brightness"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "factor", _real(self.factor, "factor"))
+
+    @property
+    def factor_q8(self) -> int:
+        return quantize_q8(self.factor)
+
+    def params(self) -> Dict[str, Any]:
+        return {"factor": self.factor, "factor_q8": self.factor_q8}
+
+    @classmethod
+    def _from_params(cls, params: Mapping[str, Any]) -> "Transform":
+        return cls(factor=params.get("factor"))  # type: ignore[arg-type]
+
+    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
+        return (Lookup((_scale_table(self.factor_q8),)),)
+
+
+@dataclass(frozen=True)
+class Contrast(Transform):
+    """Stretch around mid-grey 128 (not the image mean, so tiles stay independent):
+    ``clamp((( x − 128)·f8 + 128) // 256 + 128, 0, 255)``, ``f8 = round(256·factor)``,
+    factor in [0, 255] (1 = unchanged, 0 = flat grey)."""
+
+    factor: float
+    op: ClassVar[str] = "contrast"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "factor", _real(self.factor, "factor"))
+
+    @property
+    def factor_q8(self) -> int:
+        return quantize_q8(self.factor)
+
+    def params(self) -> Dict[str, Any]:
+        return {"factor": self.factor, "factor_q8": self.factor_q8}
+
+    @classmethod
+    def _from_params(cls, params: Mapping[str, Any]) -> "Transform":
+        return cls(factor=params.get("factor"))  # type: ignore[arg-type]
+
+    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
+        f8 = self.factor_q8
+        table = tuple(min(255, max(0, ((x - 128) * f8 + Q8 // 2) // Q8 + 128)) for x in range(256))
+        return (Lookup((table,)),)
+
+
+@dataclass(frozen=True)
+class WhiteBalance(Transform):
+    """Per-channel gains: ``out_c = min(255, (x_c·g8_c + 128) // 256)``, ``g8_c = round(256·gain_c)``,
+    each gain in [0, 255]. ``gains`` has one entry per channel."""
+
+    gains: Tuple[float, ...]
+    op: ClassVar[str] = "white_balance"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.gains, (tuple, list)) or not 1 <= len(self.gains) <= MAX_CHANNELS:
+            raise InvalidParameter("gains", f"expected 1 to {MAX_CHANNELS} gains, got {self.gains!r}")
+        object.__setattr__(self, "gains", tuple(_real(g, "gains") for g in self.gains))
+
+    @property
+    def gains_q8(self) -> Tuple[int, ...]:
+        return tuple(quantize_q8(g) for g in self.gains)
+
+    def params(self) -> Dict[str, Any]:
+        return {"gains": list(self.gains), "gains_q8": list(self.gains_q8)}
+
+    @classmethod
+    def _from_params(cls, params: Mapping[str, Any]) -> "Transform":
+        return cls(gains=params.get("gains"))  # type: ignore[arg-type]
+
+    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
+        if shape[2] != len(self.gains):
+            raise InvalidParameter("gains", f"{len(self.gains)} gains for an image with {shape[2]} channels")
+        return (Lookup(tuple(_scale_table(g) for g in self.gains_q8)),)
