@@ -1,0 +1,194 @@
+"""The numpy references are the specification; check them against independent formulas."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import zkimg
+from zkimg.transforms import gaussian_kernel, transform_from_json
+from conftest import PHOTOS, photo_tile, sample_images
+
+ALL = [
+    zkimg.Crop(2, 1, 5, 4), zkimg.Resize(5, 3), zkimg.Resize(11, 9, "nearest"), zkimg.BoxBlur(3),
+    zkimg.BoxBlur(5), zkimg.GaussianBlur(3), zkimg.GaussianBlur(5, sigma=1.5), zkimg.Grayscale(),
+    zkimg.Grayscale(3), zkimg.Brightness(1.25), zkimg.Contrast(1.5), zkimg.WhiteBalance((1.2, 1.0, 0.8)),
+    zkimg.Flip(), zkimg.Flip("vertical"), zkimg.Rotate90(1), zkimg.Rotate90(2), zkimg.Rotate90(3),
+]
+
+
+def img(h=7, w=9, seed=1):
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def test_geometry_matches_numpy():
+    x = photo_tile("chelsea", 40, 80, 9, 13)
+    assert np.array_equal(zkimg.Crop(3, 2, 6, 5).apply(x), x[2:7, 3:9])
+    assert np.array_equal(zkimg.Flip().apply(x), x[:, ::-1])
+    assert np.array_equal(zkimg.Flip("vertical").apply(x), x[::-1])
+    for k in (1, 2, 3):
+        assert np.array_equal(zkimg.Rotate90(k).apply(x), np.rot90(x, k))
+
+
+def test_nearest_resize_uses_pixel_centres():
+    x = img(6, 8)
+    out = zkimg.Resize(3, 4, "nearest").apply(x)
+    rows = [int((i + 0.5) * 6 / 4) for i in range(4)]
+    cols = [int((j + 0.5) * 8 / 3) for j in range(3)]
+    assert np.array_equal(out, x[np.ix_(rows, cols)])
+
+
+def _bilinear_float(x, w, h):
+    def axis(a, n_out, ax):
+        n_in = a.shape[ax]
+        s = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+        i0 = np.floor(s).astype(int)
+        i1 = np.minimum(i0 + 1, n_in - 1)
+        f = s - i0
+        shp = [1, 1, 1]
+        shp[ax] = n_out
+        f = f.reshape(shp)
+        return np.take(a, i0, ax) * (1 - f) + np.take(a, i1, ax) * f
+    return axis(axis(x.astype(float), w, 1), h, 0)
+
+
+@pytest.mark.parametrize("size", [(5, 3), (13, 11), (20, 7), (8, 16)])
+def test_bilinear_close_to_float_reference(size):
+    x = photo_tile("coffee", 100, 200, 10, 12)
+    out = zkimg.Resize(*size).apply(x).astype(int)
+    ref = _bilinear_float(x, *size)
+    assert np.abs(out - ref).max() <= 2  # two rounded passes with 1/256 weights
+
+
+def test_blurs_keep_flat_images_and_match_window_means():
+    for v in (0, 77, 255):
+        flat = np.full((6, 7, 3), v, np.uint8)
+        for t in (zkimg.BoxBlur(3), zkimg.BoxBlur(5), zkimg.GaussianBlur(3), zkimg.GaussianBlur(5)):
+            assert np.array_equal(t.apply(flat), flat)
+    x = img(7, 9)
+    p = np.pad(x.astype(int), ((1, 1), (1, 1), (0, 0)), mode="edge")
+    s = sum(p[i:i + 7, j:j + 9] for i in range(3) for j in range(3))
+    assert np.array_equal(zkimg.BoxBlur(3).apply(x), (s + 4) // 9)
+
+
+def test_gaussian_kernel_quantisation():
+    for size in (3, 5, 7, 15):
+        k = gaussian_kernel(size, 1.0)
+        assert sum(k) == 256 and k == k[::-1] and all(w >= 0 for w in k)
+    assert zkimg.GaussianBlur(3).kernel == (61, 134, 61)  # sigma 0.8: e^-0.78125 / (1 + 2e^-0.78125)
+    a, b, c = zkimg.GaussianBlur(3).kernel
+    x = img(7, 9).astype(int)
+    p = np.pad(x, ((0, 0), (1, 1), (0, 0)), mode="edge")
+    h = (a * p[:, :-2] + b * p[:, 1:-1] + c * p[:, 2:] + 128) // 256
+    p = np.pad(h, ((1, 1), (0, 0), (0, 0)), mode="edge")
+    v = (a * p[:-2] + b * p[1:-1] + c * p[2:] + 128) // 256
+    assert np.array_equal(zkimg.GaussianBlur(3).apply(x.astype(np.uint8)), v)
+
+
+def test_colour_formulas():
+    x = img()
+    xi = x.astype(int)
+    assert np.array_equal(zkimg.Grayscale().apply(x)[..., 0], (77 * xi[..., 0] + 150 * xi[..., 1] + 29 * xi[..., 2] + 128) // 256)
+    assert np.array_equal(zkimg.Grayscale(3).apply(x), np.repeat(zkimg.Grayscale().apply(x), 3, axis=2))
+    assert np.array_equal(zkimg.Brightness(1.5).apply(x), np.minimum(255, (xi * 384 + 128) // 256))
+    assert np.array_equal(zkimg.Brightness(1).apply(x), x)
+    assert np.array_equal(zkimg.Contrast(1).apply(x), x)
+    assert np.array_equal(zkimg.Contrast(2).apply(x), np.clip(((xi - 128) * 512 + 128) // 256 + 128, 0, 255))
+    assert np.array_equal(zkimg.Contrast(0).apply(x), np.full_like(x, 128))
+    wb = zkimg.WhiteBalance((2.0, 1.0, 0.5)).apply(x)
+    assert np.array_equal(wb[..., 0], np.minimum(255, xi[..., 0] * 2))
+    assert np.array_equal(wb[..., 1], x[..., 1])
+    assert np.array_equal(wb[..., 2], (xi[..., 2] * 128 + 128) // 256)
+    # point operations agree with float arithmetic to within rounding of the 1/256 factor
+    f = 1.1
+    assert np.abs(zkimg.Brightness(f).apply(x).astype(int) - np.minimum(255, np.round(xi * f))).max() <= 1
+
+
+@pytest.mark.parametrize("t", ALL, ids=lambda t: t.op)
+def test_uint8_in_uint8_out_and_extremes(t):
+    for name, x in sample_images(7, 9).items():
+        out = t.apply(x)
+        assert out.dtype == np.uint8 and out.shape == t.output_shape(x.shape), name
+
+
+@pytest.mark.parametrize("t", ALL, ids=lambda t: t.op)
+def test_json_round_trip_is_canonical(t):
+    data = json.loads(json.dumps(t.to_json()))
+    assert transform_from_json(data) == t
+    p = zkimg.Pipeline([t])
+    assert zkimg.Pipeline.loads(p.canonical()) == p
+    assert zkimg.Pipeline.loads(p.canonical()).digest == p.digest
+
+
+def test_pipeline_composes_shapes_and_digest():
+    p = zkimg.Pipeline([zkimg.Crop(left=2, top=1, width=12, height=12), zkimg.Grayscale()])
+    x = photo_tile("astronaut", 0, 0, 16, 16)
+    assert p.shapes((16, 16, 3)) == [(16, 16, 3), (12, 12, 3), (12, 12, 1)]
+    assert np.array_equal(p.apply(x), zkimg.Grayscale().apply(x[1:13, 2:14]))
+    q = zkimg.Pipeline([zkimg.Crop(left=2, top=1, width=12, height=12), zkimg.Grayscale(3)])
+    assert p.digest != q.digest and len(p.digest) == 64
+    assert p.canonical() == zkimg.Pipeline.from_json(json.loads(p.canonical())).canonical()
+    assert b" " not in p.canonical()
+
+
+@pytest.mark.parametrize("make, parameter", [
+    (lambda: zkimg.Crop(0, 0, 0, 5), "width"),
+    (lambda: zkimg.Crop(-1, 0, 3, 5), "left"),
+    (lambda: zkimg.Crop(0, 0, 3, 2.5), "height"),
+    (lambda: zkimg.Resize(0, 4), "width"),
+    (lambda: zkimg.Resize(4, 4, "bicubic"), "mode"),
+    (lambda: zkimg.BoxBlur(4), "size"),
+    (lambda: zkimg.GaussianBlur(2), "size"),
+    (lambda: zkimg.GaussianBlur(3, sigma=-1), "sigma"),
+    (lambda: zkimg.GaussianBlur(3, sigma=float("nan")), "sigma"),
+    (lambda: zkimg.Brightness(-0.5), "factor"),
+    (lambda: zkimg.Contrast(float("inf")), "factor"),
+    (lambda: zkimg.WhiteBalance((1.0, -1.0, 1.0)), "gains"),
+    (lambda: zkimg.Flip("diagonal"), "direction"),
+    (lambda: zkimg.Rotate90(4), "k"),
+    (lambda: zkimg.Grayscale(2), "num_output_channels"),
+])
+def test_bad_parameters_raise_valueerror_naming_them(make, parameter):
+    with pytest.raises(zkimg.InvalidParameter) as e:
+        make()
+    assert isinstance(e.value, ValueError) and e.value.parameter == parameter
+
+
+def test_parameters_checked_against_the_image():
+    x = img(7, 9)
+    with pytest.raises(zkimg.InvalidParameter) as e:
+        zkimg.Crop(5, 0, 5, 3).apply(x)  # crop outside the image
+    assert e.value.parameter == "width"
+    with pytest.raises(zkimg.InvalidParameter) as e:
+        zkimg.Crop(0, 5, 3, 5).apply(x)
+    assert e.value.parameter == "height"
+    with pytest.raises(zkimg.InvalidImage):
+        zkimg.Grayscale().apply(x[..., :1])  # wrong channel count
+    with pytest.raises(zkimg.InvalidParameter) as e:
+        zkimg.WhiteBalance((1.0, 1.0)).apply(x)
+    assert e.value.parameter == "gains"
+    for bad in (x.astype(np.float32), x[..., 0], x.astype(np.int64), [[1, 2]], np.zeros((0, 3, 3), np.uint8)):
+        with pytest.raises(zkimg.InvalidImage) as e:
+            zkimg.Flip().apply(bad)
+        assert isinstance(e.value, ValueError)
+
+
+@pytest.mark.parametrize("bad", [
+    {"op": "crop", "left": 0, "top": 0, "width": 2},                       # missing field
+    {"op": "crop", "left": 0, "top": 0, "width": 2, "height": 2, "x": 1},  # extra field
+    {"op": "brightness", "factor": 1.5, "factor_q8": 999},                 # inconsistent quantisation
+    {"op": "gaussian_blur", "size": 3, "sigma": 0.8, "kernel": [1, 254, 1]},
+    {"op": "nope"}, [], "crop", {"op": "flip", "direction": 3},
+])
+def test_malformed_transform_json_is_invalid_bundle(bad):
+    with pytest.raises(zkimg.InvalidBundle):
+        transform_from_json(bad)
+
+
+@pytest.mark.parametrize("text", [b"", b"{", b"[]", b'{"schema":"zkimg.pipeline/1","steps":[]}',
+                                  b'{"schema":"zkimg.pipeline/9","steps":[{"op":"flip","direction":"horizontal"}]}',
+                                  b"[" * 100000])
+def test_malformed_pipeline_json_is_invalid_bundle(text):
+    with pytest.raises(zkimg.InvalidBundle):
+        zkimg.Pipeline.loads(text)
