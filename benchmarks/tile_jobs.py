@@ -72,6 +72,7 @@ def _zkimg_job(name: str, s: int, srs_dir: str, q) -> None:
     t3 = time.perf_counter()
     q.put({
         "job": name, "size": s, "logrows": circuit.logrows, "rows": circuit.num_rows,
+        "rows_per_out": circuit.num_rows / int(np.prod(job.output_shape)),
         "hashed_per_input": circuit.hashed_felts / (s * s * 3),
         "setup_s": t1 - t0, "prove_s": t2 - t1, "verify_s": t3 - t2,
         "proof_bytes": len(proved.proof.proof),
@@ -117,6 +118,7 @@ def _baseline_job(s: int, srs_dir: str, q) -> None:
     t3 = time.perf_counter()
     q.put({
         "job": "baseline: crop, unpacked hashed input", "size": s, "logrows": k, "rows": st["num_rows"],
+        "rows_per_out": st["num_rows"] / ((s - 2) * (s - 2) * 3),
         "hashed_per_input": 1.0, "setup_s": t1 - t0, "prove_s": t2 - t1, "verify_s": t3 - t2,
         "proof_bytes": len(json.loads((d / "p.json").read_text())["hex_proof"]) // 2 - 1,
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -133,7 +135,7 @@ def _run(target, *args):
     return res
 
 
-COLUMNS = [("job", "{}"), ("size", "{}"), ("logrows", "{}"), ("rows", "{:,}"), ("hashed_per_input", "{:.3f}"),
+COLUMNS = [("job", "{}"), ("size", "{}"), ("logrows", "{}"), ("rows", "{:,}"), ("rows_per_out", "{:.1f}"), ("hashed_per_input", "{:.3f}"),
            ("setup_s", "{:.1f}"), ("prove_s", "{:.1f}"), ("verify_s", "{:.2f}"), ("proof_bytes", "{:,}"),
            ("rss_mb", "{:,.0f}")]
 

@@ -22,6 +22,16 @@ def canonical_json(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
+def parse_json(text: str | bytes, max_bytes: int, what: str) -> Any:
+    """``json.loads`` for untrusted input: bounded size; any failure is InvalidBundle."""
+    if not isinstance(text, (str, bytes, bytearray)) or len(text) > max_bytes:
+        raise InvalidBundle(f"{what} must be JSON text of at most {max_bytes} bytes")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise InvalidBundle(f"{what} is not valid JSON: {e}") from e
+
+
 class Pipeline:
     """An ordered, immutable list of transforms applied left to right."""
 
@@ -105,13 +115,7 @@ class Pipeline:
 
     @classmethod
     def loads(cls, text: str | bytes) -> "Pipeline":
-        if len(text) > MAX_JSON_BYTES:
-            raise InvalidBundle("pipeline JSON is too large")
-        try:
-            data = json.loads(text)
-        except (ValueError, RecursionError) as e:
-            raise InvalidBundle(f"pipeline is not valid JSON: {e}") from e
-        return cls.from_json(data)
+        return cls.from_json(parse_json(text, MAX_JSON_BYTES, "pipeline"))
 
 
 def as_pipeline(p: "Pipeline | Transform | Sequence[Transform]") -> Pipeline:

@@ -13,6 +13,7 @@ import numpy as np
 from .circuits import EZKL_VERSION, Circuit, CircuitStore
 from .commitments import check_salt, felt_from_hex, felt_to_hex, new_salt
 from .errors import CircuitError, CommitmentMismatch, InvalidBundle, InvalidParameter, ProvingError
+from .pipeline import parse_json
 from .lowering import PACK_GROUP, SALT_BYTES, TileJob, run_reference
 from .transforms import check_image
 
@@ -127,13 +128,7 @@ class TileProof:
 
     @classmethod
     def loads(cls, text: str | bytes) -> "TileProof":
-        if len(text) > 4 * MAX_PROOF_BYTES:
-            raise InvalidBundle("tile proof is too large")
-        try:
-            data = json.loads(text)
-        except (ValueError, RecursionError) as e:
-            raise InvalidBundle(f"tile proof is not valid JSON: {e}") from e
-        return cls.from_json(data)
+        return cls.from_json(parse_json(text, 4 * MAX_PROOF_BYTES, "tile proof"))
 
 
 @dataclass(frozen=True)

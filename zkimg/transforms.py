@@ -391,58 +391,52 @@ class Grayscale(Transform):
 
 
 @dataclass(frozen=True)
-class Brightness(Transform):
+class _FactorPointOp(Transform):
+    """A point operation with one real ``factor`` in [0, 255], quantised to ``factor_q8``."""
+
+    factor: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "factor", _real(self.factor, "factor"))
+
+    @property
+    def factor_q8(self) -> int:
+        return quantize_q8(self.factor)
+
+    def params(self) -> Dict[str, Any]:
+        return {"factor": self.factor, "factor_q8": self.factor_q8}
+
+    @classmethod
+    def _from_params(cls, params: Mapping[str, Any]) -> "Transform":
+        return cls(factor=params.get("factor"))  # type: ignore[arg-type]  # factor_q8 is re-derived
+
+    def table(self) -> Tuple[int, ...]:
+        raise NotImplementedError
+
+    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
+        return (Lookup((self.table(),)),)
+
+
+class Brightness(_FactorPointOp):
     """Scale every value: ``min(255, (x·f8 + 128) // 256)`` with ``f8 = round(256·factor)``,
     factor in [0, 255] (1 = unchanged, 0 = black)."""
 
-    factor: float
     op: ClassVar[str] = "brightness"
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "factor", _real(self.factor, "factor"))
-
-    @property
-    def factor_q8(self) -> int:
-        return quantize_q8(self.factor)
-
-    def params(self) -> Dict[str, Any]:
-        return {"factor": self.factor, "factor_q8": self.factor_q8}
-
-    @classmethod
-    def _from_params(cls, params: Mapping[str, Any]) -> "Transform":
-        return cls(factor=params.get("factor"))  # type: ignore[arg-type]
-
-    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
-        return (Lookup((_scale_table(self.factor_q8),)),)
+    def table(self) -> Tuple[int, ...]:
+        return _scale_table(self.factor_q8)
 
 
-@dataclass(frozen=True)
-class Contrast(Transform):
+class Contrast(_FactorPointOp):
     """Stretch around mid-grey 128 (not the image mean, so tiles stay independent):
-    ``clamp((( x − 128)·f8 + 128) // 256 + 128, 0, 255)``, ``f8 = round(256·factor)``,
+    ``clamp(((x − 128)·f8 + 128) // 256 + 128, 0, 255)``, ``f8 = round(256·factor)``,
     factor in [0, 255] (1 = unchanged, 0 = flat grey)."""
 
-    factor: float
     op: ClassVar[str] = "contrast"
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "factor", _real(self.factor, "factor"))
-
-    @property
-    def factor_q8(self) -> int:
-        return quantize_q8(self.factor)
-
-    def params(self) -> Dict[str, Any]:
-        return {"factor": self.factor, "factor_q8": self.factor_q8}
-
-    @classmethod
-    def _from_params(cls, params: Mapping[str, Any]) -> "Transform":
-        return cls(factor=params.get("factor"))  # type: ignore[arg-type]
-
-    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
+    def table(self) -> Tuple[int, ...]:
         f8 = self.factor_q8
-        table = tuple(min(255, max(0, ((x - 128) * f8 + Q8 // 2) // Q8 + 128)) for x in range(256))
-        return (Lookup((table,)),)
+        return tuple(min(255, max(0, ((x - 128) * f8 + Q8 // 2) // Q8 + 128)) for x in range(256))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,288 @@
+"""Real ezkl proofs of tile jobs, and one tamper test per verifier check."""
+
+import dataclasses
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import zkimg
+from zkimg.commitments import FIELD_MODULUS, commit, pack
+from zkimg.lowering import TileJob
+from zkimg.prove import ProvingError, TileProof, generate_witness
+from conftest import photo_tile
+from test_transforms import ALL
+
+TILE = photo_tile("astronaut", 120, 200, 8, 8)
+
+
+def prove_and_verify(store, job, tile, **kw):
+    proved = zkimg.prove_tile(job, tile, store=store, **kw)
+    proof = TileProof.loads(proved.proof.dumps())  # through the wire format
+    extra = ({"output_commitment": proof.output_commitment} if job.hidden_output else {"output": proved.output})
+    result = zkimg.verify_tile(proof, job, input_commitment=commit(tile, proved.salt), store=store, **extra)
+    return proved, result
+
+
+@pytest.mark.parametrize("t", ALL, ids=lambda t: f"{t.op}-{sorted(t.params().items())[:1]}")
+def test_prove_and_verify_each_transform(store, t):
+    if isinstance(t, zkimg.Crop):
+        t = zkimg.Crop(1, 2, 5, 4)
+    job = TileJob(zkimg.Pipeline([t]), TILE.shape)
+    proved, result = prove_and_verify(store, job, TILE)
+    assert np.array_equal(proved.output, t.apply(TILE))
+    assert result.job == job and result.development_srs is True
+
+
+def test_issue_example_crop_then_grayscale(store):
+    tile = photo_tile("coffee", 200, 300, 16, 16)
+    pipe = zkimg.Pipeline([zkimg.Crop(left=2, top=1, width=12, height=12), zkimg.Grayscale()])
+    job = TileJob(pipe, tile.shape)
+    proved, _ = prove_and_verify(store, job, tile)
+    assert np.array_equal(proved.output, pipe.apply(tile))
+
+
+def test_hidden_output(store):
+    job = TileJob(zkimg.Pipeline([zkimg.GaussianBlur(3), zkimg.Resize(5, 5)]), TILE.shape, hidden_output=True)
+    out_salt = bytes(range(16))
+    proved, result = prove_and_verify(store, job, TILE, output_salt=out_salt)
+    assert result.output_commitment == commit(job.apply(TILE), out_salt) == proved.proof.output_commitment
+    assert "output" not in proved.proof.to_json()
+
+
+# ------------------------------------------------------------------------- commitments
+
+
+def test_native_commitment_equals_in_circuit(store):
+    salt = zkimg.new_salt()
+    job = TileJob(zkimg.Pipeline([zkimg.Flip()]), TILE.shape)
+    with tempfile.TemporaryDirectory() as tmp:
+        w = generate_witness(store, job, TILE, salt, None, Path(tmp))
+    assert w.input_commitment == commit(TILE, salt)
+
+
+def test_salt_makes_commitments_hiding(store):
+    flat = np.full((8, 8, 3), 200, np.uint8)  # a flat tile: guessable without a salt
+    job = TileJob(zkimg.Pipeline([zkimg.Brightness(1.0)]), flat.shape)
+    a = zkimg.prove_tile(job, flat, store=store)
+    b = zkimg.prove_tile(job, flat, store=store)
+    assert a.salt != b.salt and len(a.salt) == 16
+    assert a.proof.input_commitment != b.proof.input_commitment
+    assert commit(flat, a.salt) != commit(flat, b.salt)
+
+
+def test_packing_is_only_injective_on_bytes():
+    # Why the range check matters: without it, 256 in one digit equals a carry into the next.
+    raw = lambda digits: sum(d * 256 ** i for i, d in enumerate(digits))  # pack without the check
+    assert raw([256, 0]) == raw([0, 1]) == pack([0, 1] + [0] * 14)[0]
+    with pytest.raises(zkimg.InvalidImage):
+        pack([256])
+
+
+@pytest.mark.parametrize("bad_value", [256, -1, 511])
+def test_pixel_outside_byte_range_cannot_be_proved(store, bad_value):
+    job = TileJob(zkimg.Pipeline([zkimg.Flip()]), TILE.shape)
+    import ezkl
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        w = generate_witness(store, job, TILE, bytes(16), None, tmp)
+        keys = store.keys(w.circuit)
+        data = json.loads(w.path.read_text())
+        # Substitute one input value by one outside [0, 255] (as a field element), keeping the
+        # packed output consistent with it: the only thing stopping this is the range check.
+        v = bad_value % FIELD_MODULUS
+        data["inputs"][0][0] = (v).to_bytes(32, "little").hex()
+        w.path.write_text(json.dumps(data))
+        with pytest.raises(BaseException) as e:
+            ezkl.prove(str(w.path), str(w.circuit.compiled_path), str(keys.pk_path), str(tmp / "p.json"),
+                       srs_path=str(keys.srs_path))
+        assert not isinstance(e.value, (KeyboardInterrupt, SystemExit))
+        assert not (tmp / "p.json").exists()
+        # and the public API refuses such a tile up front
+        with pytest.raises(zkimg.InvalidImage):
+            zkimg.prove_tile(job, TILE.astype(np.int64) + 1, store=store)
+
+
+# ------------------------------------------------------------------------- tamper tests
+
+
+@pytest.fixture(scope="module")
+def proved(store):
+    job = TileJob(zkimg.Pipeline([zkimg.Brightness(1.2)]), TILE.shape)
+    return job, zkimg.prove_tile(job, TILE, store=store)
+
+
+def verify(store, proof, job, c_in, output):
+    return zkimg.verify_tile(proof, job, input_commitment=c_in, output=output, store=store)
+
+
+def test_untampered_verifies(store, proved):
+    job, p = proved
+    assert verify(store, p.proof, job, commit(TILE, p.salt), p.output).job == job
+
+
+def test_one_output_pixel_changed_is_rejected(store, proved):
+    job, p = proved
+    out = p.output.copy()
+    out[3, 4, 1] ^= 1
+    with pytest.raises(zkimg.ProofInvalid):
+        verify(store, p.proof, job, p.proof.input_commitment, out)
+
+
+def test_output_of_wrong_shape_is_rejected(store, proved):
+    job, p = proved
+    with pytest.raises(zkimg.OutputMismatch):
+        verify(store, p.proof, job, p.proof.input_commitment, p.output[:-1])
+    with pytest.raises(zkimg.OutputMismatch):
+        verify(store, p.proof, job, p.proof.input_commitment, p.output.astype(np.float32))
+
+
+def test_different_transform_parameter_is_rejected(store, proved):
+    job, p = proved
+    other = TileJob(zkimg.Pipeline([zkimg.Brightness(1.3)]), TILE.shape)
+    # the verifier expects Brightness(1.3): the proof's declaration does not match ...
+    with pytest.raises(zkimg.CircuitMismatch):
+        verify(store, p.proof, other, p.proof.input_commitment, other.apply(TILE))
+    # ... and relabelling the proof does not help: the rebuilt circuit rejects it.
+    forged = dataclasses.replace(p.proof, job=other)
+    with pytest.raises(zkimg.ProofInvalid):
+        verify(store, forged, other, p.proof.input_commitment, other.apply(TILE))
+
+
+def test_different_input_commitment_is_rejected(store, proved):
+    job, p = proved
+    other_c = commit(TILE, zkimg.new_salt())
+    with pytest.raises(zkimg.CommitmentMismatch):
+        verify(store, p.proof, job, other_c, p.output)
+    forged = dataclasses.replace(p.proof, input_commitment=other_c)
+    with pytest.raises(zkimg.ProofInvalid):
+        verify(store, forged, job, other_c, p.output)
+
+
+def test_proof_from_another_job_is_rejected(store, proved):
+    job, p = proved
+    other_job = TileJob(zkimg.Pipeline([zkimg.Contrast(1.2)]), TILE.shape)
+    other = zkimg.prove_tile(other_job, TILE, salt=p.salt, store=store)
+    transplanted = dataclasses.replace(p.proof, proof=other.proof.proof)
+    with pytest.raises(zkimg.ProofInvalid):
+        verify(store, transplanted, job, p.proof.input_commitment, p.output)
+
+
+def test_srs_mismatch_is_rejected(store, proved):
+    job, p = proved
+    forged = dataclasses.replace(p.proof, srs_digest="0" * 64)
+    with pytest.raises(zkimg.SRSMismatch):
+        verify(store, forged, job, p.proof.input_commitment, p.output)
+
+
+def test_hidden_output_commitment_tampering_is_rejected(store):
+    job = TileJob(zkimg.Pipeline([zkimg.Flip()]), TILE.shape, hidden_output=True)
+    p = zkimg.prove_tile(job, TILE, store=store)
+    c_in = p.proof.input_commitment
+    wrong = commit(job.apply(TILE), zkimg.new_salt())
+    with pytest.raises(zkimg.CommitmentMismatch):
+        zkimg.verify_tile(p.proof, job, input_commitment=c_in, output_commitment=wrong, store=store)
+    with pytest.raises(zkimg.ProofInvalid):
+        zkimg.verify_tile(dataclasses.replace(p.proof, output_commitment=wrong), job, input_commitment=c_in,
+                          output_commitment=wrong, store=store)
+    with pytest.raises(zkimg.OutputMismatch):
+        zkimg.verify_tile(p.proof, job, input_commitment=c_in, output=job.apply(TILE), store=store)
+
+
+def test_verifier_never_uses_a_provers_key(store, proved, tmp_path):
+    """A verifier with its own cache rebuilds everything; the proof file carries no key."""
+    job, p = proved
+    assert set(p.proof.to_json()) == {"schema", "job", "input_commitment", "output_commitment",
+                                      "srs_digest", "development_srs", "proof"}
+    fresh = zkimg.CircuitStore(tmp_path / "verifier-cache", srs=store.srs)
+    assert verify(fresh, p.proof, job, p.proof.input_commitment, p.output)
+    assert fresh.stats.compiles == 1 and fresh.stats.setups == 1
+
+
+# ------------------------------------------------------------------------- cache and SRS
+
+
+def test_second_proof_of_same_shape_does_no_setup(tmp_path):
+    store = zkimg.CircuitStore(tmp_path / "cache")
+    job = TileJob(zkimg.Pipeline([zkimg.Flip()]), (4, 4, 3))
+    zkimg.prove_tile(job, TILE[:4, :4], store=store)
+    assert (store.stats.compiles, store.stats.setups) == (1, 1)
+    zkimg.prove_tile(job, TILE[4:, 4:], store=store)
+    again = zkimg.CircuitStore(tmp_path / "cache")  # a new process would see the same disk
+    zkimg.prove_tile(job, TILE[:4, 4:], store=again)
+    assert (store.stats.setups, again.stats.setups, again.stats.compiles) == (1, 0, 0)
+
+
+def test_corrupt_cache_entry_is_rebuilt_not_trusted(tmp_path):
+    store = zkimg.CircuitStore(tmp_path / "cache")
+    job = TileJob(zkimg.Pipeline([zkimg.Flip("vertical")]), (4, 4, 3))
+    p = zkimg.prove_tile(job, TILE[:4, :4], store=store)
+    keys = store.keys(store.circuit(job))
+    with open(keys.vk_path, "r+b") as f:
+        f.seek(40)
+        f.write(b"\xff\xff\xff\xff")
+    again = zkimg.CircuitStore(tmp_path / "cache")
+    res = zkimg.verify_tile(p.proof, job, input_commitment=p.proof.input_commitment,
+                            output=p.output, store=again)
+    assert res and again.stats.rebuilt_corrupt == 1 and again.stats.setups == 1
+
+
+def test_ceremony_srs_directory_and_pinned_digest(tmp_path, store):
+    job = TileJob(zkimg.Pipeline([zkimg.Flip()]), (4, 4, 3))
+    k = store.circuit(job).logrows
+    src = store.srs.path(k)
+    (tmp_path / "srs").mkdir()
+    (tmp_path / "srs" / f"kzg{k}.srs").write_bytes(src.read_bytes())
+    good = zkimg.SRS.from_directory(tmp_path / "srs", {k: store.srs.digest(k)})
+    p = zkimg.prove_tile(job, TILE[:4, :4], store=zkimg.CircuitStore(tmp_path / "c1", srs=good))
+    assert p.proof.development_srs is False
+    bad = zkimg.SRS.from_directory(tmp_path / "srs", {k: "0" * 64})
+    with pytest.raises(zkimg.CircuitError):
+        zkimg.prove_tile(job, TILE[:4, :4], store=zkimg.CircuitStore(tmp_path / "c2", srs=bad))
+    with pytest.raises(zkimg.CircuitError):
+        zkimg.prove_tile(job, TILE[:4, :4],
+                         store=zkimg.CircuitStore(tmp_path / "c3", srs=zkimg.SRS.from_directory(tmp_path / "none")))
+
+
+def test_development_srs_warns():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        zkimg.SRS.development_srs(Path(tempfile.mkdtemp())).path(6)
+    assert any(issubclass(x.category, zkimg.DevelopmentSRSWarning) for x in w)
+
+
+# ------------------------------------------------------------------------- hostile proof files
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda d: d.pop("proof"),
+    lambda d: d.update(proof="zz"),
+    lambda d: d.update(proof="ab" * (1 << 21)),
+    lambda d: d.update(schema="zkimg.tile-proof/9"),
+    lambda d: d.update(input_commitment="00" * 31),
+    lambda d: d.update(input_commitment="ff" * 32),
+    lambda d: d.update(output_commitment="00" * 32),
+    lambda d: d.update(srs_digest=5),
+    lambda d: d.update(development_srs="no"),
+    lambda d: d["job"].update(input_shape=[8, 8, 99]),
+    lambda d: d["job"].update(input_shape=[1 << 40, 8, 3]),
+    lambda d: d["job"]["pipeline"]["steps"][0].update(factor="1.2"),
+    lambda d: d.update(extra=1),
+])
+def test_malformed_tile_proofs_are_invalid_bundle(proved, mutate):
+    _, p = proved
+    d = json.loads(p.proof.dumps())
+    mutate(d)
+    with pytest.raises(zkimg.InvalidBundle):
+        TileProof.loads(json.dumps(d))
+
+
+@pytest.mark.parametrize("text", [b"", b"\xff\xfe", b"null", b"[1]", b"{" * 50000])
+def test_garbage_tile_proofs_are_invalid_bundle(text):
+    with pytest.raises(zkimg.InvalidBundle):
+        TileProof.loads(text)
