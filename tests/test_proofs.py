@@ -200,6 +200,9 @@ def test_verifier_never_uses_a_provers_key(store, proved, tmp_path):
     fresh = zkimg.CircuitStore(tmp_path / "verifier-cache", srs=store.srs)
     assert verify(fresh, p.proof, job, p.proof.input_commitment, p.output)
     assert fresh.stats.compiles == 1 and fresh.stats.setups == 1
+    # keys are a pure function of (job, SRS): ezkl's setup is made deterministic
+    mine, theirs = fresh.keys(fresh.circuit(job)), store.keys(store.circuit(job))
+    assert mine.vk_path.read_bytes() == theirs.vk_path.read_bytes()
 
 
 # ------------------------------------------------------------------------- cache and SRS

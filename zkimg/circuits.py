@@ -42,10 +42,14 @@ RUN_ARGS: Dict[str, Any] = {
     "input_visibility": "private",  # hidden pixels, salts and hints
     "output_visibility": "hashed",  # every output is Poseidon-hashed into a public instance
     "param_visibility": "fixed",
-    # Only constants shared between nodes are decomposed (ezkl 23.0.5 inverts the flag for
-    # constants): two legs admit every shared constant zkimg emits (< 65,536).
-    "decomp_base": 256,
-    "decomp_legs": 2,
+    # zkimg's circuits use no decomposition-based op (range checks are lookups), but ezkl
+    # 23.0.5 decomposes every constant that it lays out as a cell (a constant used by more
+    # than one node after tract merges equal constants) when
+    # ignore_range_check_inputs_outputs is set (the flag is inverted for constants in
+    # graph/utilities.rs). The packing powers reach 256^15 = 2^120, so the bound must exceed
+    # that: 512^14 = 2^126 (and stay below i128).
+    "decomp_base": 512,
+    "decomp_legs": 14,
     "num_inner_cols": 2,
     "check_mode": "unsafe",
     # Redundant here: inputs are range-checked by explicit lookups, outputs are bound by their hash.
@@ -309,6 +313,10 @@ class CircuitStore:
             ezkl.gen_settings(str(d / "network.onnx"), str(d / "settings.json"), py_run_args=ra)
             s = json.loads((d / "settings.json").read_text())
             s["run_args"]["logrows"] = _min_logrows(s)
+            # ezkl configures range-check tables in this list's order, which it fills from a
+            # HashSet (random per process): sort it so that every party derives the same keys.
+            s["required_range_checks"] = sorted(s.get("required_range_checks", []))
+            s["required_lookups"] = sorted(s.get("required_lookups", []), key=json.dumps)
             if s["run_args"]["logrows"] > MAX_LOGROWS:
                 raise CircuitError(f"tile job needs 2^{s['run_args']['logrows']} rows; use smaller tiles")
             (d / "settings.json").write_text(json.dumps(s, sort_keys=True))

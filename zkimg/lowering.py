@@ -145,8 +145,7 @@ class _Graph:
         return f"{prefix}_{self._n}"
 
     def const(self, value: Any, dtype: Any = np.float32) -> str:
-        """A new initializer. Never shared between nodes: ezkl assigns a constant used by
-        several nodes as a witness and range-checks it, which fails for 256^i."""
+        """A new initializer (tract may still merge equal ones; see ``RUN_ARGS``)."""
         name = self.fresh("c")
         self.inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
         return name
@@ -261,21 +260,13 @@ class _Lowerer:
 
 
 def _pack(g: _Graph, flat: str, n: int) -> str:
-    """Σ v_i·256^i over consecutive groups of 16 (last group zero-padded) → [groups, 1].
-
-    Evaluated by Horner's rule with the constant 256 only: ezkl 23.0.5 range-checks
-    (decomposes) constants that it lays out as cells when ``ignore_range_check_inputs_outputs``
-    is set, and the powers 256^i cannot pass that check whenever a graph packs twice.
-    """
+    """Σ v_i·256^i over consecutive groups of 16 (last group zero-padded) → [groups, 1]."""
     groups = packed_len(n)
     if groups * PACK_GROUP != n:
         flat = g.op("Concat", [flat, g.const(np.zeros(groups * PACK_GROUP - n))], axis=0)
     grid = g.op("Reshape", [flat, g.const([groups, PACK_GROUP], np.int64)])
-    digit = [g.op("Gather", [grid, g.const([i], np.int64)], axis=1) for i in range(PACK_GROUP)]
-    acc = digit[-1]
-    for i in range(PACK_GROUP - 2, -1, -1):
-        acc = g.op("Add", [g.op("Mul", [acc, g.const([float(PACK_BASE)])]), digit[i]])
-    return acc
+    powers = np.asarray([[float(PACK_BASE) ** i] for i in range(PACK_GROUP)], dtype=np.float32)
+    return g.op("MatMul", [grid, g.const(powers)])
 
 
 @dataclass(frozen=True)
