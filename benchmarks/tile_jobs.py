@@ -9,7 +9,8 @@ the development SRS is shared (generated once per logrows, not timed). ``setup s
 ONNX lowering + ezkl settings/compile + key generation; ``prove s`` includes the
 witness. The baseline row is the straightforward ezkl way of committing the same tile:
 ``hashed`` input visibility (one Poseidon element per pixel value, unpacked), ezkl's
-default input/output range checks, and a crop as the transform.
+default run arguments otherwise (its own input/output range checks included), and a crop
+as the transform.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import zkimg  # noqa: E402
-from zkimg.circuits import RUN_ARGS, SRS, CircuitStore, _min_logrows  # noqa: E402
+from zkimg.circuits import SRS, CircuitStore, _min_logrows  # noqa: E402
 
 
 def transforms(s: int):
@@ -97,10 +98,9 @@ def _baseline_job(s: int, srs_dir: str, q) -> None:
     m.ir_version = 8
     onnx.save(m, d / "n.onnx")
     t0 = time.perf_counter()
-    ra = ezkl.PyRunArgs()
-    for k, v in RUN_ARGS.items():
-        setattr(ra, k, v)
-    ra.input_visibility, ra.output_visibility, ra.ignore_range_check_inputs_outputs = "hashed", "public", False
+    ra = ezkl.PyRunArgs()  # ezkl's defaults, but integer pixels and the input hashed
+    ra.input_scale, ra.param_scale, ra.param_visibility = 0, 0, "fixed"
+    ra.input_visibility, ra.output_visibility = "hashed", "public"
     ezkl.gen_settings(str(d / "n.onnx"), str(d / "s.json"), py_run_args=ra)
     st = json.loads((d / "s.json").read_text())
     st["run_args"]["logrows"] = k = _min_logrows(st)

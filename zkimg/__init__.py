@@ -4,16 +4,19 @@ Layers, in the order data flows: transforms → pipeline → lowering (ONNX) →
 (ezkl) → commitments → prove → verify.
 """
 
+from .camera import Camera, Capture, CaptureSecrets, PublicKey, SignedCapture
 from .circuits import SRS, CircuitStore, DevelopmentSRSWarning
 from .commitments import commit, hash_public, new_salt, pack
 from .errors import (CacheCorruption, CircuitError, CircuitMismatch, CommitmentMismatch, Error,
                      InvalidBundle, InvalidImage, InvalidParameter, OutputMismatch, ProofInvalid,
-                     ProvingError, SRSMismatch, VerificationError)
+                     ProvingError, RootMismatch, SignatureInvalid, SRSMismatch, UntrustedKey,
+                     VerificationError)
 from .lowering import TileJob
 from .pipeline import Pipeline
 from .prove import ProvedTile, TileProof, prove_tile
 from .transforms import (BoxBlur, Brightness, Contrast, Crop, Flip, GaussianBlur, Grayscale, Resize,
                          Rotate90, Transform, WhiteBalance)
+from .tiles import TileLayout
 from .verify import TileVerification, verify_tile
 
 __version__ = "0.1.0"
@@ -25,4 +28,6 @@ __all__ = [
     "TileProof", "verify_tile", "TileVerification", "Error", "InvalidParameter", "InvalidImage",
     "InvalidBundle", "CircuitError", "ProvingError", "CacheCorruption", "VerificationError",
     "OutputMismatch", "CircuitMismatch", "CommitmentMismatch", "ProofInvalid", "SRSMismatch",
+    "SignatureInvalid", "RootMismatch", "UntrustedKey", "Camera", "Capture", "CaptureSecrets", "PublicKey",
+    "SignedCapture", "TileLayout",
 ]

@@ -75,3 +75,21 @@ class SRSMismatch(VerificationError):
     """The proof was made with a structured reference string other than the verifier's."""
 
     check = "srs"
+
+
+class SignatureInvalid(VerificationError):
+    """The camera signature over the capture root does not verify."""
+
+    check = "signature"
+
+
+class RootMismatch(VerificationError):
+    """The cell commitments do not hash to the signed image root."""
+
+    check = "root"
+
+
+class UntrustedKey(VerificationError):
+    """The capture was signed by a key that is not among the verifier's trusted keys."""
+
+    check = "trusted_keys"

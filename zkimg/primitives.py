@@ -11,7 +11,7 @@ final primitive always yields values in [0, 255] (``bounded``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple, Union
+from typing import Sequence, Tuple, Union
 
 import numpy as np
 
@@ -153,3 +153,62 @@ def out_shape_all(prims: Tuple[Primitive, ...], shape: Shape) -> Shape:
     for p in prims:
         shape = p.out_shape(shape)
     return shape
+
+
+def _positions(needed: Tuple[int, ...]) -> dict:
+    return {g: i for i, g in enumerate(needed)}
+
+
+def _restrict_one(p: Primitive, rows: Tuple[int, ...], cols: Tuple[int, ...]):
+    """Backward step: needed output (rows, cols) of ``p`` → needed input (rows, cols) and a
+    builder of the local primitive given the needed input index lists."""
+    if isinstance(p, Lookup) or (isinstance(p, (Take, WeightedSum)) and p.axis == 2):
+        return rows, cols, lambda r, c: p
+    if isinstance(p, Transpose):
+        if p.perm != (1, 0, 2):
+            raise ValueError("only row/column transposes can be tiled")
+        return cols, rows, lambda r, c: p
+    out_idx = rows if p.axis == 0 else cols
+    if isinstance(p, Take):
+        need = tuple(sorted({p.index[j] for j in out_idx}))
+
+        def local_take(r, c):
+            pos = _positions(r if p.axis == 0 else c)
+            return Take(p.axis, tuple(pos[p.index[j]] for j in out_idx))
+        build = local_take
+    else:
+        assert isinstance(p, WeightedSum)
+        need = tuple(sorted({idx[j] for idx in p.index for j in out_idx}))
+
+        def local_sum(r, c):
+            pos = _positions(r if p.axis == 0 else c)
+            return WeightedSum(p.axis, tuple(tuple(pos[idx[j]] for j in out_idx) for idx in p.index),
+                               tuple(tuple(w[j] for j in out_idx) for w in p.weight),
+                               p.divisor, p.offset, p.in_max)
+        build = local_sum
+    if p.axis == 0:
+        return need, cols, build
+    return rows, need, build
+
+
+def restrict(prims: Tuple[Primitive, ...], rows: Sequence[int], cols: Sequence[int]
+             ) -> Tuple[Tuple[Primitive, ...], Tuple[int, ...], Tuple[int, ...]]:
+    """Restrict a primitive sequence to the output window ``rows × cols`` (all channels).
+
+    Returns ``(local, in_rows, in_cols)`` such that, for every input ``x``::
+
+        run_all(local, x[in_rows][:, in_cols]) == run_all(prims, x)[rows][:, cols]
+
+    ``in_rows``/``in_cols`` are the sorted input rows/columns the window depends on (its
+    receptive field, exactly — not a bounding box).
+    """
+    needed = [(tuple(rows), tuple(cols))]
+    builders = []
+    for p in reversed(prims):
+        r, c, build = _restrict_one(p, *needed[-1])
+        needed.append((r, c))
+        builders.append(build)
+    needed.reverse()
+    builders.reverse()
+    local = tuple(build(*needed[i]) for i, build in enumerate(builders))
+    return local, needed[0][0], needed[0][1]

@@ -1,0 +1,86 @@
+"""Camera keys, tiled cell commitments, roots and signatures."""
+
+import dataclasses
+import os
+import stat
+
+import numpy as np
+import pytest
+
+import zkimg
+from zkimg.camera import Camera, CaptureSecrets, PublicKey, capture_message
+from zkimg.commitments import commit
+from zkimg.tiles import TileLayout
+from conftest import photo_tile
+
+PHOTO = photo_tile("astronaut", 0, 0, 37, 45)  # not a multiple of the tile size
+
+
+@pytest.mark.parametrize("curve", ["Ed25519", "P-256"])
+def test_keys_round_trip_and_sign(tmp_path, curve):
+    cam = Camera.generate(curve)
+    cam.save(tmp_path / "cam.pem")
+    assert stat.S_IMODE(os.stat(tmp_path / "cam.pem").st_mode) == 0o600
+    again = Camera.load(tmp_path / "cam.pem")
+    assert again.public_key == cam.public_key and len(cam.public_key.key_id) == 64
+    pub = PublicKey.from_pem(cam.public_key.pem())
+    sig = again.sign(b"message")
+    pub.verify(b"message", sig)
+    with pytest.raises(zkimg.SignatureInvalid):
+        pub.verify(b"messagf", sig)
+    cam.save(tmp_path / "enc.pem", passphrase="s3cret")
+    assert Camera.load(tmp_path / "enc.pem", passphrase="s3cret").public_key == cam.public_key
+    with pytest.raises(zkimg.InvalidBundle):
+        Camera.load(tmp_path / "enc.pem", passphrase="wrong")
+
+
+@pytest.mark.parametrize("data", [b"", b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+                                  os.urandom(64), b"x" * 100000])
+def test_hostile_key_bytes_are_invalid_bundle(data):
+    with pytest.raises(zkimg.InvalidBundle):
+        PublicKey.from_pem(data)
+
+
+def test_layout_cells_cover_the_image_once():
+    layout = TileLayout(45, 37, 3, 16, 4)
+    idx = layout.cell_index()
+    counts = np.bincount(idx.ravel(), minlength=len(layout.cells))
+    assert counts.sum() == 45 * 37
+    assert all(counts[i] == (c.r1 - c.r0) * (c.c1 - c.c0) for i, c in enumerate(layout.cells))
+    assert layout.grid == (3, 3)
+    # a full 16-px tile has 3×3 cells; the 5-row edge (≤ 2·border) has one band, 13 columns three
+    assert sum(1 for c in layout.cells if c.tile == (0, 0)) == 9
+    assert sum(1 for c in layout.cells if c.tile == (2, 2)) == 3
+
+
+def test_capture_commits_cells_and_signs_the_root(tmp_path):
+    cam = Camera.generate()
+    cap = cam.capture(PHOTO, tile=16, border=4)
+    s = cap.signed
+    s.verify()
+    cell0 = s.layout.cells[0]
+    assert s.cell_commitments[0] == commit(s.layout.cell_pixels(PHOTO, cell0), cap.secrets.salts[0])
+    assert len(set(cap.secrets.salts)) == len(cap.secrets.salts)  # fresh salt per cell
+    again = cam.capture(PHOTO, tile=16, border=4)
+    assert again.signed.root != s.root  # salted: the same photo commits differently
+    cap.secrets.save(tmp_path / "secret.npz")
+    assert stat.S_IMODE(os.stat(tmp_path / "secret.npz").st_mode) == 0o600
+    loaded = CaptureSecrets.load(tmp_path / "secret.npz")
+    assert np.array_equal(loaded.pixels, PHOTO) and loaded.salts == cap.secrets.salts
+
+
+def test_tampered_captures_are_rejected():
+    cam = Camera.generate()
+    s = cam.capture(PHOTO, tile=16, border=4).signed
+    cells = list(s.cell_commitments)
+    cells[3] ^= 1
+    with pytest.raises(zkimg.RootMismatch):
+        dataclasses.replace(s, cell_commitments=tuple(cells)).verify()
+    with pytest.raises(zkimg.SignatureInvalid):
+        dataclasses.replace(s, signature=bytes(len(s.signature))).verify()
+    with pytest.raises(zkimg.SignatureInvalid):
+        dataclasses.replace(s, camera_key=Camera.generate().public_key).verify()
+    bigger = dataclasses.replace(s, layout=dataclasses.replace(s.layout, border=3))
+    with pytest.raises(zkimg.VerificationError):
+        bigger.verify()
+    assert capture_message(s.layout, s.root) != capture_message(bigger.layout, s.root)

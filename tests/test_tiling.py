@@ -1,0 +1,42 @@
+"""Restricting a pipeline to an output window is exact: the tiled result equals the global one."""
+
+import numpy as np
+import pytest
+
+import zkimg
+from zkimg.primitives import restrict, run_all
+from conftest import photo_tile
+
+PIPELINES = [
+    [zkimg.Crop(3, 5, 40, 30), zkimg.Resize(23, 17), zkimg.GaussianBlur(5), zkimg.Contrast(1.3)],
+    [zkimg.Resize(50, 37, "nearest"), zkimg.BoxBlur(3), zkimg.Grayscale(3), zkimg.Rotate90(1)],
+    [zkimg.Rotate90(3), zkimg.Flip(), zkimg.Resize(31, 29), zkimg.WhiteBalance((1.2, 0.9, 1.0))],
+    [zkimg.GaussianBlur(3), zkimg.GaussianBlur(5, 2.0), zkimg.Grayscale()],
+]
+
+
+@pytest.mark.parametrize("steps", PIPELINES, ids=lambda s: "+".join(t.op for t in s))
+@pytest.mark.parametrize("tile", [7, 16])
+def test_windows_reassemble_the_global_result(steps, tile):
+    x = photo_tile("chelsea", 30, 40, 45, 53)  # not a multiple of any tile size
+    pipe = zkimg.Pipeline(steps)
+    prims = pipe.primitives(x.shape)
+    full = pipe.apply(x)
+    oh, ow, _ = full.shape
+    tiled = np.zeros_like(full)
+    for r0 in range(0, oh, tile):
+        for c0 in range(0, ow, tile):
+            rows, cols = range(r0, min(oh, r0 + tile)), range(c0, min(ow, c0 + tile))
+            local, in_rows, in_cols = restrict(prims, rows, cols)
+            part = x[np.ix_(in_rows, in_cols)].astype(np.int64)
+            tiled[np.ix_(rows, cols)] = run_all(local, part)
+    assert np.array_equal(tiled, full)
+
+
+def test_receptive_field_is_exact():
+    prims = zkimg.Pipeline([zkimg.Crop(4, 2, 10, 10), zkimg.BoxBlur(5)]).primitives((20, 20, 3))
+    _, in_rows, in_cols = restrict(prims, range(0, 3), range(5, 10))
+    assert in_rows == tuple(range(2, 2 + 5))   # rows 0..2 plus a halo of 2, clamped at the top
+    assert in_cols == tuple(range(4 + 3, 4 + 10))  # cols 5..9 minus 2, clamped at the crop's right edge
+    _, in_rows, _ = restrict(zkimg.Resize(4, 4, "nearest").primitives((16, 16, 3)), range(4), range(4))
+    assert in_rows == (2, 6, 10, 14)  # sparse: nearest sampling reads only these rows

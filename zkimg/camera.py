@@ -1,0 +1,211 @@
+"""The attested device: a signing key that commits to photos tile by tile and signs the root.
+
+Keys are Ed25519 (default) or ECDSA P-256 through pycryptodome, stored as PEM. A capture's
+public part (:class:`SignedCapture`: layout, cell commitments, root, signature, camera key)
+and its secret part (:class:`CaptureSecrets`: pixels and salts) are kept apart; the secret
+file is written owner-only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Tuple
+
+import numpy as np
+from Crypto.Hash import SHA256
+from Crypto.PublicKey import ECC
+from Crypto.Signature import DSS, eddsa
+
+from .commitments import new_salt
+from .errors import InvalidBundle, InvalidParameter, RootMismatch, SignatureInvalid
+from .lowering import SALT_BYTES
+from .tiles import LAYOUT_VERSION, TileLayout
+from .transforms import check_image
+
+SIGNATURE_DOMAIN = b"zkimg/capture-root/v1\x00"
+CURVES = {"Ed25519": "Ed25519", "P-256": "NIST P-256"}
+MAX_KEY_BYTES = 16 * 1024
+DEFAULT_TILE = 32
+DEFAULT_BORDER = 4
+
+
+def capture_message(layout: TileLayout, root: int) -> bytes:
+    """The exact bytes a camera signs: domain tag, layout, then the root (32 bytes, little-endian)."""
+    header = struct.pack(">6I", LAYOUT_VERSION, layout.width, layout.height, layout.channels,
+                         layout.tile, layout.border)
+    return SIGNATURE_DOMAIN + header + root.to_bytes(32, "little")
+
+
+class PublicKey:
+    """A camera's public key. ``key_id`` is the SHA-256 (hex) of its DER SubjectPublicKeyInfo."""
+
+    def __init__(self, key: ECC.EccKey) -> None:
+        if key.has_private():
+            key = key.public_key()
+        if key.curve not in CURVES.values():
+            raise InvalidParameter("key", f"unsupported curve {key.curve}")
+        self._key = key
+
+    @property
+    def curve(self) -> str:
+        return "Ed25519" if self._key.curve == "Ed25519" else "P-256"
+
+    def der(self) -> bytes:
+        return self._key.export_key(format="DER")
+
+    def pem(self) -> str:
+        return self._key.export_key(format="PEM")
+
+    @property
+    def key_id(self) -> str:
+        return hashlib.sha256(self.der()).hexdigest()
+
+    @classmethod
+    def from_pem(cls, data: str | bytes) -> "PublicKey":
+        return cls(_import_key(data, private=False))
+
+    @classmethod
+    def from_der(cls, data: bytes) -> "PublicKey":
+        return cls(_import_key(data, private=False))
+
+    def verify(self, message: bytes, signature: bytes) -> None:
+        """Raise :class:`SignatureInvalid` unless ``signature`` is valid for ``message``."""
+        try:
+            if self.curve == "Ed25519":
+                eddsa.new(self._key, "rfc8032").verify(message, signature)
+            else:
+                DSS.new(self._key, "fips-186-3").verify(SHA256.new(message), signature)
+        except (ValueError, TypeError) as e:
+            raise SignatureInvalid("the camera signature does not verify") from e
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PublicKey) and self.der() == other.der()
+
+    def __hash__(self) -> int:
+        return hash(self.der())
+
+    def __repr__(self) -> str:
+        return f"PublicKey({self.curve}, id={self.key_id[:16]})"
+
+
+def _import_key(data: str | bytes, private: bool, passphrase: Optional[str] = None) -> ECC.EccKey:
+    if not isinstance(data, (str, bytes)) or len(data) > MAX_KEY_BYTES:
+        raise InvalidBundle("a key is PEM/DER data of bounded size")
+    try:
+        key = ECC.import_key(data, passphrase=passphrase)
+    except (ValueError, IndexError, TypeError, KeyError) as e:
+        raise InvalidBundle(f"not a valid Ed25519 or P-256 key: {e}") from e
+    if private and not key.has_private():
+        raise InvalidBundle("expected a private key")
+    if key.curve not in CURVES.values():
+        raise InvalidBundle(f"unsupported curve {key.curve}")
+    return key
+
+
+@dataclass(frozen=True)
+class SignedCapture:
+    """The public record of a capture: what a verifier needs besides the bundle's proofs."""
+
+    layout: TileLayout
+    cell_commitments: Tuple[int, ...]
+    root: int
+    signature: bytes
+    camera_key: PublicKey
+
+    def verify(self) -> None:
+        """Check the root against the cell commitments and the signature against the key."""
+        if self.layout.root(self.cell_commitments) != self.root:
+            raise RootMismatch("the cell commitments do not hash to the signed root")
+        self.camera_key.verify(capture_message(self.layout, self.root), self.signature)
+
+
+@dataclass(frozen=True)
+class CaptureSecrets:
+    """The image owner's secrets: the pixels and one salt per cell. Never publish these."""
+
+    pixels: np.ndarray
+    salts: Tuple[bytes, ...]
+
+    def save(self, path: str | Path) -> None:
+        """Write to ``path`` with owner-only permissions (0600)."""
+        buf = io.BytesIO()
+        np.savez(buf, pixels=self.pixels, salts=np.frombuffer(b"".join(self.salts), dtype=np.uint8))
+        fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(buf.getvalue())
+        os.chmod(path, 0o600)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "CaptureSecrets":
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                pixels, salts = z["pixels"], z["salts"]
+        except (OSError, ValueError, KeyError) as e:
+            raise InvalidBundle(f"not a capture secrets file: {e}") from e
+        check_image(pixels, "pixels")
+        if salts.dtype != np.uint8 or salts.ndim != 1 or salts.size % SALT_BYTES:
+            raise InvalidBundle("malformed salts in capture secrets file")
+        raw = salts.tobytes()
+        return cls(pixels, tuple(raw[i:i + SALT_BYTES] for i in range(0, len(raw), SALT_BYTES)))
+
+
+@dataclass(frozen=True)
+class Capture:
+    """A capture: the public :class:`SignedCapture` plus the owner's :class:`CaptureSecrets`."""
+
+    signed: SignedCapture
+    secrets: CaptureSecrets
+
+
+class Camera:
+    """A signing key that attests photos."""
+
+    def __init__(self, key: ECC.EccKey) -> None:
+        if not key.has_private():
+            raise InvalidParameter("key", "a camera needs a private key")
+        self._key = key
+        self.public_key = PublicKey(key.public_key())
+
+    @classmethod
+    def generate(cls, curve: str = "Ed25519") -> "Camera":
+        if curve not in CURVES:
+            raise InvalidParameter("curve", f"must be one of {sorted(CURVES)}")
+        return cls(ECC.generate(curve=CURVES[curve]))
+
+    def save(self, path: str | Path, passphrase: Optional[str] = None) -> None:
+        """Write the private key as PKCS#8 PEM, owner-only (0600); encrypted if ``passphrase``."""
+        if passphrase:
+            pem = self._key.export_key(format="PEM", passphrase=passphrase, use_pkcs8=True,
+                                       protection="PBKDF2WithHMAC-SHA512AndAES256-CBC")
+        else:
+            pem = self._key.export_key(format="PEM")
+        fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(pem)
+        os.chmod(path, 0o600)
+
+    @classmethod
+    def load(cls, path: str | Path, passphrase: Optional[str] = None) -> "Camera":
+        data = Path(path).read_bytes()
+        return cls(_import_key(data, private=True, passphrase=passphrase))
+
+    def sign(self, message: bytes) -> bytes:
+        if self.public_key.curve == "Ed25519":
+            return eddsa.new(self._key, "rfc8032").sign(message)
+        return DSS.new(self._key, "fips-186-3").sign(SHA256.new(message))
+
+    def capture(self, image: np.ndarray, tile: int = DEFAULT_TILE, border: int = DEFAULT_BORDER) -> Capture:
+        """Commit to ``image`` (uint8 H×W×C) cell by cell with fresh salts and sign the root."""
+        check_image(image)
+        h, w, c = image.shape
+        layout = TileLayout(w, h, c, tile, border)
+        salts = tuple(new_salt() for _ in layout.cells)
+        cells = tuple(layout.commit_cells(image, salts))
+        root = layout.root(cells)
+        signed = SignedCapture(layout, cells, root, self.sign(capture_message(layout, root)), self.public_key)
+        return Capture(signed, CaptureSecrets(np.array(image, copy=True), salts))

@@ -1,0 +1,135 @@
+"""Tiled commitments of whole images.
+
+An H×W×C image is cut into a grid of ``tile × tile`` tiles (edge tiles are smaller; nothing
+is padded). Each tile is further cut into *cells*: along each axis a tile of extent ``n``
+has bands ``[0, b)``, ``[b, n−b)``, ``[n−b, n)`` when ``n > 2b`` (``b`` = ``border``), else a
+single band. Every cell is committed on its own with a fresh salt,
+``Poseidon(pack(cell pixels ‖ salt16))``; a proof that needs only a neighbour's border
+(a blur halo, a bilinear footprint) then hashes that thin cell, not the whole tile.
+
+* tile commitment = ``Poseidon(cell commitments in raster order)``
+* image root = ``Poseidon(LAYOUT_VERSION, width, height, channels, tile, border,
+  tile commitments in raster order)``
+
+all computed with ezkl's Poseidon, natively (the circuit only ever hashes cells).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import List, Sequence, Tuple
+
+import numpy as np
+
+from .commitments import commit, poseidon
+from .errors import InvalidImage, InvalidParameter
+from .transforms import MAX_CHANNELS, MAX_SIDE, _int
+
+LAYOUT_VERSION = 1
+MAX_CELLS = 1 << 20
+
+
+def _bands(start: int, n: int, border: int) -> List[Tuple[int, int]]:
+    if border and n > 2 * border:
+        return [(start, start + border), (start + border, start + n - border), (start + n - border, start + n)]
+    return [(start, start + n)]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A committed rectangle ``[r0, r1) × [c0, c1)`` of one tile (``tile`` = grid index)."""
+
+    tile: Tuple[int, int]
+    r0: int
+    r1: int
+    c0: int
+    c1: int
+
+    @property
+    def shape2(self) -> Tuple[int, int]:
+        return (self.r1 - self.r0, self.c1 - self.c0)
+
+
+@dataclass(frozen=True)
+class TileLayout:
+    """Geometry of a tiled commitment: image size, tile side and cell border (pixels)."""
+
+    width: int
+    height: int
+    channels: int
+    tile: int
+    border: int
+
+    def __post_init__(self) -> None:
+        _int(self.width, "width", 1, MAX_SIDE)
+        _int(self.height, "height", 1, MAX_SIDE)
+        _int(self.channels, "channels", 1, MAX_CHANNELS)
+        _int(self.tile, "tile", 4, 4096)
+        _int(self.border, "border", 0, self.tile // 4)
+        if len(self.cells) > MAX_CELLS:
+            raise InvalidParameter("tile", f"more than {MAX_CELLS} cells; use larger tiles")
+
+    @property
+    def grid(self) -> Tuple[int, int]:
+        return (-(-self.height // self.tile), -(-self.width // self.tile))
+
+    def row_bands(self) -> List[List[Tuple[int, int]]]:
+        return [_bands(r, min(self.tile, self.height - r), self.border) for r in range(0, self.height, self.tile)]
+
+    def col_bands(self) -> List[List[Tuple[int, int]]]:
+        return [_bands(c, min(self.tile, self.width - c), self.border) for c in range(0, self.width, self.tile)]
+
+    @cached_property
+    def cells(self) -> Tuple[Cell, ...]:
+        """All cells, tile by tile in raster order, raster order inside a tile."""
+        out = []
+        rows, cols = self.row_bands(), self.col_bands()
+        for ti, rb in enumerate(rows):
+            for tj, cb in enumerate(cols):
+                out.extend(Cell((ti, tj), r0, r1, c0, c1) for r0, r1 in rb for c0, c1 in cb)
+        return tuple(out)
+
+    def cell_index(self) -> "np.ndarray":
+        """An H×W array of the index (into ``cells``) of the cell holding each pixel."""
+        idx = np.empty((self.height, self.width), dtype=np.int64)
+        for i, c in enumerate(self.cells):
+            idx[c.r0:c.r1, c.c0:c.c1] = i
+        return idx
+
+    def to_json(self) -> dict:
+        return {"version": LAYOUT_VERSION, "width": self.width, "height": self.height, "channels": self.channels,
+                "tile": self.tile, "border": self.border}
+
+    def cell_pixels(self, image: np.ndarray, cell: Cell) -> np.ndarray:
+        return np.ascontiguousarray(image[cell.r0:cell.r1, cell.c0:cell.c1])
+
+    def check_image(self, image: np.ndarray) -> None:
+        if image.shape != (self.height, self.width, self.channels) or image.dtype != np.uint8:
+            raise InvalidImage(f"expected a uint8 {self.height}×{self.width}×{self.channels} image, "
+                               f"got {image.dtype} {image.shape}")
+
+    def commit_cells(self, image: np.ndarray, salts: Sequence[bytes]) -> List[int]:
+        """Commitment of every cell of ``image`` under its salt (``salts[i]`` for ``cells[i]``)."""
+        self.check_image(image)
+        if len(salts) != len(self.cells):
+            raise InvalidParameter("salts", f"need {len(self.cells)} salts, got {len(salts)}")
+        return [commit(self.cell_pixels(image, c), s) for c, s in zip(self.cells, salts)]
+
+    def tile_commitments(self, cell_commitments: Sequence[int]) -> List[int]:
+        """Fold cell commitments into one commitment per tile (raster order)."""
+        if len(cell_commitments) != len(self.cells):
+            raise InvalidParameter("cell_commitments", f"need {len(self.cells)}, got {len(cell_commitments)}")
+        out, group, current = [], [], self.cells[0].tile
+        for cell, c in zip(self.cells, cell_commitments):
+            if cell.tile != current:
+                out.append(poseidon(group))
+                group, current = [], cell.tile
+            group.append(c)
+        out.append(poseidon(group))
+        return out
+
+    def root(self, cell_commitments: Sequence[int]) -> int:
+        """The image commitment signed by the camera."""
+        header = [LAYOUT_VERSION, self.width, self.height, self.channels, self.tile, self.border]
+        return poseidon(header + self.tile_commitments(cell_commitments))
