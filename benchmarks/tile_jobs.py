@@ -130,9 +130,10 @@ def _run(target, *args):
     q = ctx.Queue()
     p = ctx.Process(target=target, args=(*args, q))
     p.start()
-    res = q.get()
     p.join()
-    return res
+    if p.exitcode != 0:
+        raise RuntimeError(f"benchmark job {args} failed with exit code {p.exitcode}")
+    return q.get(timeout=10)
 
 
 COLUMNS = [("job", "{}"), ("size", "{}"), ("logrows", "{}"), ("rows", "{:,}"), ("rows_per_out", "{:.1f}"), ("hashed_per_input", "{:.3f}"),

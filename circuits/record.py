@@ -47,7 +47,7 @@ def build_record() -> dict:
         circuits[name] = {
             "job": job.to_json(),
             "job_digest": job.digest,
-            "onnx_sha256": lower_circuit(job).digest,
+            "onnx_sha256": lower_circuit(job.spec()).digest,
             "circuit_digest": c.digest,
             "logrows": c.logrows,
             "num_rows": c.num_rows,

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
 from .errors import CacheCorruption, CircuitError
-from .lowering import SALT_BYTES, LoweredJob, TileJob, lower_circuit, packed_len
+from .lowering import SALT_BYTES, CircuitSpec, LoweredJob, TileJob, lower_circuit, packed_len
 from .pipeline import canonical_json
 
 log = logging.getLogger("zkimg.circuits")
@@ -212,11 +212,10 @@ def _min_logrows(s: Mapping[str, Any]) -> int:
     return max(MIN_LOGROWS, math.ceil(math.log2(max(needs) + _RESERVED_ROWS)))
 
 
-def _hashed_felts(job: TileJob) -> int:
-    h, w, c = job.input_shape
-    oh, ow, oc = job.output_shape
-    extra = SALT_BYTES if job.hidden_output else 0
-    return packed_len(h * w * c + SALT_BYTES) + packed_len(oh * ow * oc + extra)
+def _hashed_felts(spec: CircuitSpec) -> int:
+    extra = SALT_BYTES if spec.hidden_output else 0
+    return (sum(packed_len(n + SALT_BYTES) for n in spec.part_sizes)
+            + packed_len(math.prod(spec.output_shape) + extra))
 
 
 def _write_manifest(directory: Path, files: list) -> None:
@@ -276,9 +275,10 @@ class CircuitStore:
 
     # ----- circuits
 
-    def circuit(self, job: TileJob) -> Circuit:
+    def circuit(self, job: "TileJob | CircuitSpec") -> Circuit:
         """The compiled circuit of ``job`` (built from the job alone, never from a prover)."""
-        lowered = lower_circuit(job)
+        spec = job.spec() if isinstance(job, TileJob) else job
+        lowered = lower_circuit(spec)
         run_args = canonical_json(RUN_ARGS)
         digest = hashlib.sha256(b"zkimg-circuit/1\0" + EZKL_VERSION.encode() + b"\0" + run_args
                                 + b"\0" + lowered.model).hexdigest()
@@ -293,7 +293,7 @@ class CircuitStore:
             logrows=settings["run_args"]["logrows"],
             num_rows=settings["num_rows"],
             poseidon_rows=settings["module_sizes"]["poseidon"][0],
-            hashed_felts=sum(settings["module_sizes"]["poseidon"][1]) and _hashed_felts(job),
+            hashed_felts=_hashed_felts(spec),
             hints=lowered.hints,
             settings=settings,
         )

@@ -1,16 +1,16 @@
 """Lowering of a tile job to ONNX.
 
-A :class:`TileJob` (pipeline + input tile shape + output visibility) lowers to two
-graphs built from the same code:
+A :class:`CircuitSpec` (committed input parts → region → primitives → output; a
+:class:`TileJob` is the one-part case) lowers to two graphs built from the same code:
 
 * the **circuit graph** that ezkl compiles. Inputs (all private, integers at scale 0):
-  ``pixels`` = the input tile flattened in H, W, C order followed by its 16 salt bytes;
+  ``part_i`` = the i-th input part's values followed by its 16 salt bytes;
   ``output_salt`` (hidden output only); one ``hint_i`` per rounding step. Outputs (each
-  Poseidon-hashed by ezkl, the hashes being the proof's public instances):
-  ``input_packed`` = pack(pixels ‖ salt) and ``output_packed`` = pack(output) for a
-  public output or pack(output ‖ output_salt) for a hidden one.
-* the **reference graph** that onnxruntime runs: the same transform lowering on an
-  H×W×C input with rounding done by ``Floor(Div)``; it returns the output and the hints.
+  Poseidon-hashed by ezkl, the hashes being the proof's public instances, in this order):
+  ``part_i_packed`` = pack(part_i ‖ salt_i) for every part, then ``output_packed`` =
+  pack(output) for a public output or pack(output ‖ output_salt) for a hidden one.
+* the **reference graph** that onnxruntime runs: the same transform lowering on the
+  H×W×C region with rounding done by ``Floor(Div)``; it returns the output and the hints.
 
 Soundness of the circuit graph (each point is tested in tests/test_circuits.py):
 
@@ -63,6 +63,34 @@ MAX_JOB_ELEMENTS = 1 << 22
 
 
 @dataclass(frozen=True)
+class CircuitSpec:
+    """What one circuit computes, independent of where in an image its data sits.
+
+    The hidden input is a list of *parts* (``part_sizes[i]`` byte values each, every part
+    committed with its own salt). The parts' values, concatenated, are arranged into the
+    ``region_shape`` region by ``region_index`` (for each region value in H, W, C order,
+    its index in the concatenation; ``None`` means the single part *is* the region), and
+    ``primitives`` map the region to the ``output_shape`` output.
+    """
+
+    part_sizes: Tuple[int, ...]
+    region_shape: Shape
+    region_index: Optional[Tuple[int, ...]]
+    primitives: Tuple[Primitive, ...]
+    output_shape: Shape
+    hidden_output: bool
+
+    def assemble(self, parts: Sequence[np.ndarray]) -> np.ndarray:
+        """The region (uint8) the circuit builds from ``parts`` (flat uint8 arrays)."""
+        if len(parts) != len(self.part_sizes) or any(p.size != n for p, n in zip(parts, self.part_sizes)):
+            raise InvalidParameter("parts", f"expected parts of sizes {self.part_sizes}")
+        flat = np.concatenate([np.asarray(p, dtype=np.uint8).ravel() for p in parts])
+        if self.region_index is not None:
+            flat = flat[np.asarray(self.region_index, dtype=np.int64)]
+        return flat.reshape(self.region_shape)
+
+
+@dataclass(frozen=True)
 class TileJob:
     """One proof's worth of work: ``pipeline`` applied to one hidden H×W×C input tile.
 
@@ -89,6 +117,12 @@ class TileJob:
 
     def primitives(self) -> Tuple[Primitive, ...]:
         return self.pipeline.primitives(self.input_shape)
+
+    def spec(self) -> CircuitSpec:
+        """The circuit: one committed part (the whole tile), the whole pipeline."""
+        h, w, c = self.input_shape
+        return CircuitSpec((h * w * c,), self.input_shape, None, self.primitives(), self.output_shape,
+                           self.hidden_output)
 
     def apply(self, tile: np.ndarray) -> np.ndarray:
         """The exact reference output for ``tile`` (checks its shape)."""
@@ -281,51 +315,57 @@ class LoweredJob:
         return hashlib.sha256(self.model).hexdigest()
 
 
-def lower_circuit(job: TileJob) -> LoweredJob:
+def lower_circuit(spec: CircuitSpec) -> LoweredJob:
     """The circuit graph ezkl compiles (see module docstring for its contract)."""
     g = _Graph()
     lw = _Lowerer(g, circuit=True)
-    h, w, c = job.input_shape
-    n_in = h * w * c
-    flat = g.lookup(g.add_input("pixels", [n_in + SALT_BYTES]), np.arange(256))
+    parts = []
+    for i, n in enumerate(spec.part_sizes):
+        checked = g.lookup(g.add_input(f"part_{i}", [n + SALT_BYTES]), np.arange(256))
+        parts.append((checked, n))
     out_salt = None
-    if job.hidden_output:
+    if spec.hidden_output:
         out_salt = g.lookup(g.add_input("output_salt", [SALT_BYTES]), np.arange(256))
-    tile = g.op("Reshape", [g.op("Slice", [flat, g.const([0], np.int64), g.const([n_in], np.int64)]),
-                            g.const(job.input_shape, np.int64)])
-    out = lw.body(tile, job.input_shape, job.primitives())
-    oh, ow, oc = job.output_shape
-    n_out = oh * ow * oc
+    pixels = [g.op("Slice", [v, g.const([0], np.int64), g.const([n], np.int64)]) for v, n in parts]
+    flat = pixels[0] if len(pixels) == 1 else g.op("Concat", pixels, axis=0)
+    if spec.region_index is not None:  # a constant gather: wiring only, no constraints
+        flat = g.op("Gather", [flat, g.const(spec.region_index, np.int64)], axis=0)
+    region = g.op("Reshape", [flat, g.const(spec.region_shape, np.int64)])
+    out = lw.body(region, spec.region_shape, spec.primitives)
+    n_out = int(np.prod(spec.output_shape))
     out_flat = g.op("Reshape", [out, g.const([n_out], np.int64)])
     if out_salt is not None:
         out_flat = g.op("Concat", [out_flat, out_salt], axis=0)
         n_out += SALT_BYTES
-    g.add_output(_pack(g, flat, n_in + SALT_BYTES), "input_packed", [packed_len(n_in + SALT_BYTES), 1])
+    for i, (v, n) in enumerate(parts):
+        g.add_output(_pack(g, v, n + SALT_BYTES), f"part_{i}_packed", [packed_len(n + SALT_BYTES), 1])
     g.add_output(_pack(g, out_flat, n_out), "output_packed", [packed_len(n_out), 1])
     return LoweredJob(g.model_bytes("zkimg_tile_job"), tuple(lw.hints))
 
 
-def lower_reference(job: TileJob) -> LoweredJob:
-    """The reference graph: H×W×C float input → ``output`` (H'×W'×C') and every hint."""
+def lower_reference(spec: CircuitSpec) -> LoweredJob:
+    """The reference graph: region (H×W×C floats) → ``output`` and every hint."""
     g = _Graph()
     lw = _Lowerer(g, circuit=False)
-    x = g.add_input("image", list(job.input_shape))
-    out = lw.body(x, job.input_shape, job.primitives())
-    g.add_output(out, "output", list(job.output_shape), copy=True)
+    x = g.add_input("image", list(spec.region_shape))
+    out = lw.body(x, spec.region_shape, spec.primitives)
+    g.add_output(out, "output", list(spec.output_shape), copy=True)
     return LoweredJob(g.model_bytes("zkimg_tile_job_reference"), tuple(lw.hints))
 
 
-def run_reference(job: TileJob, tile: np.ndarray) -> Tuple[np.ndarray, List[np.ndarray]]:
+def run_reference(spec: "CircuitSpec | TileJob", region: np.ndarray) -> Tuple[np.ndarray, List[np.ndarray]]:
     """Run the reference graph in onnxruntime: (output as uint8, hints as int64 arrays)."""
     import onnxruntime as ort
 
-    lowered = lower_reference(job)
+    if isinstance(spec, TileJob):
+        spec = spec.spec()
+    lowered = lower_reference(spec)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.log_severity_level = 3
     sess = ort.InferenceSession(lowered.model, opts, providers=["CPUExecutionProvider"])
     names = ["output"] + [n for n, _ in lowered.hints]
-    res = sess.run(names, {"image": tile.astype(np.float32)})
+    res = sess.run(names, {"image": region.astype(np.float32)})
     out = res[0]
     if not np.array_equal(out, np.round(out)) or out.min(initial=0) < 0 or out.max(initial=0) > 255:
         raise AssertionError("reference graph produced a non-uint8 value")

@@ -6,7 +6,7 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from .circuits import EZKL_VERSION, Circuit, CircuitStore
 from .commitments import check_salt, felt_from_hex, felt_to_hex, new_salt
 from .errors import CircuitError, CommitmentMismatch, InvalidBundle, InvalidParameter, ProvingError
 from .pipeline import parse_json
-from .lowering import PACK_GROUP, SALT_BYTES, TileJob, run_reference
+from .lowering import PACK_GROUP, SALT_BYTES, CircuitSpec, TileJob, run_reference
 from .transforms import check_image
 
 TILE_PROOF_SCHEMA = "zkimg.tile-proof/1"
@@ -41,34 +41,45 @@ def _unpack(felts_hex: List[str], n: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Witness:
-    """ezkl's witness of one job: the circuit's own outputs and commitments."""
+    """ezkl's witness of one circuit: its own outputs and commitments."""
 
     circuit: Circuit
     path: Path
-    output: np.ndarray  # uint8, job.output_shape, as computed in the circuit
-    input_commitment: int
+    output: np.ndarray  # uint8, spec.output_shape, as computed in the circuit
+    part_commitments: Tuple[int, ...]  # Poseidon(pack(part_i ‖ salt_i)) for every part
     output_commitment: int  # Poseidon(pack(output [‖ output salt]))
 
+    @property
+    def input_commitment(self) -> int:
+        """The single part's commitment (one-part circuits such as a :class:`TileJob`)."""
+        (c,) = self.part_commitments
+        return c
 
-def generate_witness(store: CircuitStore, job: TileJob, tile: np.ndarray, salt: bytes,
-                     output_salt: Optional[bytes], workdir: Path) -> Witness:
-    """Run the circuit on ``tile`` (checks nothing about the result; see ``prove_tile``)."""
+
+def generate_witness(store: CircuitStore, job: "TileJob | CircuitSpec", parts: "np.ndarray | Sequence[np.ndarray]",
+                     salts: "bytes | Sequence[bytes]", output_salt: Optional[bytes], workdir: Path) -> Witness:
+    """Run the circuit of ``job`` on its hidden ``parts`` (a tile, for a :class:`TileJob`).
+
+    Checks nothing about the result; :func:`prove_tile` compares it with the reference.
+    """
     import ezkl
 
-    circuit = store.circuit(job)
-    _, hints = run_reference(job, tile)
-    inputs: List[List[int]] = [tile.ravel().tolist() + list(salt)]
-    if job.hidden_output:
+    spec = job.spec() if isinstance(job, TileJob) else job
+    if isinstance(parts, np.ndarray):
+        parts, salts = [parts], [salts]  # type: ignore[list-item]
+    circuit = store.circuit(spec)
+    _, hints = run_reference(spec, spec.assemble(parts))
+    inputs: List[List[int]] = [np.asarray(p).ravel().tolist() + list(s) for p, s in zip(parts, salts)]
+    if spec.hidden_output:
         inputs.append(list(output_salt or b""))
     inputs += [h.ravel().tolist() for h in hints]
     data_path, wit_path = workdir / "input.json", workdir / "witness.json"
     data_path.write_text(json.dumps({"input_data": inputs}))
     _ezkl_call("witness generation", ezkl.gen_witness, str(data_path), str(circuit.compiled_path), str(wit_path))
     w = json.loads(wit_path.read_text())
-    hashes = w["processed_outputs"]["poseidon_hash"]
-    oh, ow, oc = job.output_shape
-    out = _unpack(w["outputs"][1], oh * ow * oc).reshape(job.output_shape)
-    return Witness(circuit, wit_path, out, felt_from_hex(hashes[0]), felt_from_hex(hashes[1]))
+    hashes = [felt_from_hex(h) for h in w["processed_outputs"]["poseidon_hash"]]
+    out = _unpack(w["outputs"][-1], int(np.prod(spec.output_shape))).reshape(spec.output_shape)
+    return Witness(circuit, wit_path, out, tuple(hashes[:-1]), hashes[-1])
 
 
 @dataclass(frozen=True)
