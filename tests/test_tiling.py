@@ -40,3 +40,37 @@ def test_receptive_field_is_exact():
     assert in_cols == tuple(range(4 + 3, 4 + 10))  # cols 5..9 minus 2, clamped at the crop's right edge
     _, in_rows, _ = restrict(zkimg.Resize(4, 4, "nearest").primitives((16, 16, 3)), range(4), range(4))
     assert in_rows == (2, 6, 10, 14)  # sparse: nearest sampling reads only these rows
+
+
+from zkimg.plan import plan
+from zkimg.primitives import run_all as _run
+from zkimg.tiles import TileLayout
+
+
+def reassemble(p, image):
+    out = np.zeros(p.output_shape, np.uint8)
+    for job in p.jobs:
+        parts = [p.layout.cell_pixels(image, p.layout.cells[k]).ravel() for k in job.cells]
+        region = job.spec.assemble(parts)
+        out[job.rows[0]:job.rows[1], job.cols[0]:job.cols[1]] = _run(job.spec.primitives, region.astype(np.int64))
+    return out
+
+
+@pytest.mark.parametrize("steps", PIPELINES + [[zkimg.Crop(5, 3, 70, 50)], [zkimg.Resize(40, 30)]],
+                         ids=lambda s: "+".join(t.op for t in s))
+def test_planned_jobs_reproduce_the_global_result(steps):
+    x = photo_tile("coffee", 10, 20, 61, 83)  # 61×83: no tile size divides it
+    layout = TileLayout(83, 61, 3, tile=16, border=4)
+    p = plan(zkimg.Pipeline(steps), layout, max_out=16)
+    assert np.array_equal(reassemble(p, x), zkimg.Pipeline(steps).apply(x))
+    assert all(j.spec.output_shape[0] <= 16 and j.spec.output_shape[1] <= 16 for j in p.jobs)
+
+
+def test_hashing_stays_near_once_per_value():
+    layout = TileLayout(128, 96, 3, tile=32, border=2)
+    for steps, bound in [([zkimg.GaussianBlur(5)], 1.3), ([zkimg.Resize(64, 48)], 1.15),
+                         ([zkimg.Crop(3, 5, 100, 80)], 1.0), ([zkimg.Contrast(1.2)], 1.0)]:
+        p = plan(zkimg.Pipeline(steps), layout)
+        assert p.hashed_per_input <= bound, (steps, p.hashed_per_input)
+    assert plan(zkimg.Pipeline([zkimg.GaussianBlur(5)]), layout).distinct_circuits < len(
+        plan(zkimg.Pipeline([zkimg.GaussianBlur(5)]), layout).jobs)
