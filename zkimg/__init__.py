@@ -17,7 +17,10 @@ from .prove import ProvedTile, TileProof, prove_tile
 from .transforms import (BoxBlur, Brightness, Contrast, Crop, Flip, GaussianBlur, Grayscale, Resize,
                          Rotate90, Transform, WhiteBalance)
 from .tiles import TileLayout
-from .verify import TileVerification, verify_tile
+from .verify import TileVerification, Verification, verify, verify_tile
+from .attest import prove
+from .bundle import Attestation
+from .plan import Plan
 
 __version__ = "0.1.0"
 
@@ -29,5 +32,5 @@ __all__ = [
     "InvalidBundle", "CircuitError", "ProvingError", "CacheCorruption", "VerificationError",
     "OutputMismatch", "CircuitMismatch", "CommitmentMismatch", "ProofInvalid", "SRSMismatch",
     "SignatureInvalid", "RootMismatch", "UntrustedKey", "Camera", "Capture", "CaptureSecrets", "PublicKey",
-    "SignedCapture", "TileLayout",
+    "SignedCapture", "TileLayout", "prove", "verify", "Verification", "Attestation", "Plan",
 ]

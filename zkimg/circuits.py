@@ -97,6 +97,14 @@ class SRS:
         self._digests: Dict[Path, tuple] = {}
         self._lock = threading.Lock()
 
+    def __getstate__(self) -> dict:  # picklable for executors: drop the lock and memo
+        return {"directory": self.directory, "development": self.development,
+                "expected_digests": self.expected_digests}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["directory"], development=state["development"],  # type: ignore[misc]
+                      expected_digests=state["expected_digests"])
+
     @classmethod
     def development_srs(cls, cache_dir: Optional[Path] = None) -> "SRS":
         return cls(Path(cache_dir or default_cache_dir()) / "srs-development", development=True)
@@ -246,6 +254,7 @@ class CircuitStore:
         self.srs = srs if srs is not None else SRS.development_srs(self.cache_dir)
         self.stats = CacheStats()
         self._memo: Dict[str, Circuit] = {}
+        self._keys: Dict[str, Keys] = {}
         self._lock = threading.Lock()
 
     # ----- atomic, checksummed directories
@@ -329,9 +338,16 @@ class CircuitStore:
         """Proving and verifying keys of ``circuit`` under this store's SRS (setup runs once)."""
         srs_path = self.srs.path(circuit.logrows)
         srs_digest = self.srs.digest(circuit.logrows)
+        memo_key = f"{circuit.digest}/{srs_digest}"
+        with self._lock:
+            if memo_key in self._keys:  # checksummed once per store, not on every use
+                return self._keys[memo_key]
         directory = self._entry(circuit.directory.parent / f"{circuit.digest}.keys-{srs_digest[:32]}",
                                 lambda d: self._setup(d, circuit, srs_path))
-        return Keys(directory / "vk.key", directory / "pk.key", srs_path, srs_digest)
+        keys = Keys(directory / "vk.key", directory / "pk.key", srs_path, srs_digest)
+        with self._lock:
+            self._keys[memo_key] = keys
+        return keys
 
     def _setup(self, d: Path, circuit: Circuit, srs_path: Path) -> list:
         import ezkl

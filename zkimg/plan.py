@@ -131,11 +131,11 @@ class Plan:
         c0 = np.vectorize(lambda k: cells[k].c0)(owner)
         wid = np.vectorize(lambda k: cells[k].c1 - cells[k].c0)(owner)
         pix = base + ((r - r0) * wid + (q - c0)) * c
-        index = (pix[..., None] + np.arange(c)).ravel()
+        region_index = (pix[..., None] + np.arange(c)).ravel()
         spec = CircuitSpec(
             part_sizes=tuple((cells[k].r1 - cells[k].r0) * (cells[k].c1 - cells[k].c0) * c for k in used),
             region_shape=(len(in_rows), len(in_cols), c),
-            region_index=tuple(int(v) for v in index),
+            region_index=tuple(int(v) for v in region_index),
             primitives=local,
             output_shape=(rows[1] - rows[0], cols[1] - cols[0], channels),
             hidden_output=self.hidden_output,

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import json
+import logging
+import multiprocessing
+import os
 import tempfile
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .circuits import EZKL_VERSION, Circuit, CircuitStore
-from .commitments import check_salt, felt_from_hex, felt_to_hex, new_salt
+from .commitments import check_salt, commit, felt_from_hex, felt_to_hex, new_salt
 from .errors import CircuitError, CommitmentMismatch, InvalidBundle, InvalidParameter, ProvingError
 from .pipeline import parse_json
 from .lowering import PACK_GROUP, SALT_BYTES, CircuitSpec, TileJob, run_reference
+from .primitives import run_all
 from .transforms import check_image
+
+log = logging.getLogger("zkimg.prove")
 
 TILE_PROOF_SCHEMA = "zkimg.tile-proof/1"
 MAX_PROOF_BYTES = 1 << 20
@@ -169,24 +176,13 @@ def prove_tile(job: TileJob, tile: np.ndarray, *, salt: Optional[bytes] = None,
     elif output_salt is not None:
         raise InvalidParameter("output_salt", "only a hidden output takes a salt")
     store = store if store is not None else CircuitStore()
-    import ezkl
-
-    with tempfile.TemporaryDirectory(prefix="zkimg-prove-") as tmp:
-        work = Path(tmp)
-        wit = generate_witness(store, job, tile, salt, output_salt, work)
-        expected = job.apply(tile)
-        if not np.array_equal(wit.output, expected):
-            raise CircuitError("circuit output differs from the reference (a lowering bug)")
-        keys = store.keys(wit.circuit)
-        proof_path = work / "proof.json"
-        _ezkl_call("prove", ezkl.prove, str(wit.path), str(wit.circuit.compiled_path), str(keys.pk_path),
-                   str(proof_path), srs_path=str(keys.srs_path))
-        raw = json.loads(proof_path.read_text())
-        proof_bytes = bytes.fromhex(raw["hex_proof"].removeprefix("0x"))
+    proof_bytes = prove_spec(store, job.spec(), [tile.ravel()], [salt], output_salt)
+    keys = store.keys(store.circuit(job))
+    output = job.apply(tile)
+    c_out = commit(output, output_salt) if output_salt is not None else None
     return ProvedTile(
-        proof=TileProof(job, wit.input_commitment, wit.output_commitment if job.hidden_output else None,
-                        keys.srs_digest, store.srs.development, proof_bytes),
-        output=expected,
+        proof=TileProof(job, commit(tile, salt), c_out, keys.srs_digest, store.srs.development, proof_bytes),
+        output=output,
         salt=salt,
         output_salt=output_salt,
     )
@@ -207,3 +203,113 @@ def ezkl_proof_json(proof: bytes, instances: Tuple[int, ...]) -> Dict[str, Any]:
 
 
 __all__ = ["TileProof", "ProvedTile", "Witness", "prove_tile", "generate_witness", "SALT_BYTES"]
+
+
+# --------------------------------------------------------------------------- whole images
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def prove_spec(store: CircuitStore, spec: CircuitSpec, parts: Sequence[np.ndarray], salts: Sequence[bytes],
+               output_salt: Optional[bytes] = None) -> bytes:
+    """Prove one circuit on its hidden parts; returns the proof bytes (no instances)."""
+    import ezkl
+
+    with tempfile.TemporaryDirectory(prefix="zkimg-prove-") as tmp:
+        work = Path(tmp)
+        wit = generate_witness(store, spec, list(parts), list(salts), output_salt, work)
+        expected = run_all(spec.primitives, spec.assemble(parts).astype(np.int64))
+        if not np.array_equal(wit.output, expected):
+            raise CircuitError("circuit output differs from the reference (a lowering bug)")
+        keys = store.keys(wit.circuit)
+        proof_path = work / "proof.json"
+        _ezkl_call("prove", ezkl.prove, str(wit.path), str(wit.circuit.compiled_path), str(keys.pk_path),
+                   str(proof_path), srs_path=str(keys.srs_path))
+        raw = json.loads(proof_path.read_text())
+        return bytes.fromhex(raw["hex_proof"].removeprefix("0x"))
+
+
+def _prove_job(cache_dir: str, srs: Any, spec: CircuitSpec, parts: List[np.ndarray], salts: List[bytes]) -> bytes:
+    """Executor entry point (module level, so it pickles): one job in a worker."""
+    return prove_spec(CircuitStore(cache_dir, srs), spec, parts, salts)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def prove_plan(plan: Any, pixels: np.ndarray, salts: Sequence[bytes], *, store: Optional[CircuitStore] = None,
+               executor: Optional[Executor] = None, progress: Optional[ProgressCallback] = None,
+               workdir: Optional[Path] = None) -> Tuple[Tuple[bytes, ...], Dict[int, str]]:
+    """Prove every job of ``plan`` over the committed ``pixels`` (one salt per layout cell).
+
+    Circuits and keys are built once per distinct circuit, in this process, before the
+    jobs run on ``executor`` (default: a process pool sized to the machine). Finished
+    proofs are written to ``workdir`` as they complete (atomically), and a later call with
+    the same ``workdir`` reuses them. ``progress(done, total)`` is called after each job.
+    Returns the proofs in job order and the SRS digest for every logrows used.
+    """
+    store = store if store is not None else CircuitStore()
+    layout = plan.layout
+    layout.check_image(pixels)
+    if len(salts) != len(layout.cells):
+        raise InvalidParameter("salts", f"need one salt per cell ({len(layout.cells)})")
+    jobs = plan.jobs
+    digests: Dict[int, str] = {}
+    for spec in dict.fromkeys(j.spec for j in jobs):  # one setup per distinct circuit
+        keys = store.keys(store.circuit(spec))
+        digests[store.circuit(spec).logrows] = keys.srs_digest
+    workdir = Path(workdir) if workdir is not None else None
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "plan.sha256").write_text(plan_digest(plan))
+    proofs: Dict[int, bytes] = {}
+    pending = []
+    for job in jobs:
+        f = workdir / f"job-{job.index:06d}.proof" if workdir is not None else None
+        if f is not None and f.exists() and f.stat().st_size > 0:
+            proofs[job.index] = f.read_bytes()
+        else:
+            pending.append(job)
+    total, done = len(jobs), len(proofs)
+    if progress:
+        progress(done, total)
+    own = executor is None and len(pending) > 1
+    pool = ProcessPoolExecutor(max_workers=min(os.cpu_count() or 1, len(pending)),
+                               mp_context=multiprocessing.get_context("spawn")) if own else executor
+    try:
+        if pool is None:
+            results = ((job, prove_spec(store, job.spec, _parts(layout, pixels, job), [salts[k] for k in job.cells]))
+                       for job in pending)
+        else:
+            futs = {pool.submit(_prove_job, str(store.cache_dir), store.srs, job.spec, _parts(layout, pixels, job),
+                                [salts[k] for k in job.cells]): job for job in pending}
+            results = ((futs[f], f.result()) for f in as_completed(futs))
+        for job, proof in results:
+            proofs[job.index] = proof
+            if workdir is not None:
+                _write_atomic(workdir / f"job-{job.index:06d}.proof", proof)
+            done += 1
+            log.info("proved tile job %d/%d", done, total)
+            if progress:
+                progress(done, total)
+    finally:
+        if own and pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return tuple(proofs[j.index] for j in jobs), digests
+
+
+def _parts(layout: Any, pixels: np.ndarray, job: Any) -> List[np.ndarray]:
+    return [layout.cell_pixels(pixels, layout.cells[k]).ravel() for k in job.cells]
+
+
+def plan_digest(plan: Any) -> str:
+    """Identifies a plan's jobs (pipeline, layout, plan parameters) for resumable work dirs."""
+    import hashlib
+
+    from .pipeline import canonical_json
+
+    return hashlib.sha256(canonical_json({"pipeline": plan.pipeline.to_json(), "layout": plan.layout.to_json(),
+                                          "max_out": plan.max_out, "hidden": plan.hidden_output})).hexdigest()

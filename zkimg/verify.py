@@ -8,17 +8,23 @@ import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .circuits import CircuitStore
+from .camera import PublicKey
+from .circuits import Circuit, CircuitStore, Keys
 from .commitments import hash_public
-from .errors import (CircuitMismatch, CommitmentMismatch, InvalidImage, OutputMismatch, ProofInvalid,
-                     SRSMismatch)
+from .errors import (CircuitMismatch, CommitmentMismatch, InvalidBundle, InvalidImage, InvalidParameter,
+                     OutputMismatch, ProofInvalid, SRSMismatch, UntrustedKey)
 from .lowering import TileJob
+from .pipeline import Pipeline
+from .plan import Plan
 from .prove import TileProof, ezkl_proof_json
 from .transforms import check_image
+
+if TYPE_CHECKING:
+    from .bundle import Attestation
 
 
 @dataclass(frozen=True)
@@ -71,17 +77,83 @@ def verify_tile(proof: TileProof, job: TileJob, *, input_commitment: int,
             raise OutputMismatch(f"output shape {output.shape} differs from the job's {job.output_shape}")
         out_instance = hash_public(output)
     # 6. The proof itself, against the verifier's own instances, key and SRS.
+    check_proof(circuit, keys, proof.proof, (input_commitment, out_instance))
+    return TileVerification(job, input_commitment, out_instance, proof.development_srs)
+
+
+def check_proof(circuit: Circuit, keys: Keys, proof: bytes, instances: Sequence[int], what: str = "proof") -> None:
+    """Run ezkl's verifier on ``proof`` with instances, key and SRS all supplied by the verifier."""
     import ezkl
 
     with tempfile.TemporaryDirectory(prefix="zkimg-verify-") as tmp:
         path = Path(tmp) / "proof.json"
-        path.write_text(json.dumps(ezkl_proof_json(proof.proof, (input_commitment, out_instance))))
+        path.write_text(json.dumps(ezkl_proof_json(proof, tuple(instances))))
         try:
             ok = ezkl.verify(str(path), str(circuit.settings_path), str(keys.vk_path), srs_path=str(keys.srs_path))
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as e:  # ezkl reports a failed proof as an exception or a panic
-            raise ProofInvalid(f"proof does not verify: {e}") from e
+            raise ProofInvalid(f"{what} does not verify: {e}") from e
     if ok is not True:
-        raise ProofInvalid("proof does not verify")
-    return TileVerification(job, input_commitment, out_instance, proof.development_srs)
+        raise ProofInvalid(f"{what} does not verify")
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What an accepted attestation established (``verify`` never returns anything falsy)."""
+
+    pipeline: Pipeline
+    input_size: Tuple[int, int, int]  # height, width, channels of the hidden original
+    output_size: Tuple[int, int, int]
+    camera_key_id: str
+    root: int
+    tiles: int
+    development_srs: bool
+
+
+def verify(attestation: "Attestation | str | Path | bytes", published: np.ndarray, *,
+           trusted_keys: Iterable[PublicKey], store: Optional[CircuitStore] = None) -> Verification:
+    """Check an attestation against the published image and the trusted camera keys.
+
+    Checks, in order (the first failure raises the named error): the camera key is trusted
+    (``UntrustedKey``); the cell commitments hash to the root (``RootMismatch``); the camera
+    signed that root (``SignatureInvalid``); the published image has the declared size
+    (``OutputMismatch``); the bundle has one proof per planned job (``InvalidBundle``); the
+    SRS matches the verifier's (``SRSMismatch``); and every tile proof verifies against a
+    circuit and key rebuilt here and instances computed here from the signed cell
+    commitments and the published pixels (``ProofInvalid``).
+    """
+    from .bundle import Attestation
+
+    if isinstance(attestation, (str, Path)):
+        attestation = Attestation.load(attestation)
+    elif isinstance(attestation, (bytes, bytearray)):
+        attestation = Attestation.loads(bytes(attestation))
+    if not isinstance(attestation, Attestation):
+        raise InvalidParameter("attestation", "expected an Attestation, a path or bundle bytes")
+    store = store if store is not None else CircuitStore()
+    cap = attestation.capture
+    trusted = list(trusted_keys)
+    if not any(isinstance(k, PublicKey) and k == cap.camera_key for k in trusted):
+        raise UntrustedKey(f"camera key {cap.camera_key.key_id[:16]}… is not trusted")
+    cap.verify()  # RootMismatch, SignatureInvalid
+    plan = Plan(attestation.pipeline, cap.layout, False, attestation.max_out)
+    try:
+        check_image(published, "published")
+    except InvalidImage as e:
+        raise OutputMismatch(str(e)) from e
+    if published.shape != plan.output_shape or tuple(attestation.output_shape) != plan.output_shape:
+        raise OutputMismatch(f"published image is {published.shape}, the pipeline makes {plan.output_shape}")
+    jobs = plan.jobs
+    if len(attestation.proofs) != len(jobs):
+        raise InvalidBundle(f"bundle has {len(attestation.proofs)} proofs for {len(jobs)} planned tiles")
+    for job, proof in zip(jobs, attestation.proofs):
+        circuit = store.circuit(job.spec)
+        keys = store.keys(circuit)
+        if attestation.srs_digests.get(circuit.logrows) != keys.srs_digest:
+            raise SRSMismatch(f"tile {job.index} was proved with another SRS for logrows {circuit.logrows}")
+        window = np.ascontiguousarray(published[job.rows[0]:job.rows[1], job.cols[0]:job.cols[1]])
+        instances = [cap.cell_commitments[k] for k in job.cells] + [hash_public(window)]
+        check_proof(circuit, keys, proof, instances, what=f"tile {job.index} proof")
+    return Verification(attestation.pipeline, plan.input_shape, plan.output_shape, cap.camera_key.key_id,
+                        cap.root, len(jobs), attestation.development_srs)

@@ -1,0 +1,173 @@
+"""Whole-image attestations: capture → prove → bundle → verify, and a tamper test per check."""
+
+import dataclasses
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import zkimg
+from zkimg.bundle import Attestation
+from conftest import photo_tile
+
+PHOTO = photo_tile("astronaut", 30, 150, 64, 96)  # a 96×64 crop of a real photo
+PIPE = zkimg.Pipeline([zkimg.Crop(left=4, top=4, width=88, height=56), zkimg.Resize(width=44, height=28),
+                       zkimg.GaussianBlur(3), zkimg.Contrast(1.25)])
+
+
+@pytest.fixture(scope="module")
+def camera():
+    return zkimg.Camera.generate()
+
+
+@pytest.fixture(scope="module")
+def attested(store, camera, tmp_path_factory):
+    shot = camera.capture(PHOTO, tile=16, border=2)
+    seen = []
+    att = zkimg.prove(shot, PIPE, store=store, progress=lambda d, t: seen.append((d, t)),
+                      workdir=tmp_path_factory.mktemp("work"))
+    path = tmp_path_factory.mktemp("out") / "out.zkimg"
+    att.save(path)
+    return shot, att, path, seen
+
+
+def test_end_to_end(attested, camera, store):
+    shot, att, path, seen = attested
+    published = PIPE.apply(PHOTO)
+    res = zkimg.verify(Attestation.load(path), published, trusted_keys=[camera.public_key], store=store)
+    assert res.output_size == published.shape and res.input_size == PHOTO.shape
+    assert res.camera_key_id == camera.public_key.key_id and res.development_srs
+    assert res.tiles == len(att.proofs) and seen[-1] == (len(att.proofs), len(att.proofs))
+    raw = path.read_bytes()
+    assert len(raw) < 7000 * len(att.proofs) + 200 * len(shot.signed.cell_commitments)  # tiles, not pixels
+    assert json.loads(raw)["media_type"] == "application/vnd.zkimg.attestation+json"
+
+
+def test_bundle_never_holds_pixels_or_salts(attested):
+    shot, att, path, _ = attested
+    text = path.read_text()
+    for salt in shot.secrets.salts[:20]:
+        assert salt.hex() not in text
+    assert "pixels" not in text
+
+
+def test_resume_reuses_finished_tiles(store, camera, tmp_path):
+    shot = camera.capture(PHOTO[:32, :32], tile=16, border=2)
+    pipe = zkimg.Pipeline([zkimg.Flip()])
+    first = zkimg.prove(shot, pipe, store=store, workdir=tmp_path, executor=ThreadPoolExecutor(1))
+    proofs = sorted(tmp_path.glob("job-*.proof"))
+    assert len(proofs) == len(first.proofs)
+    proofs[0].unlink()  # as if interrupted before the last tile
+    stamps = {p: p.stat().st_mtime_ns for p in proofs[1:]}
+    done = []
+    again = zkimg.prove(shot, pipe, store=store, workdir=tmp_path, progress=lambda d, t: done.append(d))
+    assert done[0] == len(first.proofs) - 1  # resumed with all but one finished
+    assert all(p.stat().st_mtime_ns == s for p, s in stamps.items())
+    zkimg.verify(again, pipe.apply(PHOTO[:32, :32]), trusted_keys=[camera.public_key], store=store)
+
+
+# ----------------------------------------------------------------- one tamper test per check
+
+SMALL = photo_tile("coffee", 100, 200, 32, 32)
+SMALL_PIPE = zkimg.Pipeline([zkimg.GaussianBlur(3), zkimg.Brightness(1.1)])  # halos cross tile edges
+
+
+@pytest.fixture(scope="module")
+def small(store, camera):
+    shot = camera.capture(SMALL, tile=16, border=2)
+    return zkimg.prove(shot, SMALL_PIPE, store=store, executor=ThreadPoolExecutor(1))
+
+
+
+def expect(att, published, error, camera, store):
+    with pytest.raises(error):
+        zkimg.verify(att, published, trusted_keys=[camera.public_key], store=store)
+
+
+def test_untrusted_key(small, store):
+    att = small
+    with pytest.raises(zkimg.UntrustedKey):
+        zkimg.verify(att, SMALL_PIPE.apply(SMALL), trusted_keys=[zkimg.Camera.generate().public_key], store=store)
+
+
+def test_root_mismatch(small, camera, store):
+    att = small
+    cells = list(att.capture.cell_commitments)
+    cells[0] = (cells[0] + 1) % zkimg.commitments.FIELD_MODULUS
+    forged = dataclasses.replace(att, capture=dataclasses.replace(att.capture, cell_commitments=tuple(cells)))
+    expect(forged, SMALL_PIPE.apply(SMALL), zkimg.RootMismatch, camera, store)
+
+
+def test_signature(small, camera, store):
+    att = small
+    sig = bytearray(att.capture.signature)
+    sig[5] ^= 1
+    forged = dataclasses.replace(att, capture=dataclasses.replace(att.capture, signature=bytes(sig)))
+    expect(forged, SMALL_PIPE.apply(SMALL), zkimg.SignatureInvalid, camera, store)
+
+
+def test_recommitted_image_under_another_key(small, camera, store):
+    """Another camera's capture of a different image cannot be passed off as this camera's."""
+    att = small
+    other = zkimg.Camera.generate().capture(SMALL, tile=16, border=2).signed
+    forged = dataclasses.replace(att, capture=dataclasses.replace(other, camera_key=camera.public_key))
+    expect(forged, SMALL_PIPE.apply(SMALL), zkimg.SignatureInvalid, camera, store)
+
+
+def test_output_pixel_changed(attested, camera, store):
+    _, att, _, _ = attested
+    out = PIPE.apply(PHOTO)
+    out[20, 30, 2] ^= 4
+    expect(att, out, zkimg.ProofInvalid, camera, store)
+
+
+def test_output_size(small, camera, store):
+    att = small
+    expect(att, SMALL_PIPE.apply(SMALL)[:, :-1], zkimg.OutputMismatch, camera, store)
+
+
+def test_pipeline_parameter_changed(small, camera, store):
+    att = small
+    other = zkimg.Pipeline([zkimg.GaussianBlur(3), zkimg.Brightness(1.2)])
+    expect(dataclasses.replace(att, pipeline=other), other.apply(SMALL), zkimg.ProofInvalid, camera, store)
+
+
+def test_tiles_swapped(attested, camera, store):
+    _, att, _, _ = attested
+    p = list(att.proofs)
+    p[0], p[1] = p[1], p[0]
+    expect(dataclasses.replace(att, proofs=tuple(p)), PIPE.apply(PHOTO), zkimg.ProofInvalid, camera, store)
+
+
+def test_missing_tile(small, camera, store):
+    att = small
+    expect(dataclasses.replace(att, proofs=att.proofs[:-1]), SMALL_PIPE.apply(SMALL), zkimg.InvalidBundle, camera, store)
+
+
+def test_srs_digest(small, camera, store):
+    att = small
+    forged = dataclasses.replace(att, srs_digests={k: "0" * 64 for k in att.srs_digests})
+    expect(forged, SMALL_PIPE.apply(SMALL), zkimg.SRSMismatch, camera, store)
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda d: d.update(media_type="text/plain"),
+    lambda d: d.update(schema_version=2),
+    lambda d: d.update(proofs=[]),
+    lambda d: d.update(proofs=["zz"]),
+    lambda d: d["capture"].update(root="00"),
+    lambda d: d["capture"].update(camera_key="00ff"),
+    lambda d: d["capture"]["layout"].update(width=10 ** 9),
+    lambda d: d["capture"]["cell_commitments"].pop(),
+    lambda d: d["srs"]["digests"].update({"x": "1"}),
+    lambda d: d.update(output_shape=[1, 2]),
+    lambda d: d["pipeline"]["steps"].append({"op": "nope"}),
+    lambda d: d.pop("plan"),
+])
+def test_malformed_bundles(attested, mutate):
+    _, att, _, _ = attested
+    d = json.loads(att.dumps())
+    mutate(d)
+    with pytest.raises(zkimg.InvalidBundle):
+        Attestation.loads(json.dumps(d))

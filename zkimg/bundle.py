@@ -1,0 +1,161 @@
+"""The attestation bundle: a versioned, self-describing, canonical JSON document.
+
+It holds the pipeline, the camera's signed capture record (layout, cell commitments, root,
+signature, public key), the plan parameters, the SRS digests, and one proof per tile job
+(base64) without its public instances — never pixels, salts or keys of any circuit. Its size grows
+with the number of tiles, not pixels. Every field is validated on load; anything
+malformed raises :class:`~zkimg.errors.InvalidBundle`.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Tuple
+
+from .camera import PublicKey, SignedCapture
+from .commitments import felt_from_hex, felt_to_hex
+from .errors import CommitmentMismatch, InvalidBundle, InvalidParameter
+from .pipeline import Pipeline, canonical_json, parse_json
+from .plan import DEFAULT_MAX_OUT
+from .prove import MAX_PROOF_BYTES
+from .tiles import LAYOUT_VERSION, MAX_CELLS, TileLayout
+
+MEDIA_TYPE = "application/vnd.zkimg.attestation+json"
+SCHEMA_VERSION = 1
+MAX_BUNDLE_BYTES = 256 << 20
+MAX_JOBS = 1 << 18
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class Attestation:
+    """What :func:`zkimg.prove` produces and :func:`zkimg.verify` checks."""
+
+    pipeline: Pipeline
+    capture: SignedCapture
+    max_out: int
+    output_shape: Tuple[int, int, int]
+    srs_digests: Dict[int, str]  # logrows → SHA-256 of the SRS file used
+    development_srs: bool
+    proofs: Tuple[bytes, ...]  # one per planned job, in job order
+
+    def to_json(self) -> Dict[str, Any]:
+        c = self.capture
+        return {
+            "media_type": MEDIA_TYPE,
+            "schema_version": SCHEMA_VERSION,
+            "pipeline": self.pipeline.to_json(),
+            "capture": {
+                "layout": c.layout.to_json(),
+                "cell_commitments": [felt_to_hex(x) for x in c.cell_commitments],
+                "root": felt_to_hex(c.root),
+                "signature": c.signature.hex(),
+                "camera_key": c.camera_key.der().hex(),
+            },
+            "plan": {"max_out": self.max_out},
+            "output_shape": list(self.output_shape),
+            "srs": {"development": self.development_srs,
+                    "digests": {str(k): v for k, v in sorted(self.srs_digests.items())}},
+            "proofs": [base64.b64encode(p).decode() for p in self.proofs],
+        }
+
+    def dumps(self) -> bytes:
+        return canonical_json(self.to_json())
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_bytes(self.dumps())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Attestation":
+        p = Path(path)
+        try:
+            size = p.stat().st_size
+        except OSError as e:
+            raise InvalidBundle(f"cannot read bundle: {e}") from e
+        if size > MAX_BUNDLE_BYTES:
+            raise InvalidBundle(f"bundle larger than {MAX_BUNDLE_BYTES} bytes")
+        return cls.loads(p.read_bytes())
+
+    @classmethod
+    def loads(cls, data: str | bytes) -> "Attestation":
+        return cls.from_json(parse_json(data, MAX_BUNDLE_BYTES, "attestation bundle"))
+
+    @classmethod
+    def from_json(cls, d: Any) -> "Attestation":
+        _keys(d, {"media_type", "schema_version", "pipeline", "capture", "plan", "output_shape", "srs", "proofs"},
+              "bundle")
+        if d["media_type"] != MEDIA_TYPE:
+            raise InvalidBundle(f"not a zkimg attestation (media type {d['media_type']!r})")
+        if d["schema_version"] != SCHEMA_VERSION or isinstance(d["schema_version"], bool):
+            raise InvalidBundle(f"unsupported schema version {d['schema_version']!r}")
+        pipeline = Pipeline.from_json(d["pipeline"])
+        c = d["capture"]
+        _keys(c, {"layout", "cell_commitments", "root", "signature", "camera_key"}, "capture")
+        lay = c["layout"]
+        _keys(lay, {"version", "width", "height", "channels", "tile", "border"}, "layout")
+        if lay["version"] != LAYOUT_VERSION:
+            raise InvalidBundle(f"unsupported layout version {lay['version']!r}")
+        try:
+            layout = TileLayout(lay["width"], lay["height"], lay["channels"], lay["tile"], lay["border"])
+        except InvalidParameter as e:
+            raise InvalidBundle(f"invalid layout: {e}") from e
+        cells = c["cell_commitments"]
+        if not isinstance(cells, list) or len(cells) != len(layout.cells) or len(cells) > MAX_CELLS:
+            raise InvalidBundle("cell_commitments must list one commitment per cell of the layout")
+        sig = c["signature"]
+        if not isinstance(sig, str) or not 0 < len(sig) <= 512:
+            raise InvalidBundle("signature must be a short hex string")
+        key_hex = c["camera_key"]
+        if not isinstance(key_hex, str) or len(key_hex) > 1024:
+            raise InvalidBundle("camera_key must be a short hex string")
+        try:
+            capture = SignedCapture(layout, tuple(felt_from_hex(x) for x in cells), felt_from_hex(c["root"]),
+                                    bytes.fromhex(sig), PublicKey.from_der(bytes.fromhex(key_hex)))
+        except (CommitmentMismatch, ValueError) as e:
+            if isinstance(e, InvalidBundle):
+                raise
+            raise InvalidBundle(f"malformed capture record: {e}") from e
+        _keys(d["plan"], {"max_out"}, "plan")
+        max_out = d["plan"]["max_out"]
+        if not isinstance(max_out, int) or isinstance(max_out, bool) or not 1 <= max_out <= 4096:
+            raise InvalidBundle("plan.max_out must be an integer in [1, 4096]")
+        shape = d["output_shape"]
+        if (not isinstance(shape, list) or len(shape) != 3
+                or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65536 for v in shape)):
+            raise InvalidBundle("output_shape must be [height, width, channels]")
+        srs = d["srs"]
+        _keys(srs, {"development", "digests"}, "srs")
+        if not isinstance(srs["development"], bool) or not isinstance(srs["digests"], dict) or len(srs["digests"]) > 32:
+            raise InvalidBundle("malformed srs record")
+        digests: Dict[int, str] = {}
+        for k, v in srs["digests"].items():
+            if not (isinstance(k, str) and k.isdigit() and 1 <= int(k) <= 30 and isinstance(v, str) and _HEX64.match(v)):
+                raise InvalidBundle("srs digests map logrows to 64 hex digits")
+            digests[int(k)] = v
+        proofs = d["proofs"]
+        if not isinstance(proofs, list) or not 1 <= len(proofs) <= MAX_JOBS:
+            raise InvalidBundle(f"proofs must be a list of 1 to {MAX_JOBS} proofs")
+        out = []
+        for p in proofs:
+            if not isinstance(p, str) or not 0 < len(p) <= 2 * MAX_PROOF_BYTES:
+                raise InvalidBundle("each proof is a non-empty base64 string of bounded size")
+            try:
+                raw = base64.b64decode(p, validate=True)
+            except ValueError as e:
+                raise InvalidBundle("proof is not base64") from e
+            if base64.b64encode(raw).decode() != p:
+                raise InvalidBundle("proof is not canonical base64")
+            out.append(raw)
+        return cls(pipeline, capture, max_out, (shape[0], shape[1], shape[2]), digests, srs["development"],
+                   tuple(out))
+
+
+def _keys(obj: Any, keys: set, what: str) -> None:
+    if not isinstance(obj, dict) or set(obj) != keys:
+        raise InvalidBundle(f"{what} must be an object with exactly the keys {sorted(keys)}")
+
+
+__all__ = ["Attestation", "MEDIA_TYPE", "SCHEMA_VERSION", "DEFAULT_MAX_OUT"]
