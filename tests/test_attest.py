@@ -171,3 +171,24 @@ def test_malformed_bundles(attested, mutate):
     mutate(d)
     with pytest.raises(zkimg.InvalidBundle):
         Attestation.loads(json.dumps(d))
+
+
+def test_hidden_output(store, camera):
+    shot = camera.capture(SMALL[:16, :32], tile=16, border=2)
+    pipe = zkimg.Pipeline([zkimg.Resize(16, 8), zkimg.Contrast(1.1)])
+    att = zkimg.prove(shot, pipe, store=store, hide_output=True, executor=ThreadPoolExecutor(1))
+    loaded = Attestation.loads(att.dumps())
+    assert loaded.output_salts is None and loaded.output_commitments == att.output_commitments
+    res = zkimg.verify(loaded, None, trusted_keys=[camera.public_key], store=store)
+    assert res.hidden_output and res.output_size == (8, 16, 3)
+    # the owner can open the commitments with the output and the secret salts
+    out = pipe.apply(SMALL[:16, :32])
+    plan = zkimg.Plan(pipe, shot.signed.layout, True)
+    for job, c, s in zip(plan.jobs, att.output_commitments, att.output_salts):
+        assert zkimg.commit(np.ascontiguousarray(out[job.rows[0]:job.rows[1], job.cols[0]:job.cols[1]]), s) == c
+    for salt in att.output_salts:
+        assert salt.hex() not in att.dumps().decode()
+    wrong = list(att.output_commitments)
+    wrong[0] = zkimg.commit(out[:1, :1], zkimg.new_salt())
+    expect(dataclasses.replace(loaded, output_commitments=tuple(wrong)), None, zkimg.ProofInvalid, camera, store)
+    expect(loaded, out, zkimg.OutputMismatch, camera, store)

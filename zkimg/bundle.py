@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from .camera import PublicKey, SignedCapture
 from .commitments import felt_from_hex, felt_to_hex
@@ -41,6 +41,12 @@ class Attestation:
     srs_digests: Dict[int, str]  # logrows → SHA-256 of the SRS file used
     development_srs: bool
     proofs: Tuple[bytes, ...]  # one per planned job, in job order
+    output_commitments: Optional[Tuple[int, ...]] = None  # hidden output: one per job
+    output_salts: Optional[Tuple[bytes, ...]] = field(default=None, repr=False, compare=False)  # secret, never saved
+
+    @property
+    def hidden_output(self) -> bool:
+        return self.output_commitments is not None
 
     def to_json(self) -> Dict[str, Any]:
         c = self.capture
@@ -60,6 +66,8 @@ class Attestation:
             "srs": {"development": self.development_srs,
                     "digests": {str(k): v for k, v in sorted(self.srs_digests.items())}},
             "proofs": [base64.b64encode(p).decode() for p in self.proofs],
+            "output_commitments": (None if self.output_commitments is None
+                                   else [felt_to_hex(c) for c in self.output_commitments]),
         }
 
     def dumps(self) -> bytes:
@@ -85,8 +93,8 @@ class Attestation:
 
     @classmethod
     def from_json(cls, d: Any) -> "Attestation":
-        _keys(d, {"media_type", "schema_version", "pipeline", "capture", "plan", "output_shape", "srs", "proofs"},
-              "bundle")
+        _keys(d, {"media_type", "schema_version", "pipeline", "capture", "plan", "output_shape", "srs", "proofs",
+                  "output_commitments"}, "bundle")
         if d["media_type"] != MEDIA_TYPE:
             raise InvalidBundle(f"not a zkimg attestation (media type {d['media_type']!r})")
         if d["schema_version"] != SCHEMA_VERSION or isinstance(d["schema_version"], bool):
@@ -149,8 +157,17 @@ class Attestation:
             if base64.b64encode(raw).decode() != p:
                 raise InvalidBundle("proof is not canonical base64")
             out.append(raw)
+        hidden = d["output_commitments"]
+        outs = None
+        if hidden is not None:
+            if not isinstance(hidden, list) or len(hidden) != len(out):
+                raise InvalidBundle("output_commitments must list one commitment per proof")
+            try:
+                outs = tuple(felt_from_hex(c) for c in hidden)
+            except CommitmentMismatch as e:
+                raise InvalidBundle(f"malformed output commitment: {e}") from e
         return cls(pipeline, capture, max_out, (shape[0], shape[1], shape[2]), digests, srs["development"],
-                   tuple(out))
+                   tuple(out), outs)
 
 
 def _keys(obj: Any, keys: set, what: str) -> None:

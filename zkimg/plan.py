@@ -23,7 +23,7 @@ import numpy as np
 from .errors import InvalidParameter
 from .lowering import CircuitSpec
 from .pipeline import Pipeline
-from .primitives import Primitive, restrict
+from .primitives import Primitive, Transpose, restrict
 from .tiles import TileLayout
 from .transforms import _int
 
@@ -99,7 +99,7 @@ class Plan:
 
     def _dep_axis(self, axis: int) -> int:
         """Which input axis the output ``axis`` depends on (they swap under a transpose)."""
-        swaps = sum(1 for p in self.primitives if type(p).__name__ == "Transpose")
+        swaps = sum(1 for p in self.primitives if isinstance(p, Transpose))
         return axis if swaps % 2 == 0 else 1 - axis
 
     def _axis_anchors(self, axis: int, n_out: int, dep_axis: int) -> List[int]:

@@ -229,9 +229,35 @@ def prove_spec(store: CircuitStore, spec: CircuitSpec, parts: Sequence[np.ndarra
         return bytes.fromhex(raw["hex_proof"].removeprefix("0x"))
 
 
-def _prove_job(cache_dir: str, srs: Any, spec: CircuitSpec, parts: List[np.ndarray], salts: List[bytes]) -> bytes:
+def _prove_job(cache_dir: str, srs: Any, spec: CircuitSpec, parts: List[np.ndarray], salts: List[bytes],
+               output_salt: Optional[bytes]) -> bytes:
     """Executor entry point (module level, so it pickles): one job in a worker."""
-    return prove_spec(CircuitStore(cache_dir, srs), spec, parts, salts)
+    return prove_spec(CircuitStore(cache_dir, srs), spec, parts, salts, output_salt)
+
+
+@dataclass(frozen=True)
+class PlanProofs:
+    """The proofs of a plan (job order), SRS digests by logrows and, for a hidden output,
+    each output tile's commitment and salt (the salts are secret)."""
+
+    proofs: Tuple[bytes, ...]
+    srs_digests: Dict[int, str]
+    output_commitments: Optional[Tuple[int, ...]]
+    output_salts: Optional[Tuple[bytes, ...]]
+
+
+def _output_salt(workdir: Optional[Path], index: int) -> bytes:
+    """A fresh salt for a hidden output tile, kept (owner-only) in ``workdir`` for resumption."""
+    if workdir is None:
+        return new_salt()
+    f = workdir / f"job-{index:06d}.salt"
+    if f.exists() and f.stat().st_size == SALT_BYTES:
+        return f.read_bytes()
+    salt = new_salt()
+    fd = os.open(str(f), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(salt)
+    return salt
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -242,14 +268,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def prove_plan(plan: Any, pixels: np.ndarray, salts: Sequence[bytes], *, store: Optional[CircuitStore] = None,
                executor: Optional[Executor] = None, progress: Optional[ProgressCallback] = None,
-               workdir: Optional[Path] = None) -> Tuple[Tuple[bytes, ...], Dict[int, str]]:
+               workdir: Optional[Path] = None) -> PlanProofs:
     """Prove every job of ``plan`` over the committed ``pixels`` (one salt per layout cell).
 
     Circuits and keys are built once per distinct circuit, in this process, before the
     jobs run on ``executor`` (default: a process pool sized to the machine). Finished
     proofs are written to ``workdir`` as they complete (atomically), and a later call with
     the same ``workdir`` reuses them. ``progress(done, total)`` is called after each job.
-    Returns the proofs in job order and the SRS digest for every logrows used.
+    For a hidden-output plan each output tile gets a fresh salt (kept beside its proof).
     """
     store = store if store is not None else CircuitStore()
     layout = plan.layout
@@ -265,6 +291,7 @@ def prove_plan(plan: Any, pixels: np.ndarray, salts: Sequence[bytes], *, store: 
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "plan.sha256").write_text(plan_digest(plan))
+    out_salts = {j.index: _output_salt(workdir, j.index) for j in jobs} if plan.hidden_output else {}
     proofs: Dict[int, bytes] = {}
     pending = []
     for job in jobs:
@@ -281,11 +308,12 @@ def prove_plan(plan: Any, pixels: np.ndarray, salts: Sequence[bytes], *, store: 
                                mp_context=multiprocessing.get_context("spawn")) if own else executor
     try:
         if pool is None:
-            results = ((job, prove_spec(store, job.spec, _parts(layout, pixels, job), [salts[k] for k in job.cells]))
+            results = ((job, prove_spec(store, job.spec, _parts(layout, pixels, job), [salts[k] for k in job.cells],
+                                        out_salts.get(job.index)))
                        for job in pending)
         else:
             futs = {pool.submit(_prove_job, str(store.cache_dir), store.srs, job.spec, _parts(layout, pixels, job),
-                                [salts[k] for k in job.cells]): job for job in pending}
+                                [salts[k] for k in job.cells], out_salts.get(job.index)): job for job in pending}
             results = ((futs[f], f.result()) for f in as_completed(futs))
         for job, proof in results:
             proofs[job.index] = proof
@@ -298,7 +326,13 @@ def prove_plan(plan: Any, pixels: np.ndarray, salts: Sequence[bytes], *, store: 
     finally:
         if own and pool is not None:
             pool.shutdown(cancel_futures=True)
-    return tuple(proofs[j.index] for j in jobs), digests
+    commitments = salts_out = None
+    if plan.hidden_output:
+        output = plan.pipeline.apply(pixels)
+        salts_out = tuple(out_salts[j.index] for j in jobs)
+        commitments = tuple(commit(np.ascontiguousarray(output[j.rows[0]:j.rows[1], j.cols[0]:j.cols[1]]), s)
+                            for j, s in zip(jobs, salts_out))
+    return PlanProofs(tuple(proofs[j.index] for j in jobs), digests, commitments, salts_out)
 
 
 def _parts(layout: Any, pixels: np.ndarray, job: Any) -> List[np.ndarray]:

@@ -67,18 +67,25 @@ def verify_tile(proof: TileProof, job: TileJob, *, input_commitment: int,
             raise CommitmentMismatch("the proof's output commitment is not the expected one")
         out_instance = output_commitment
     else:
-        if output is None or output_commitment is not None:
+        if output_commitment is not None:
             raise OutputMismatch("a public-output job is verified against the published pixels")
-        try:
-            check_image(output, "output")
-        except InvalidImage as e:
-            raise OutputMismatch(str(e)) from e
-        if output.shape != job.output_shape:
-            raise OutputMismatch(f"output shape {output.shape} differs from the job's {job.output_shape}")
-        out_instance = hash_public(output)
+        out_instance = hash_public(_published(output, job.output_shape))
     # 6. The proof itself, against the verifier's own instances, key and SRS.
     check_proof(circuit, keys, proof.proof, (input_commitment, out_instance))
     return TileVerification(job, input_commitment, out_instance, proof.development_srs)
+
+
+def _published(image: Optional[np.ndarray], shape: Tuple[int, int, int]) -> np.ndarray:
+    """The published output, checked to be a uint8 array of the planned ``shape``."""
+    if image is None:
+        raise OutputMismatch("the output is public: pass the published image")
+    try:
+        check_image(image, "published")
+    except InvalidImage as e:
+        raise OutputMismatch(str(e)) from e
+    if image.shape != shape:
+        raise OutputMismatch(f"published image is {image.shape}, the pipeline makes {shape}")
+    return image
 
 
 def check_proof(circuit: Circuit, keys: Keys, proof: bytes, instances: Sequence[int], what: str = "proof") -> None:
@@ -109,16 +116,18 @@ class Verification:
     root: int
     tiles: int
     development_srs: bool
+    hidden_output: bool
 
 
-def verify(attestation: "Attestation | str | Path | bytes", published: np.ndarray, *,
+def verify(attestation: "Attestation | str | Path | bytes", published: Optional[np.ndarray], *,
            trusted_keys: Iterable[PublicKey], store: Optional[CircuitStore] = None) -> Verification:
     """Check an attestation against the published image and the trusted camera keys.
 
     Checks, in order (the first failure raises the named error): the camera key is trusted
     (``UntrustedKey``); the cell commitments hash to the root (``RootMismatch``); the camera
     signed that root (``SignatureInvalid``); the published image has the declared size
-    (``OutputMismatch``); the bundle has one proof per planned job (``InvalidBundle``); the
+    (``OutputMismatch``; for a hidden output pass ``published=None``: the bundle's output
+    commitments stand in for it); the bundle has one proof per planned job (``InvalidBundle``); the
     SRS matches the verifier's (``SRSMismatch``); and every tile proof verifies against a
     circuit and key rebuilt here and instances computed here from the signed cell
     commitments and the published pixels (``ProofInvalid``).
@@ -137,13 +146,15 @@ def verify(attestation: "Attestation | str | Path | bytes", published: np.ndarra
     if not any(isinstance(k, PublicKey) and k == cap.camera_key for k in trusted):
         raise UntrustedKey(f"camera key {cap.camera_key.key_id[:16]}… is not trusted")
     cap.verify()  # RootMismatch, SignatureInvalid
-    plan = Plan(attestation.pipeline, cap.layout, False, attestation.max_out)
-    try:
-        check_image(published, "published")
-    except InvalidImage as e:
-        raise OutputMismatch(str(e)) from e
-    if published.shape != plan.output_shape or tuple(attestation.output_shape) != plan.output_shape:
-        raise OutputMismatch(f"published image is {published.shape}, the pipeline makes {plan.output_shape}")
+    hidden = attestation.hidden_output
+    plan = Plan(attestation.pipeline, cap.layout, hidden, attestation.max_out)
+    if tuple(attestation.output_shape) != plan.output_shape:
+        raise OutputMismatch(f"bundle declares output {attestation.output_shape}, the pipeline makes {plan.output_shape}")
+    if hidden:
+        if published is not None:
+            raise OutputMismatch("this attestation hides its output: verify it with published=None")
+    else:
+        published = _published(published, plan.output_shape)
     jobs = plan.jobs
     if len(attestation.proofs) != len(jobs):
         raise InvalidBundle(f"bundle has {len(attestation.proofs)} proofs for {len(jobs)} planned tiles")
@@ -152,8 +163,12 @@ def verify(attestation: "Attestation | str | Path | bytes", published: np.ndarra
         keys = store.keys(circuit)
         if attestation.srs_digests.get(circuit.logrows) != keys.srs_digest:
             raise SRSMismatch(f"tile {job.index} was proved with another SRS for logrows {circuit.logrows}")
-        window = np.ascontiguousarray(published[job.rows[0]:job.rows[1], job.cols[0]:job.cols[1]])
-        instances = [cap.cell_commitments[k] for k in job.cells] + [hash_public(window)]
+        if attestation.output_commitments is not None:
+            out_instance = attestation.output_commitments[job.index]
+        else:
+            assert published is not None
+            out_instance = hash_public(np.ascontiguousarray(published[job.rows[0]:job.rows[1], job.cols[0]:job.cols[1]]))
+        instances = [cap.cell_commitments[k] for k in job.cells] + [out_instance]
         check_proof(circuit, keys, proof, instances, what=f"tile {job.index} proof")
     return Verification(attestation.pipeline, plan.input_shape, plan.output_shape, cap.camera_key.key_id,
-                        cap.root, len(jobs), attestation.development_srs)
+                        cap.root, len(jobs), attestation.development_srs, hidden)
