@@ -80,6 +80,12 @@ def small(store, camera):
 
 
 
+def with_segment(att, i=-1, **changes):
+    segs = list(att.segments)
+    segs[i] = dataclasses.replace(segs[i], **changes)
+    return dataclasses.replace(att, segments=tuple(segs))
+
+
 def expect(att, published, error, camera, store):
     with pytest.raises(error):
         zkimg.verify(att, published, trusted_keys=[camera.public_key], store=store)
@@ -137,12 +143,12 @@ def test_tiles_swapped(attested, camera, store):
     _, att, _, _ = attested
     p = list(att.proofs)
     p[0], p[1] = p[1], p[0]
-    expect(dataclasses.replace(att, proofs=tuple(p)), PIPE.apply(PHOTO), zkimg.ProofInvalid, camera, store)
+    expect(with_segment(att, proofs=tuple(p)), PIPE.apply(PHOTO), zkimg.ProofInvalid, camera, store)
 
 
 def test_missing_tile(small, camera, store):
     att = small
-    expect(dataclasses.replace(att, proofs=att.proofs[:-1]), SMALL_PIPE.apply(SMALL), zkimg.InvalidBundle, camera, store)
+    expect(with_segment(att, proofs=att.proofs[:-1]), SMALL_PIPE.apply(SMALL), zkimg.InvalidBundle, camera, store)
 
 
 def test_srs_digest(small, camera, store):
@@ -154,8 +160,11 @@ def test_srs_digest(small, camera, store):
 @pytest.mark.parametrize("mutate", [
     lambda d: d.update(media_type="text/plain"),
     lambda d: d.update(schema_version=2),
-    lambda d: d.update(proofs=[]),
-    lambda d: d.update(proofs=["zz"]),
+    lambda d: d["segments"][0].update(proofs=[]),
+    lambda d: d["segments"][0].update(proofs=["zz"]),
+    lambda d: d["segments"][0].update(proofs=["AAAA="]),
+    lambda d: d["segments"][0].update(steps=2),
+    lambda d: d.update(segments=[]),
     lambda d: d["capture"].update(root="00"),
     lambda d: d["capture"].update(camera_key="00ff"),
     lambda d: d["capture"]["layout"].update(width=10 ** 9),
@@ -165,8 +174,8 @@ def test_srs_digest(small, camera, store):
     lambda d: d["pipeline"]["steps"].append({"op": "nope"}),
     lambda d: d.pop("plan"),
 ])
-def test_malformed_bundles(attested, mutate):
-    _, att, _, _ = attested
+def test_malformed_bundles(small, mutate):
+    att = small
     d = json.loads(att.dumps())
     mutate(d)
     with pytest.raises(zkimg.InvalidBundle):
@@ -190,5 +199,40 @@ def test_hidden_output(store, camera):
         assert salt.hex() not in att.dumps().decode()
     wrong = list(att.output_commitments)
     wrong[0] = zkimg.commit(out[:1, :1], zkimg.new_salt())
-    expect(dataclasses.replace(loaded, output_commitments=tuple(wrong)), None, zkimg.ProofInvalid, camera, store)
+    expect(with_segment(loaded, output_commitments=tuple(wrong)), None, zkimg.ProofInvalid, camera, store)
     expect(loaded, out, zkimg.OutputMismatch, camera, store)
+
+
+# ----------------------------------------------------------------- chains of hidden intermediates
+
+CHAIN = zkimg.Pipeline([zkimg.Crop(2, 3, 26, 24), zkimg.GaussianBlur(3), zkimg.Brightness(1.2)])
+CHAIN_IMG = photo_tile("chelsea", 60, 90, 32, 32)
+
+
+@pytest.fixture(scope="module")
+def chain(store, camera):
+    shot = camera.capture(CHAIN_IMG, tile=16, border=2)
+    return zkimg.prove(shot, CHAIN, store=store, segments=[1, 1, 1], executor=ThreadPoolExecutor(1))
+
+
+def test_three_step_chain_with_hidden_intermediates(chain, camera, store):
+    att = Attestation.loads(chain.dumps())
+    assert [s.steps for s in att.segments] == [1, 1, 1]
+    assert att.segments[0].output_commitments and att.segments[1].output_commitments
+    assert att.segments[2].output_commitments is None
+    res = zkimg.verify(att, CHAIN.apply(CHAIN_IMG), trusted_keys=[camera.public_key], store=store)
+    assert res.tiles == len(att.proofs) and not res.hidden_output
+
+
+def test_broken_chain_link_is_rejected(chain, camera, store):
+    """Replacing an intermediate commitment breaks the proof that produced it or consumes it."""
+    mids = list(chain.segments[0].output_commitments)
+    mids[0] = zkimg.commit(np.zeros((16, 16, 3), np.uint8), zkimg.new_salt())
+    expect(with_segment(chain, 0, output_commitments=tuple(mids)), CHAIN.apply(CHAIN_IMG), zkimg.ProofInvalid,
+           camera, store)
+
+
+def test_segments_must_match_the_pipeline(chain, camera, store):
+    fused = dataclasses.replace(chain, segments=chain.segments[:2] + (dataclasses.replace(chain.segments[2], steps=2),))
+    with pytest.raises(zkimg.InvalidBundle):
+        Attestation.loads(fused.dumps())

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Optional
+from typing import Dict, List, Optional, Sequence
 
-from .bundle import Attestation
+from .bundle import Attestation, Segment
 from .camera import Capture
 from .circuits import CircuitStore
 from .errors import InvalidParameter
 from .pipeline import Pipeline, as_pipeline
-from .plan import DEFAULT_MAX_OUT, Plan
+from .plan import DEFAULT_MAX_OUT, Plan, intermediate_layout, split_pipeline
 from .prove import ProgressCallback, prove_plan
 
 
 def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore] = None,
           executor: Optional[Executor] = None, progress: Optional[ProgressCallback] = None,
           workdir: Optional[Path | str] = None, max_out: int = DEFAULT_MAX_OUT,
-          hide_output: bool = False) -> Attestation:
+          hide_output: bool = False, segments: Optional[Sequence[int]] = None) -> Attestation:
     """Prove that ``pipeline.apply(original)`` is the published output of ``capture``.
 
     The original stays hidden (only its cells' salted commitments, signed by the camera,
@@ -27,6 +27,9 @@ def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore]
     ``workdir`` keeps finished proofs so that an interrupted run resumes where it stopped.
     With ``hide_output`` the output is committed tile by tile with fresh salts instead of
     being published; the salts are in ``attestation.output_salts`` (secret, not saved).
+    ``segments`` (e.g. ``[1, 1, 1]``) proves groups of consecutive steps separately, with
+    the images between them hidden behind fresh per-tile commitments that link the proofs;
+    by default all steps are fused into one circuit per tile.
     """
     if not isinstance(capture, Capture):
         raise InvalidParameter("capture", "expected a Capture (from Camera.capture) with its secrets")
@@ -34,8 +37,26 @@ def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore]
     store = store if store is not None else CircuitStore()
     if not isinstance(hide_output, bool):
         raise InvalidParameter("hide_output", "must be a bool")
-    plan = Plan(pipeline, capture.signed.layout, hide_output, max_out)
-    done = prove_plan(plan, capture.secrets.pixels, capture.secrets.salts, store=store, executor=executor,
-                      progress=progress, workdir=Path(workdir) if workdir is not None else None)
-    return Attestation(pipeline, capture.signed, max_out, plan.output_shape, done.srs_digests,
-                       store.srs.development, done.proofs, done.output_commitments, done.output_salts)
+    parts = split_pipeline(pipeline, segments)
+    layout = capture.signed.layout
+    pixels, salts = capture.secrets.pixels, capture.secrets.salts
+    work = Path(workdir) if workdir is not None else None
+    digests: Dict[int, str] = {}
+    done: List[Segment] = []
+    out_salts = None
+    for i, seg in enumerate(parts):
+        last = i == len(parts) - 1
+        plan = Plan(seg, layout, hide_output if last else True, max_out, None if last else layout.tile)
+        res = prove_plan(plan, pixels, salts, store=store, executor=executor,
+                         progress=progress,  # reports each segment's tiles: (done, total)
+                         workdir=work / f"segment-{i}" if work is not None else None)
+        digests.update(res.srs_digests)
+        done.append(Segment(len(seg), res.proofs, res.output_commitments))
+        out_salts = res.output_salts
+        if not last:  # the hidden intermediate becomes the next segment's committed input
+            pixels = seg.apply(pixels)
+            layout = intermediate_layout(pixels.shape, layout.tile)
+            salts = res.output_salts
+    final = Plan(pipeline, capture.signed.layout).output_shape
+    return Attestation(pipeline, capture.signed, max_out, final, digests, store.srs.development, tuple(done),
+                       out_salts if hide_output else None)

@@ -31,6 +31,20 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
+class Segment:
+    """Proofs of consecutive pipeline steps proved together.
+
+    ``output_commitments``: for a hidden intermediate, one commitment per tile of the
+    intermediate image (the next segment's inputs); for the final segment, one per output
+    tile if the output is hidden, else ``None``.
+    """
+
+    steps: int
+    proofs: Tuple[bytes, ...]
+    output_commitments: Optional[Tuple[int, ...]] = None
+
+
+@dataclass(frozen=True)
 class Attestation:
     """What :func:`zkimg.prove` produces and :func:`zkimg.verify` checks."""
 
@@ -40,13 +54,20 @@ class Attestation:
     output_shape: Tuple[int, int, int]
     srs_digests: Dict[int, str]  # logrows → SHA-256 of the SRS file used
     development_srs: bool
-    proofs: Tuple[bytes, ...]  # one per planned job, in job order
-    output_commitments: Optional[Tuple[int, ...]] = None  # hidden output: one per job
+    segments: Tuple[Segment, ...]
     output_salts: Optional[Tuple[bytes, ...]] = field(default=None, repr=False, compare=False)  # secret, never saved
 
     @property
     def hidden_output(self) -> bool:
-        return self.output_commitments is not None
+        return self.segments[-1].output_commitments is not None
+
+    @property
+    def output_commitments(self) -> Optional[Tuple[int, ...]]:
+        return self.segments[-1].output_commitments
+
+    @property
+    def proofs(self) -> Tuple[bytes, ...]:
+        return tuple(p for seg in self.segments for p in seg.proofs)
 
     def to_json(self) -> Dict[str, Any]:
         c = self.capture
@@ -65,9 +86,12 @@ class Attestation:
             "output_shape": list(self.output_shape),
             "srs": {"development": self.development_srs,
                     "digests": {str(k): v for k, v in sorted(self.srs_digests.items())}},
-            "proofs": [base64.b64encode(p).decode() for p in self.proofs],
-            "output_commitments": (None if self.output_commitments is None
-                                   else [felt_to_hex(c) for c in self.output_commitments]),
+            "segments": [{
+                "steps": seg.steps,
+                "proofs": [base64.b64encode(p).decode() for p in seg.proofs],
+                "output_commitments": (None if seg.output_commitments is None
+                                       else [felt_to_hex(c) for c in seg.output_commitments]),
+            } for seg in self.segments],
         }
 
     def dumps(self) -> bytes:
@@ -93,8 +117,8 @@ class Attestation:
 
     @classmethod
     def from_json(cls, d: Any) -> "Attestation":
-        _keys(d, {"media_type", "schema_version", "pipeline", "capture", "plan", "output_shape", "srs", "proofs",
-                  "output_commitments"}, "bundle")
+        _keys(d, {"media_type", "schema_version", "pipeline", "capture", "plan", "output_shape", "srs", "segments"},
+              "bundle")
         if d["media_type"] != MEDIA_TYPE:
             raise InvalidBundle(f"not a zkimg attestation (media type {d['media_type']!r})")
         if d["schema_version"] != SCHEMA_VERSION or isinstance(d["schema_version"], bool):
@@ -143,31 +167,49 @@ class Attestation:
             if not (isinstance(k, str) and k.isdigit() and 1 <= int(k) <= 30 and isinstance(v, str) and _HEX64.match(v)):
                 raise InvalidBundle("srs digests map logrows to 64 hex digits")
             digests[int(k)] = v
-        proofs = d["proofs"]
-        if not isinstance(proofs, list) or not 1 <= len(proofs) <= MAX_JOBS:
-            raise InvalidBundle(f"proofs must be a list of 1 to {MAX_JOBS} proofs")
-        out = []
-        for p in proofs:
-            if not isinstance(p, str) or not 0 < len(p) <= 2 * MAX_PROOF_BYTES:
-                raise InvalidBundle("each proof is a non-empty base64 string of bounded size")
-            try:
-                raw = base64.b64decode(p, validate=True)
-            except ValueError as e:
-                raise InvalidBundle("proof is not base64") from e
-            if base64.b64encode(raw).decode() != p:
-                raise InvalidBundle("proof is not canonical base64")
-            out.append(raw)
-        hidden = d["output_commitments"]
-        outs = None
-        if hidden is not None:
-            if not isinstance(hidden, list) or len(hidden) != len(out):
-                raise InvalidBundle("output_commitments must list one commitment per proof")
-            try:
-                outs = tuple(felt_from_hex(c) for c in hidden)
-            except CommitmentMismatch as e:
-                raise InvalidBundle(f"malformed output commitment: {e}") from e
+        segs = d["segments"]
+        if not isinstance(segs, list) or not 1 <= len(segs) <= len(pipeline):
+            raise InvalidBundle("segments must be a non-empty list, at most one per pipeline step")
+        segments = tuple(_segment(seg, i == len(segs) - 1) for i, seg in enumerate(segs))
+        if sum(seg.steps for seg in segments) != len(pipeline):
+            raise InvalidBundle("segment step counts must add up to the pipeline's length")
+        if sum(len(seg.proofs) for seg in segments) > MAX_JOBS:
+            raise InvalidBundle(f"at most {MAX_JOBS} proofs")
         return cls(pipeline, capture, max_out, (shape[0], shape[1], shape[2]), digests, srs["development"],
-                   tuple(out), outs)
+                   segments)
+
+
+def _segment(d: Any, last: bool) -> Segment:
+    _keys(d, {"steps", "proofs", "output_commitments"}, "segment")
+    steps = d["steps"]
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise InvalidBundle("segment steps must be a positive integer")
+    proofs = d["proofs"]
+    if not isinstance(proofs, list) or not 1 <= len(proofs) <= MAX_JOBS:
+        raise InvalidBundle(f"proofs must be a list of 1 to {MAX_JOBS} proofs")
+    out = []
+    for p in proofs:
+        if not isinstance(p, str) or not 0 < len(p) <= 2 * MAX_PROOF_BYTES:
+            raise InvalidBundle("each proof is a non-empty base64 string of bounded size")
+        try:
+            raw = base64.b64decode(p, validate=True)
+        except ValueError as e:
+            raise InvalidBundle("proof is not base64") from e
+        if base64.b64encode(raw).decode() != p:
+            raise InvalidBundle("proof is not canonical base64")
+        out.append(raw)
+    commitments = d["output_commitments"]
+    outs = None
+    if commitments is not None:
+        if not isinstance(commitments, list) or len(commitments) != len(out):
+            raise InvalidBundle("output_commitments must list one commitment per proof")
+        try:
+            outs = tuple(felt_from_hex(c) for c in commitments)
+        except CommitmentMismatch as e:
+            raise InvalidBundle(f"malformed output commitment: {e}") from e
+    elif not last:
+        raise InvalidBundle("an intermediate segment must list its output commitments")
+    return Segment(steps, tuple(out), outs)
 
 
 def _keys(obj: Any, keys: set, what: str) -> None:
@@ -175,4 +217,4 @@ def _keys(obj: Any, keys: set, what: str) -> None:
         raise InvalidBundle(f"{what} must be an object with exactly the keys {sorted(keys)}")
 
 
-__all__ = ["Attestation", "MEDIA_TYPE", "SCHEMA_VERSION", "DEFAULT_MAX_OUT"]
+__all__ = ["Attestation", "Segment", "MEDIA_TYPE", "SCHEMA_VERSION", "DEFAULT_MAX_OUT"]

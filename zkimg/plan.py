@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -63,9 +63,12 @@ class Plan:
     layout: TileLayout
     hidden_output: bool = False
     max_out: int = DEFAULT_MAX_OUT
+    output_tile: Optional[int] = None  # fixed output grid (a hidden intermediate's tiles)
 
     def __post_init__(self) -> None:
         _int(self.max_out, "max_out", 1, 4096)
+        if self.output_tile is not None:
+            _int(self.output_tile, "output_tile", 1, 4096)
         self.pipeline.shapes(self.input_shape)
 
     @property
@@ -88,8 +91,13 @@ class Plan:
         col_dep_axis = self._dep_axis(1)
         row_anchors = self._axis_anchors(0, oh, row_dep_axis)
         col_anchors = self._axis_anchors(1, ow, col_dep_axis)
-        row_runs = _runs(row_anchors, self.layout.tile, self.max_out)
-        col_runs = _runs(col_anchors, self.layout.tile, self.max_out)
+        if self.output_tile is not None:  # the output layout's tiles, in raster order
+            t = self.output_tile
+            row_runs = [(r, min(r + t, oh)) for r in range(0, oh, t)]
+            col_runs = [(c, min(c + t, ow)) for c in range(0, ow, t)]
+        else:
+            row_runs = _runs(row_anchors, self.layout.tile, self.max_out)
+            col_runs = _runs(col_anchors, self.layout.tile, self.max_out)
         cell_index = self.layout.cell_index()
         jobs = []
         for r0, r1 in row_runs:
@@ -154,7 +162,32 @@ class Plan:
 
 
 def plan(pipeline: Pipeline, layout: TileLayout, *, hidden_output: bool = False,
-         max_out: int = DEFAULT_MAX_OUT) -> Plan:
+         max_out: int = DEFAULT_MAX_OUT, output_tile: Optional[int] = None) -> Plan:
     if not isinstance(layout, TileLayout):
         raise InvalidParameter("layout", "expected a TileLayout")
-    return Plan(pipeline, layout, hidden_output, max_out)
+    return Plan(pipeline, layout, hidden_output, max_out, output_tile)
+
+
+def intermediate_layout(shape: Tuple[int, int, int], tile: int) -> TileLayout:
+    """Layout of a hidden intermediate image: ``tile``-sized tiles, one cell each (no border)."""
+    h, w, c = shape
+    return TileLayout(w, h, c, tile, 0)
+
+
+def split_pipeline(pipeline: Pipeline, segments: Optional[Sequence[int]]) -> List[Pipeline]:
+    """Cut ``pipeline`` into consecutive segments of ``segments[i]`` steps (None: one segment).
+
+    Each segment is proved by its own circuits; the image between two segments is a hidden
+    intermediate, committed tile by tile with fresh salts.
+    """
+    if segments is None:
+        return [pipeline]
+    counts = list(segments)
+    if (not counts or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in counts)
+            or sum(counts) != len(pipeline)):
+        raise InvalidParameter("segments", f"positive step counts summing to {len(pipeline)}, got {segments!r}")
+    out, i = [], 0
+    for n in counts:
+        out.append(Pipeline(pipeline.steps[i:i + n]))
+        i += n
+    return out

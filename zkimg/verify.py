@@ -19,7 +19,7 @@ from .errors import (CircuitMismatch, CommitmentMismatch, InvalidBundle, Invalid
                      OutputMismatch, ProofInvalid, SRSMismatch, UntrustedKey)
 from .lowering import TileJob
 from .pipeline import Pipeline
-from .plan import Plan
+from .plan import Plan, intermediate_layout, split_pipeline
 from .prove import TileProof, ezkl_proof_json
 from .transforms import check_image
 
@@ -147,28 +147,40 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
         raise UntrustedKey(f"camera key {cap.camera_key.key_id[:16]}… is not trusted")
     cap.verify()  # RootMismatch, SignatureInvalid
     hidden = attestation.hidden_output
-    plan = Plan(attestation.pipeline, cap.layout, hidden, attestation.max_out)
-    if tuple(attestation.output_shape) != plan.output_shape:
-        raise OutputMismatch(f"bundle declares output {attestation.output_shape}, the pipeline makes {plan.output_shape}")
+    pipes = split_pipeline(attestation.pipeline, [seg.steps for seg in attestation.segments])
+    input_shape = (cap.layout.height, cap.layout.width, cap.layout.channels)
+    final_shape = attestation.pipeline.output_shape(input_shape)
+    if tuple(attestation.output_shape) != final_shape:
+        raise OutputMismatch(f"bundle declares output {attestation.output_shape}, the pipeline makes {final_shape}")
     if hidden:
         if published is not None:
             raise OutputMismatch("this attestation hides its output: verify it with published=None")
     else:
-        published = _published(published, plan.output_shape)
-    jobs = plan.jobs
-    if len(attestation.proofs) != len(jobs):
-        raise InvalidBundle(f"bundle has {len(attestation.proofs)} proofs for {len(jobs)} planned tiles")
-    for job, proof in zip(jobs, attestation.proofs):
-        circuit = store.circuit(job.spec)
-        keys = store.keys(circuit)
-        if attestation.srs_digests.get(circuit.logrows) != keys.srs_digest:
-            raise SRSMismatch(f"tile {job.index} was proved with another SRS for logrows {circuit.logrows}")
-        if attestation.output_commitments is not None:
-            out_instance = attestation.output_commitments[job.index]
-        else:
-            assert published is not None
-            out_instance = hash_public(np.ascontiguousarray(published[job.rows[0]:job.rows[1], job.cols[0]:job.cols[1]]))
-        instances = [cap.cell_commitments[k] for k in job.cells] + [out_instance]
-        check_proof(circuit, keys, proof, instances, what=f"tile {job.index} proof")
-    return Verification(attestation.pipeline, plan.input_shape, plan.output_shape, cap.camera_key.key_id,
-                        cap.root, len(jobs), attestation.development_srs, hidden)
+        published = _published(published, final_shape)
+    layout, inputs, tiles = cap.layout, cap.cell_commitments, 0
+    for i, (pipe, seg) in enumerate(zip(pipes, attestation.segments)):
+        last = i == len(pipes) - 1
+        plan = Plan(pipe, layout, hidden if last else True, attestation.max_out, None if last else layout.tile)
+        jobs = plan.jobs
+        if len(seg.proofs) != len(jobs):
+            raise InvalidBundle(f"segment {i} has {len(seg.proofs)} proofs for {len(jobs)} planned tiles")
+        for job, proof in zip(jobs, seg.proofs):
+            circuit = store.circuit(job.spec)
+            keys = store.keys(circuit)
+            if attestation.srs_digests.get(circuit.logrows) != keys.srs_digest:
+                raise SRSMismatch(f"tile {job.index} was proved with another SRS for logrows {circuit.logrows}")
+            if seg.output_commitments is not None:  # hidden: intermediate tile or hidden output tile
+                out_instance = seg.output_commitments[job.index]
+            else:
+                assert published is not None
+                out_instance = hash_public(
+                    np.ascontiguousarray(published[job.rows[0]:job.rows[1], job.cols[0]:job.cols[1]]))
+            instances = [inputs[k] for k in job.cells] + [out_instance]
+            check_proof(circuit, keys, proof, instances, what=f"segment {i} tile {job.index} proof")
+        tiles += len(jobs)
+        if not last:  # chain link: this segment's output commitments are the next one's inputs
+            layout = intermediate_layout(plan.output_shape, layout.tile)
+            assert seg.output_commitments is not None and len(seg.output_commitments) == len(layout.cells)
+            inputs = seg.output_commitments
+    return Verification(attestation.pipeline, input_shape, final_shape, cap.camera_key.key_id,
+                        cap.root, tiles, attestation.development_srs, hidden)
