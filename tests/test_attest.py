@@ -56,7 +56,7 @@ def test_resume_reuses_finished_tiles(store, camera, tmp_path):
     shot = camera.capture(PHOTO[:32, :32], tile=16, border=2)
     pipe = zkimg.Pipeline([zkimg.Flip()])
     first = zkimg.prove(shot, pipe, store=store, workdir=tmp_path, executor=ThreadPoolExecutor(1))
-    proofs = sorted(tmp_path.glob("job-*.proof"))
+    proofs = sorted(tmp_path.glob("segment-0/job-*.proof"))
     assert len(proofs) == len(first.proofs)
     proofs[0].unlink()  # as if interrupted before the last tile
     stamps = {p: p.stat().st_mtime_ns for p in proofs[1:]}
@@ -65,6 +65,8 @@ def test_resume_reuses_finished_tiles(store, camera, tmp_path):
     assert done[0] == len(first.proofs) - 1  # resumed with all but one finished
     assert all(p.stat().st_mtime_ns == s for p, s in stamps.items())
     zkimg.verify(again, pipe.apply(PHOTO[:32, :32]), trusted_keys=[camera.public_key], store=store)
+    with pytest.raises(zkimg.InvalidParameter):  # a work dir never mixes proofs of two plans
+        zkimg.prove(shot, zkimg.Pipeline([zkimg.Flip("vertical")]), store=store, workdir=tmp_path)
 
 
 # ----------------------------------------------------------------- one tamper test per check
@@ -163,7 +165,7 @@ def test_srs_digest(small, camera, store):
     lambda d: d["segments"][0].update(proofs=[]),
     lambda d: d["segments"][0].update(proofs=["zz"]),
     lambda d: d["segments"][0].update(proofs=["AAAA="]),
-    lambda d: d["segments"][0].update(steps=2),
+    lambda d: d["segments"][0].update(steps=3),
     lambda d: d.update(segments=[]),
     lambda d: d["capture"].update(root="00"),
     lambda d: d["capture"].update(camera_key="00ff"),

@@ -290,7 +290,10 @@ def prove_plan(plan: Any, pixels: np.ndarray, salts: Sequence[bytes], *, store: 
     workdir = Path(workdir) if workdir is not None else None
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / "plan.sha256").write_text(plan_digest(plan))
+        stamp, digest = workdir / "plan.sha256", plan_digest(plan)
+        if stamp.exists() and stamp.read_text() != digest:
+            raise InvalidParameter("workdir", f"{workdir} holds tile proofs of a different plan")
+        stamp.write_text(digest)
     out_salts = {j.index: _output_salt(workdir, j.index) for j in jobs} if plan.hidden_output else {}
     proofs: Dict[int, bytes] = {}
     pending = []
