@@ -282,11 +282,6 @@ def prove_plan(plan: Any, pixels: np.ndarray, salts: Sequence[bytes], *, store: 
     layout.check_image(pixels)
     if len(salts) != len(layout.cells):
         raise InvalidParameter("salts", f"need one salt per cell ({len(layout.cells)})")
-    jobs = plan.jobs
-    digests: Dict[int, str] = {}
-    for spec in dict.fromkeys(j.spec for j in jobs):  # one setup per distinct circuit
-        keys = store.keys(store.circuit(spec))
-        digests[store.circuit(spec).logrows] = keys.srs_digest
     workdir = Path(workdir) if workdir is not None else None
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
@@ -294,6 +289,11 @@ def prove_plan(plan: Any, pixels: np.ndarray, salts: Sequence[bytes], *, store: 
         if stamp.exists() and stamp.read_text() != digest:
             raise InvalidParameter("workdir", f"{workdir} holds tile proofs of a different plan")
         stamp.write_text(digest)
+    jobs = plan.jobs
+    digests: Dict[int, str] = {}
+    for spec in dict.fromkeys(j.spec for j in jobs):  # one setup per distinct circuit
+        keys = store.keys(store.circuit(spec))
+        digests[store.circuit(spec).logrows] = keys.srs_digest
     out_salts = {j.index: _output_salt(workdir, j.index) for j in jobs} if plan.hidden_output else {}
     proofs: Dict[int, bytes] = {}
     pending = []
