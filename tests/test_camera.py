@@ -84,3 +84,12 @@ def test_tampered_captures_are_rejected():
     with pytest.raises(zkimg.VerificationError):
         bigger.verify()
     assert capture_message(s.layout, s.root) != capture_message(bigger.layout, s.root)
+
+
+def test_default_tile_and_border():
+    cam = Camera.generate()
+    x = np.zeros((9, 10, 3), np.uint8)
+    assert (cam.capture(x).signed.layout.tile, cam.capture(x).signed.layout.border) == (32, 2)
+    assert cam.capture(x, tile=4).signed.layout.border == 1  # never more than a quarter tile
+    with pytest.raises(zkimg.InvalidParameter):
+        cam.capture(x, tile=3)

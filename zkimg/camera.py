@@ -31,7 +31,7 @@ SIGNATURE_DOMAIN = b"zkimg/capture-root/v1\x00"
 CURVES = {"Ed25519": "Ed25519", "P-256": "NIST P-256"}
 MAX_KEY_BYTES = 16 * 1024
 DEFAULT_TILE = 32
-DEFAULT_BORDER = 4
+DEFAULT_BORDER = 2  # covers 3×3 and 5×5 blur halos; 1 + 4·2/32 ≈ 1.25 values hashed per value
 
 
 def capture_message(layout: TileLayout, root: int) -> bytes:
@@ -199,9 +199,15 @@ class Camera:
             return eddsa.new(self._key, "rfc8032").sign(message)
         return DSS.new(self._key, "fips-186-3").sign(SHA256.new(message))
 
-    def capture(self, image: np.ndarray, tile: int = DEFAULT_TILE, border: int = DEFAULT_BORDER) -> Capture:
-        """Commit to ``image`` (uint8 H×W×C) cell by cell with fresh salts and sign the root."""
+    def capture(self, image: np.ndarray, tile: int = DEFAULT_TILE, border: Optional[int] = None) -> Capture:
+        """Commit to ``image`` (uint8 H×W×C) cell by cell with fresh salts and sign the root.
+
+        ``tile``: tile side in pixels (default 32); ``border``: width of the separately
+        committed border cells (default ``min(2, tile // 4)``).
+        """
         check_image(image)
+        if border is None:
+            border = min(DEFAULT_BORDER, tile // 4) if isinstance(tile, int) else DEFAULT_BORDER
         h, w, c = image.shape
         layout = TileLayout(w, h, c, tile, border)
         salts = tuple(new_salt() for _ in layout.cells)
