@@ -132,6 +132,9 @@ def test_output_pixel_changed(attested, camera, store):
 
 def test_output_size(small, camera, store):
     att = small
+    expect(att, None, zkimg.OutputMismatch, camera, store)  # a public output must be given
+    expect(dataclasses.replace(att, output_shape=(31, 32, 3)), SMALL_PIPE.apply(SMALL), zkimg.OutputMismatch,
+           camera, store)  # the bundle's declared size must be what the pipeline makes
     expect(att, SMALL_PIPE.apply(SMALL)[:, :-1], zkimg.OutputMismatch, camera, store)
 
 

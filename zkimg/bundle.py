@@ -19,7 +19,6 @@ from .camera import PublicKey, SignedCapture
 from .commitments import felt_from_hex, felt_to_hex
 from .errors import CommitmentMismatch, InvalidBundle, InvalidParameter
 from .pipeline import Pipeline, canonical_json, parse_json
-from .plan import DEFAULT_MAX_OUT
 from .prove import MAX_PROOF_BYTES
 from .tiles import LAYOUT_VERSION, MAX_CELLS, TileLayout
 
@@ -217,4 +216,4 @@ def _keys(obj: Any, keys: set, what: str) -> None:
         raise InvalidBundle(f"{what} must be an object with exactly the keys {sorted(keys)}")
 
 
-__all__ = ["Attestation", "Segment", "MEDIA_TYPE", "SCHEMA_VERSION", "DEFAULT_MAX_OUT"]
+__all__ = ["Attestation", "Segment", "MEDIA_TYPE", "SCHEMA_VERSION"]

@@ -202,7 +202,6 @@ def ezkl_proof_json(proof: bytes, instances: Tuple[int, ...]) -> Dict[str, Any]:
     }
 
 
-__all__ = ["TileProof", "ProvedTile", "Witness", "prove_tile", "generate_witness", "SALT_BYTES"]
 
 
 # --------------------------------------------------------------------------- whole images
