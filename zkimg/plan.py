@@ -27,7 +27,7 @@ from .primitives import Primitive, Transpose, restrict
 from .tiles import TileLayout
 from .transforms import _int
 
-DEFAULT_MAX_OUT = 32
+DEFAULT_MAX_OUT = 64
 
 
 @dataclass(frozen=True)
