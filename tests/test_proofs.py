@@ -106,6 +106,41 @@ def test_pixel_outside_byte_range_cannot_be_proved(store, bad_value):
             zkimg.prove_tile(job, TILE.astype(np.int64) + 1, store=store)
 
 
+@pytest.mark.parametrize("delta", [1, -1])
+def test_rounding_hint_off_by_one_cannot_be_proved(store, delta):
+    # A 3×3 Gaussian rounds through prover-supplied quotients (its divisor is too large for
+    # the one-lookup path). Ceil instead of floor (delta=+1) or one less (delta=-1) leaves the
+    # remainder outside [0, d): only the remainder lookup stops it.
+    import ezkl
+
+    job = TileJob(zkimg.Pipeline([zkimg.GaussianBlur(3)]), TILE.shape)
+    assert len(store.circuit(job).hints) == 2
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        w = generate_witness(store, job, TILE, bytes(16), None, tmp)
+        keys = store.keys(w.circuit)
+        data = json.loads(w.path.read_text())
+        hint = data["inputs"][1]  # part_0, then hint_0 (the row pass), hint_1
+        q = int.from_bytes(bytes.fromhex(hint[5]), "little")
+        hint[5] = ((q + delta) % FIELD_MODULUS).to_bytes(32, "little").hex()
+        w.path.write_text(json.dumps(data))
+        with pytest.raises(BaseException) as e:
+            ezkl.prove(str(w.path), str(w.circuit.compiled_path), str(keys.pk_path), str(tmp / "p.json"),
+                       srs_path=str(keys.srs_path))
+        assert not isinstance(e.value, (KeyboardInterrupt, SystemExit))
+        assert not (tmp / "p.json").exists()
+
+
+def test_small_divisors_round_by_one_lookup_without_hints(store):
+    # 2× bilinear (weights 128/128 → 1/1, divisor 2) and a 3×3 box blur (divisor 9) need no
+    # prover hint at all: the lookup into floor(v / d) is the division.
+    for t in (zkimg.Resize(4, 4), zkimg.BoxBlur(3)):
+        job = TileJob(zkimg.Pipeline([t]), TILE.shape)
+        assert store.circuit(job).hints == ()
+        proved, _ = prove_and_verify(store, job, TILE)
+        assert np.array_equal(proved.output, t.apply(TILE))
+
+
 # ------------------------------------------------------------------------- tamper tests
 
 

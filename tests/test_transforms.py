@@ -192,3 +192,18 @@ def test_malformed_transform_json_is_invalid_bundle(bad):
 def test_malformed_pipeline_json_is_invalid_bundle(text):
     with pytest.raises(zkimg.InvalidBundle):
         zkimg.Pipeline.loads(text)
+
+
+def test_common_weight_factor_is_divided_out_exactly():
+    from zkimg.lowering import reduce_weighted_sum
+    from zkimg.primitives import WeightedSum
+
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 256, (5, 6, 3))
+    for g, d, off in [(64, 4, 2), (128, 2, 1), (3, 9, 4), (2, 128, 64), (5, 7, 3)]:
+        weights = ((g * 1,) * 6, (g * (d - 1),) * 6)
+        p = WeightedSum(1, (tuple(range(6)), tuple([1, 2, 3, 4, 5, 5])), weights, g * d, g * off + g - 1)
+        r = reduce_weighted_sum(p)
+        assert r.divisor == d and np.array_equal(r.run(x), p.run(x))
+    x[:] = 255  # extremes
+    assert np.array_equal(reduce_weighted_sum(p).run(x), p.run(x))

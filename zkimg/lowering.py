@@ -14,16 +14,19 @@ A :class:`CircuitSpec` (committed input parts → region → primitives → outp
 
 Soundness of the circuit graph (each point is tested in tests/test_circuits.py):
 
-* Range: every input value goes through ``Gather(arange(256), x)`` — a lookup into a
-  256-entry table — before anything reads it, so every value used downstream is an
+* Range: every hidden input byte (all parts with their salts, and the output salt) goes
+  through one ``Gather(arange(256), x)`` — a lookup into a 256-entry table — before
+  anything reads it, so every value used downstream is an
   integer in [0, 255]. ``pack`` (Σ v_i·256^i over groups of 16) is injective on such
   digits, which makes the Poseidon commitment binding on the pixels.
 * Small roundings: weights, divisor and offset are first divided by their common factor
   (exact, :func:`reduce_weighted_sum`); when the numerator ``n = y + offset`` is then
   always below ``ROUNDING_TABLE_MAX``, the output is one lookup ``floor(v / d)`` over
   ``v ∈ [0, max n]``. Membership of ``(n, out)`` in that table is the whole check: it
-  forces ``n`` to be an integer in range and ``out = floor(n / d)`` (≈3 rows per value
-  instead of ≈10, e.g. a 2× bilinear downscale or a box blur).
+  forces ``n`` to be an integer in range and ``out = floor(n / d)``. Used where every tap
+  has one weight for all positions (a 2× bilinear downscale, a box blur): there it cut a
+  32 px job by 15–40 % of its rows; with per-position weights ezkl's rows grew instead
+  (measured, see benchmarks/RESULTS.md), so those keep the hint below.
 * Rounding: ezkl's own ``Div`` only enforces ``|x − q·d| < d`` (layouts.rs, ``div`` via
   ``diff_less_than``), which admits both floor and ceil, so it is not used. Instead the
   prover supplies ``q`` as a hint; the circuit looks ``q`` up in ``arange(256)`` and
@@ -295,7 +298,7 @@ class _Lowerer:
         assert acc is not None  # WeightedSum guarantees a non-zero column per output
         if p.divisor == 1:
             return acc if p.offset == 0 else g.op("Add", [acc, g.const([p.offset])])
-        if p.sum_max < ROUNDING_TABLE_MAX:  # one lookup does the division (see module doc)
+        if p.sum_max < ROUNDING_TABLE_MAX and all(len(set(w)) == 1 for w in p.weight):  # see module doc
             num = g.op("Add", [acc, g.const([p.offset])]) if p.offset else acc
             if not self.circuit:
                 return g.op("Floor", [g.op("Div", [num, g.const([p.divisor])])])
@@ -350,26 +353,34 @@ def lower_circuit(spec: CircuitSpec) -> LoweredJob:
     """The circuit graph ezkl compiles (see module docstring for its contract)."""
     g = _Graph()
     lw = _Lowerer(g, circuit=True)
-    parts = []
-    for i, n in enumerate(spec.part_sizes):
-        checked = g.lookup(g.add_input(f"part_{i}", [n + SALT_BYTES]), np.arange(256))
-        parts.append((checked, n))
-    out_salt = None
+    raw = [g.add_input(f"part_{i}", [n + SALT_BYTES]) for i, n in enumerate(spec.part_sizes)]
+    sizes = [n + SALT_BYTES for n in spec.part_sizes]
     if spec.hidden_output:
-        out_salt = g.lookup(g.add_input("output_salt", [SALT_BYTES]), np.arange(256))
-    pixels = [g.op("Slice", [v, g.const([0], np.int64), g.const([n], np.int64)]) for v, n in parts]
-    flat = pixels[0] if len(pixels) == 1 else g.op("Concat", pixels, axis=0)
-    if spec.region_index is not None:  # a constant gather: wiring only, no constraints
-        flat = g.op("Gather", [flat, g.const(spec.region_index, np.int64)], axis=0)
-    region = g.op("Reshape", [flat, g.const(spec.region_shape, np.int64)])
+        raw.append(g.add_input("output_salt", [SALT_BYTES]))
+        sizes.append(SALT_BYTES)
+    # One range check for every hidden byte; everything below reads only ``checked``, through
+    # constant gathers (wiring, and cheaper in ezkl than Slice).
+    checked = g.lookup(raw[0] if len(raw) == 1 else g.op("Concat", raw, axis=0), np.arange(256))
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+    def take(index: np.ndarray) -> str:
+        if len(index) == starts[-1] and np.array_equal(index, np.arange(starts[-1])):
+            return checked
+        return g.op("Gather", [checked, g.const(index, np.int64)], axis=0)
+
+    pixel_index = np.concatenate([np.arange(starts[i], starts[i] + n) for i, n in enumerate(spec.part_sizes)])
+    if spec.region_index is not None:
+        pixel_index = pixel_index[np.asarray(spec.region_index, dtype=np.int64)]
+    region = g.op("Reshape", [take(pixel_index), g.const(spec.region_shape, np.int64)])
     out = lw.body(region, spec.region_shape, spec.primitives)
     n_out = int(np.prod(spec.output_shape))
     out_flat = g.op("Reshape", [out, g.const([n_out], np.int64)])
-    if out_salt is not None:
-        out_flat = g.op("Concat", [out_flat, out_salt], axis=0)
+    if spec.hidden_output:
+        out_flat = g.op("Concat", [out_flat, take(np.arange(starts[-2], starts[-1]))], axis=0)
         n_out += SALT_BYTES
-    for i, (v, n) in enumerate(parts):
-        g.add_output(_pack(g, v, n + SALT_BYTES), f"part_{i}_packed", [packed_len(n + SALT_BYTES), 1])
+    for i, n in enumerate(sizes[:len(spec.part_sizes)]):
+        g.add_output(_pack(g, take(np.arange(starts[i], starts[i + 1])), n), f"part_{i}_packed",
+                     [packed_len(n), 1])
     g.add_output(_pack(g, out_flat, n_out), "output_packed", [packed_len(n_out), 1])
     return LoweredJob(g.model_bytes("zkimg_tile_job"), tuple(lw.hints))
 
