@@ -32,8 +32,8 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import platform
 import random
+import shutil
 import sys
 import tempfile
 import threading
@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import zkimg  # noqa: E402
 from zkimg.bundle import Attestation, Segment  # noqa: E402
-from zkimg.circuits import EZKL_VERSION, SRS, CircuitStore  # noqa: E402
+from zkimg.circuits import SRS, CircuitStore  # noqa: E402
 from zkimg.commitments import hash_public  # noqa: E402
 from zkimg.prove import prove_spec  # noqa: E402
 from zkimg.verify import check_proof  # noqa: E402
@@ -131,6 +131,11 @@ def _baseline(srs_dir: str) -> dict:
 
 
 def run(a: argparse.Namespace) -> dict:
+    with tempfile.TemporaryDirectory(prefix="zkimg-hd-") as tmp:  # caches hold GBs of keys: always removed
+        return _run(a, Path(tmp))
+
+
+def _run(a: argparse.Namespace, tmp: Path) -> dict:
     photo = hd_photo(a.width, a.height)
     pipe = example_pipeline(a.width, a.height)
     published = pipe.apply(photo)
@@ -141,9 +146,8 @@ def run(a: argparse.Namespace) -> dict:
     shot = cam.capture(photo, tile=a.tile)
     res["capture_s"] = time.perf_counter() - t
 
-    cache = tempfile.mkdtemp(prefix="zkimg-hd-cache-")
     srs = SRS(Path(a.srs_dir), development=True)
-    store = CircuitStore(cache, srs)
+    store = CircuitStore(tmp / "cache-compile", srs)
     plan = zkimg.Plan(pipe, shot.signed.layout)
     jobs = plan.jobs
     specs = list(dict.fromkeys(j.spec for j in jobs))
@@ -153,12 +157,13 @@ def run(a: argparse.Namespace) -> dict:
     by_spec = dict(zip(specs, circuits))
     res.update(jobs=len(jobs), distinct_circuits=len(specs), hashed_per_input=plan.hashed_per_input,
                hashed_felts_per_input=sum(by_spec[j.spec].hashed_felts for j in jobs) / (a.width * a.height * 3))
-    store = CircuitStore(tempfile.mkdtemp(prefix="zkimg-hd-cache-"), srs)  # cold again: setup is measured
+    shutil.rmtree(tmp / "cache-compile")
+    store = CircuitStore(tmp / "cache", srs)  # cold again: setup is measured
 
     if a.all:
         with TreeRSS() as rss:
             t = time.perf_counter()
-            att = zkimg.prove(shot, pipe, store=store, workdir=Path(tempfile.mkdtemp(prefix="zkimg-hd-work-")),
+            att = zkimg.prove(shot, pipe, store=store, workdir=tmp / "work",
                               executor=ProcessPoolExecutor(a.workers, mp_context=mp.get_context("spawn")))
             res["prove_s"] = time.perf_counter() - t
         res["peak_rss"] = rss.peak
@@ -250,12 +255,9 @@ def main() -> None:
     a = ap.parse_args()
     r = run(a)
     r["width_px"], r["height_px"] = a.width, a.height
-    header = (f"ezkl {EZKL_VERSION}, {platform.machine()}, {os.cpu_count()} cores, Python "
-              f"{platform.python_version()}; {r['image']} image, {r['tile']} px tiles, {r['workers']} workers")
-    out = f"{header}\n\n{table(r)}\n"
-    print("\n" + out)
-    if a.markdown:
-        Path(a.markdown).write_text(out)
+    from tile_jobs import emit
+
+    emit(f"; {r['image']} image, {r['tile']} px tiles, {r['workers']} workers", table(r), a.markdown)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,11 @@ def _tile(s: int) -> np.ndarray:
 
 
 def _zkimg_job(name: str, s: int, srs_dir: str, q) -> None:
-    store = CircuitStore(tempfile.mkdtemp(prefix="zkimg-bench-"), SRS(Path(srs_dir), development=True))
+    with tempfile.TemporaryDirectory(prefix="zkimg-bench-") as cache:  # keys are large: never left behind
+        _zkimg_job_in(name, s, CircuitStore(cache, SRS(Path(srs_dir), development=True)), q)
+
+
+def _zkimg_job_in(name: str, s: int, store: CircuitStore, q) -> None:
     job = zkimg.TileJob(zkimg.Pipeline([transforms(s)[name]]), (s, s, 3))
     tile = _tile(s)
     circuit = store.circuit(job)
@@ -83,11 +87,15 @@ def _zkimg_job(name: str, s: int, srs_dir: str, q) -> None:
 
 def _baseline_job(s: int, srs_dir: str, q) -> None:
     """Naive ezkl: hashed (unpacked) input, default range checks, public output, crop."""
+    with tempfile.TemporaryDirectory(prefix="zkimg-baseline-") as tmp:
+        _baseline_in(s, srs_dir, Path(tmp), q)
+
+
+def _baseline_in(s: int, srs_dir: str, d: Path, q) -> None:
     import ezkl
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    d = Path(tempfile.mkdtemp(prefix="zkimg-baseline-"))
     rows = numpy_helper.from_array(np.arange(1, s - 1, dtype=np.int64), "rows")
     cols = numpy_helper.from_array(np.arange(1, s - 1, dtype=np.int64), "cols")
     g = helper.make_graph(
@@ -166,12 +174,17 @@ def main() -> None:
                 continue
             results.append(_run(_zkimg_job, name, s, a.srs_dir))
             print(table(results[-1:]).splitlines()[-1], flush=True)
+    emit("", table(results), a.markdown)
+
+
+def emit(context: str, table_text: str, markdown: "str | None") -> None:
+    """Print ``table_text`` under a machine header (plus ``context``); also write it to ``markdown``."""
     header = (f"ezkl {zkimg.circuits.EZKL_VERSION}, {platform.machine()}, {os.cpu_count()} cores, "
-              f"Python {platform.python_version()}")
-    out = f"{header}\n\n{table(results)}\n"
+              f"Python {platform.python_version()}{context}")
+    out = f"{header}\n\n{table_text}\n"
     print("\n" + out)
-    if a.markdown:
-        Path(a.markdown).write_text(out)
+    if markdown:
+        Path(markdown).write_text(out)
 
 
 if __name__ == "__main__":

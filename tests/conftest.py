@@ -1,14 +1,24 @@
+import os
 import warnings
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 import zkimg
+
+# "ci" (default): a few hundred fuzz cases in all; "fuzz": 10,000 per property (tests/README.md).
+settings.register_profile("ci", max_examples=60, deadline=None, derandomize=False)
+settings.register_profile("fuzz", max_examples=10_000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")
 def store(tmp_path_factory):
-    """One circuit cache (and development SRS) for the whole session."""
+    """One circuit cache (and development SRS) for the whole session: ``$ZKIMG_CACHE`` if set
+    (e.g. by tests/mutants.py, to reuse keys across runs), else a fresh temporary one."""
+    if os.environ.get("ZKIMG_CACHE"):
+        return zkimg.CircuitStore()
     return zkimg.CircuitStore(tmp_path_factory.mktemp("zkimg-cache"))
 
 

@@ -123,11 +123,10 @@ def test_recommitted_image_under_another_key(small, camera, store):
     expect(forged, SMALL_PIPE.apply(SMALL), zkimg.SignatureInvalid, camera, store)
 
 
-def test_output_pixel_changed(attested, camera, store):
-    _, att, _, _ = attested
-    out = PIPE.apply(PHOTO)
+def test_output_pixel_changed(small, camera, store):
+    out = SMALL_PIPE.apply(SMALL)
     out[20, 30, 2] ^= 4
-    expect(att, out, zkimg.ProofInvalid, camera, store)
+    expect(small, out, zkimg.ProofInvalid, camera, store)
 
 
 def test_output_size(small, camera, store):
@@ -144,11 +143,18 @@ def test_pipeline_parameter_changed(small, camera, store):
     expect(dataclasses.replace(att, pipeline=other), other.apply(SMALL), zkimg.ProofInvalid, camera, store)
 
 
-def test_tiles_swapped(attested, camera, store):
-    _, att, _, _ = attested
-    p = list(att.proofs)
+def test_tiles_swapped(small, camera, store):
+    p = list(small.proofs)
     p[0], p[1] = p[1], p[0]
-    expect(with_segment(att, proofs=tuple(p)), PIPE.apply(PHOTO), zkimg.ProofInvalid, camera, store)
+    expect(with_segment(small, proofs=tuple(p)), SMALL_PIPE.apply(SMALL), zkimg.ProofInvalid, camera, store)
+
+
+def test_proof_from_another_capture(small, camera, store):
+    """A proof made for another capture (same pixels, same job, other salts) does not transfer."""
+    other = zkimg.prove(camera.capture(SMALL, tile=16, border=2), SMALL_PIPE, store=store)
+    p = list(small.proofs)
+    p[1] = other.proofs[1]
+    expect(with_segment(small, proofs=tuple(p)), SMALL_PIPE.apply(SMALL), zkimg.ProofInvalid, camera, store)
 
 
 def test_missing_tile(small, camera, store):
@@ -160,6 +166,11 @@ def test_srs_digest(small, camera, store):
     att = small
     forged = dataclasses.replace(att, srs_digests={k: "0" * 64 for k in att.srs_digests})
     expect(forged, SMALL_PIPE.apply(SMALL), zkimg.SRSMismatch, camera, store)
+
+
+def test_bundle_cannot_hide_a_development_srs(small, camera, store):
+    expect(dataclasses.replace(small, development_srs=False), SMALL_PIPE.apply(SMALL), zkimg.SRSMismatch, camera,
+           store)
 
 
 @pytest.mark.parametrize("mutate", [
@@ -178,6 +189,8 @@ def test_srs_digest(small, camera, store):
     lambda d: d.update(output_shape=[1, 2]),
     lambda d: d["pipeline"]["steps"].append({"op": "nope"}),
     lambda d: d.pop("plan"),
+    lambda d: d.update(verifying_key="00" * 32),  # a bundle never carries a key to be believed
+    lambda d: d["segments"][0].update(verifying_keys=["00"]),
 ])
 def test_malformed_bundles(small, mutate):
     att = small

@@ -81,29 +81,35 @@ def test_packing_is_only_injective_on_bytes():
         pack([256])
 
 
-@pytest.mark.parametrize("bad_value", [256, -1, 511])
-def test_pixel_outside_byte_range_cannot_be_proved(store, bad_value):
-    job = TileJob(zkimg.Pipeline([zkimg.Flip()]), TILE.shape)
+def assert_edited_witness_does_not_prove(store, job, tile, edit):
+    """Generate an honest witness, apply ``edit(inputs)`` to its inputs, and check ezkl refuses to prove it."""
     import ezkl
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        w = generate_witness(store, job, TILE, bytes(16), None, tmp)
+        w = generate_witness(store, job, tile, bytes(16), None, tmp)
         keys = store.keys(w.circuit)
         data = json.loads(w.path.read_text())
-        # Substitute one input value by one outside [0, 255] (as a field element), keeping the
-        # packed output consistent with it: the only thing stopping this is the range check.
-        v = bad_value % FIELD_MODULUS
-        data["inputs"][0][0] = (v).to_bytes(32, "little").hex()
+        edit(data["inputs"])
         w.path.write_text(json.dumps(data))
         with pytest.raises(BaseException) as e:
             ezkl.prove(str(w.path), str(w.circuit.compiled_path), str(keys.pk_path), str(tmp / "p.json"),
                        srs_path=str(keys.srs_path))
         assert not isinstance(e.value, (KeyboardInterrupt, SystemExit))
         assert not (tmp / "p.json").exists()
-        # and the public API refuses such a tile up front
-        with pytest.raises(zkimg.InvalidImage):
-            zkimg.prove_tile(job, TILE.astype(np.int64) + 1, store=store)
+
+
+def _felt(v: int) -> str:
+    return (v % FIELD_MODULUS).to_bytes(32, "little").hex()
+
+
+@pytest.mark.parametrize("bad_value", [256, -1, 511])
+def test_pixel_outside_byte_range_cannot_be_proved(store, bad_value):
+    # One input value outside [0, 255] (as a field element): only the range check stops it.
+    job = TileJob(zkimg.Pipeline([zkimg.Flip()]), TILE.shape)
+    assert_edited_witness_does_not_prove(store, job, TILE, lambda inputs: inputs[0].__setitem__(0, _felt(bad_value)))
+    with pytest.raises(zkimg.InvalidImage):  # and the public API refuses such a tile up front
+        zkimg.prove_tile(job, TILE.astype(np.int64) + 1, store=store)
 
 
 @pytest.mark.parametrize("delta", [1, -1])
@@ -111,24 +117,14 @@ def test_rounding_hint_off_by_one_cannot_be_proved(store, delta):
     # A 3×3 Gaussian rounds through prover-supplied quotients (its divisor is too large for
     # the one-lookup path). Ceil instead of floor (delta=+1) or one less (delta=-1) leaves the
     # remainder outside [0, d): only the remainder lookup stops it.
-    import ezkl
-
     job = TileJob(zkimg.Pipeline([zkimg.GaussianBlur(3)]), TILE.shape)
     assert len(store.circuit(job).hints) == 2
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        w = generate_witness(store, job, TILE, bytes(16), None, tmp)
-        keys = store.keys(w.circuit)
-        data = json.loads(w.path.read_text())
-        hint = data["inputs"][1]  # part_0, then hint_0 (the row pass), hint_1
-        q = int.from_bytes(bytes.fromhex(hint[5]), "little")
-        hint[5] = ((q + delta) % FIELD_MODULUS).to_bytes(32, "little").hex()
-        w.path.write_text(json.dumps(data))
-        with pytest.raises(BaseException) as e:
-            ezkl.prove(str(w.path), str(w.circuit.compiled_path), str(keys.pk_path), str(tmp / "p.json"),
-                       srs_path=str(keys.srs_path))
-        assert not isinstance(e.value, (KeyboardInterrupt, SystemExit))
-        assert not (tmp / "p.json").exists()
+
+    def edit(inputs):  # inputs: part_0, then hint_0 (the row pass), hint_1
+        q = int.from_bytes(bytes.fromhex(inputs[1][5]), "little")
+        inputs[1][5] = _felt(q + delta)
+
+    assert_edited_witness_does_not_prove(store, job, TILE, edit)
 
 
 def test_small_divisors_round_by_one_lookup_without_hints(store):

@@ -11,6 +11,7 @@ from .errors import (CacheCorruption, CircuitError, CircuitMismatch, CommitmentM
                      InvalidBundle, InvalidImage, InvalidParameter, OutputMismatch, ProofInvalid,
                      ProvingError, RootMismatch, SignatureInvalid, SRSMismatch, UntrustedKey,
                      VerificationError)
+from .limits import Limits
 from .lowering import TileJob
 from .pipeline import Pipeline
 from .prove import ProvedTile, TileProof, prove_tile
@@ -32,5 +33,5 @@ __all__ = [
     "InvalidBundle", "CircuitError", "ProvingError", "CacheCorruption", "VerificationError",
     "OutputMismatch", "CircuitMismatch", "CommitmentMismatch", "ProofInvalid", "SRSMismatch",
     "SignatureInvalid", "RootMismatch", "UntrustedKey", "Camera", "Capture", "CaptureSecrets", "PublicKey",
-    "SignedCapture", "TileLayout", "prove", "verify", "Verification", "Attestation", "Plan",
+    "SignedCapture", "TileLayout", "prove", "verify", "Verification", "Attestation", "Plan", "Limits",
 ]

@@ -15,17 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
-from .camera import PublicKey, SignedCapture
+from .camera import SignedCapture
 from .commitments import felt_from_hex, felt_to_hex
-from .errors import CommitmentMismatch, InvalidBundle, InvalidParameter
-from .pipeline import Pipeline, canonical_json, parse_json
-from .prove import MAX_PROOF_BYTES
-from .tiles import LAYOUT_VERSION, MAX_CELLS, TileLayout
+from .errors import CommitmentMismatch, InvalidBundle
+from .limits import DEFAULT_LIMITS, Limits
+from .pipeline import Pipeline, canonical_json, parse_json, require_keys
 
 MEDIA_TYPE = "application/vnd.zkimg.attestation+json"
 SCHEMA_VERSION = 1
-MAX_BUNDLE_BYTES = 256 << 20
-MAX_JOBS = 1 << 18
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -74,13 +71,7 @@ class Attestation:
             "media_type": MEDIA_TYPE,
             "schema_version": SCHEMA_VERSION,
             "pipeline": self.pipeline.to_json(),
-            "capture": {
-                "layout": c.layout.to_json(),
-                "cell_commitments": [felt_to_hex(x) for x in c.cell_commitments],
-                "root": felt_to_hex(c.root),
-                "signature": c.signature.hex(),
-                "camera_key": c.camera_key.der().hex(),
-            },
+            "capture": c.to_json(),
             "plan": {"max_out": self.max_out},
             "output_shape": list(self.output_shape),
             "srs": {"development": self.development_srs,
@@ -100,56 +91,39 @@ class Attestation:
         Path(path).write_bytes(self.dumps())
 
     @classmethod
-    def load(cls, path: str | Path) -> "Attestation":
+    def load(cls, path: str | Path, limits: Limits = DEFAULT_LIMITS) -> "Attestation":
+        """Read and validate a bundle file (sizes checked against ``limits`` first)."""
         p = Path(path)
         try:
             size = p.stat().st_size
+            if size > limits.max_bundle_bytes:
+                raise InvalidBundle(f"bundle larger than max_bundle_bytes={limits.max_bundle_bytes}")
+            data = p.read_bytes()
         except OSError as e:
             raise InvalidBundle(f"cannot read bundle: {e}") from e
-        if size > MAX_BUNDLE_BYTES:
-            raise InvalidBundle(f"bundle larger than {MAX_BUNDLE_BYTES} bytes")
-        return cls.loads(p.read_bytes())
+        return cls.loads(data, limits)
 
     @classmethod
-    def loads(cls, data: str | bytes) -> "Attestation":
-        return cls.from_json(parse_json(data, MAX_BUNDLE_BYTES, "attestation bundle"))
+    def loads(cls, data: str | bytes, limits: Limits = DEFAULT_LIMITS) -> "Attestation":
+        """Parse and validate bundle bytes; anything malformed or over ``limits`` is InvalidBundle."""
+        if isinstance(data, (str, bytes, bytearray)) and len(data) > limits.max_bundle_bytes:
+            raise InvalidBundle(f"bundle larger than max_bundle_bytes={limits.max_bundle_bytes}")
+        return cls.from_json(parse_json(data, limits.max_bundle_bytes, "attestation bundle"), limits)
 
     @classmethod
-    def from_json(cls, d: Any) -> "Attestation":
-        _keys(d, {"media_type", "schema_version", "pipeline", "capture", "plan", "output_shape", "srs", "segments"},
+    def from_json(cls, d: Any, limits: Limits = DEFAULT_LIMITS) -> "Attestation":
+        require_keys(d, {"media_type", "schema_version", "pipeline", "capture", "plan", "output_shape", "srs", "segments"},
               "bundle")
         if d["media_type"] != MEDIA_TYPE:
             raise InvalidBundle(f"not a zkimg attestation (media type {d['media_type']!r})")
-        if d["schema_version"] != SCHEMA_VERSION or isinstance(d["schema_version"], bool):
+        if d["schema_version"] != SCHEMA_VERSION or isinstance(d["schema_version"], (bool, float)):
             raise InvalidBundle(f"unsupported schema version {d['schema_version']!r}")
+        steps = d["pipeline"].get("steps") if isinstance(d["pipeline"], dict) else None
+        if isinstance(steps, list) and len(steps) > limits.max_pipeline_steps:
+            raise InvalidBundle(f"more than max_pipeline_steps={limits.max_pipeline_steps} steps")
         pipeline = Pipeline.from_json(d["pipeline"])
-        c = d["capture"]
-        _keys(c, {"layout", "cell_commitments", "root", "signature", "camera_key"}, "capture")
-        lay = c["layout"]
-        _keys(lay, {"version", "width", "height", "channels", "tile", "border"}, "layout")
-        if lay["version"] != LAYOUT_VERSION:
-            raise InvalidBundle(f"unsupported layout version {lay['version']!r}")
-        try:
-            layout = TileLayout(lay["width"], lay["height"], lay["channels"], lay["tile"], lay["border"])
-        except InvalidParameter as e:
-            raise InvalidBundle(f"invalid layout: {e}") from e
-        cells = c["cell_commitments"]
-        if not isinstance(cells, list) or len(cells) != len(layout.cells) or len(cells) > MAX_CELLS:
-            raise InvalidBundle("cell_commitments must list one commitment per cell of the layout")
-        sig = c["signature"]
-        if not isinstance(sig, str) or not 0 < len(sig) <= 512:
-            raise InvalidBundle("signature must be a short hex string")
-        key_hex = c["camera_key"]
-        if not isinstance(key_hex, str) or len(key_hex) > 1024:
-            raise InvalidBundle("camera_key must be a short hex string")
-        try:
-            capture = SignedCapture(layout, tuple(felt_from_hex(x) for x in cells), felt_from_hex(c["root"]),
-                                    bytes.fromhex(sig), PublicKey.from_der(bytes.fromhex(key_hex)))
-        except (CommitmentMismatch, ValueError) as e:
-            if isinstance(e, InvalidBundle):
-                raise
-            raise InvalidBundle(f"malformed capture record: {e}") from e
-        _keys(d["plan"], {"max_out"}, "plan")
+        capture = SignedCapture.from_json(d["capture"], limits)
+        require_keys(d["plan"], {"max_out"}, "plan")
         max_out = d["plan"]["max_out"]
         if not isinstance(max_out, int) or isinstance(max_out, bool) or not 1 <= max_out <= 4096:
             raise InvalidBundle("plan.max_out must be an integer in [1, 4096]")
@@ -158,7 +132,7 @@ class Attestation:
                 or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65536 for v in shape)):
             raise InvalidBundle("output_shape must be [height, width, channels]")
         srs = d["srs"]
-        _keys(srs, {"development", "digests"}, "srs")
+        require_keys(srs, {"development", "digests"}, "srs")
         if not isinstance(srs["development"], bool) or not isinstance(srs["digests"], dict) or len(srs["digests"]) > 32:
             raise InvalidBundle("malformed srs record")
         digests: Dict[int, str] = {}
@@ -169,27 +143,29 @@ class Attestation:
         segs = d["segments"]
         if not isinstance(segs, list) or not 1 <= len(segs) <= len(pipeline):
             raise InvalidBundle("segments must be a non-empty list, at most one per pipeline step")
-        segments = tuple(_segment(seg, i == len(segs) - 1) for i, seg in enumerate(segs))
+        if sum(len(seg["proofs"]) for seg in segs if isinstance(seg, dict) and isinstance(seg.get("proofs"), list)) \
+                > limits.max_proofs:
+            raise InvalidBundle(f"more than max_proofs={limits.max_proofs} proofs")
+        segments = tuple(_segment(seg, i == len(segs) - 1, limits) for i, seg in enumerate(segs))
         if sum(seg.steps for seg in segments) != len(pipeline):
             raise InvalidBundle("segment step counts must add up to the pipeline's length")
-        if sum(len(seg.proofs) for seg in segments) > MAX_JOBS:
-            raise InvalidBundle(f"at most {MAX_JOBS} proofs")
         return cls(pipeline, capture, max_out, (shape[0], shape[1], shape[2]), digests, srs["development"],
                    segments)
 
 
-def _segment(d: Any, last: bool) -> Segment:
-    _keys(d, {"steps", "proofs", "output_commitments"}, "segment")
+def _segment(d: Any, last: bool, limits: Limits) -> Segment:
+    require_keys(d, {"steps", "proofs", "output_commitments"}, "segment")
     steps = d["steps"]
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise InvalidBundle("segment steps must be a positive integer")
     proofs = d["proofs"]
-    if not isinstance(proofs, list) or not 1 <= len(proofs) <= MAX_JOBS:
-        raise InvalidBundle(f"proofs must be a list of 1 to {MAX_JOBS} proofs")
+    if not isinstance(proofs, list) or not 1 <= len(proofs) <= limits.max_proofs:
+        raise InvalidBundle(f"proofs must be a list of 1 to max_proofs={limits.max_proofs} proofs")
     out = []
     for p in proofs:
-        if not isinstance(p, str) or not 0 < len(p) <= 2 * MAX_PROOF_BYTES:
-            raise InvalidBundle("each proof is a non-empty base64 string of bounded size")
+        if not isinstance(p, str) or not 0 < len(p) <= -(-limits.max_proof_bytes // 3) * 4:
+            raise InvalidBundle(f"each proof is a non-empty base64 string of at most max_proof_bytes="
+                                f"{limits.max_proof_bytes} bytes")
         try:
             raw = base64.b64decode(p, validate=True)
         except ValueError as e:
@@ -209,11 +185,6 @@ def _segment(d: Any, last: bool) -> Segment:
     elif not last:
         raise InvalidBundle("an intermediate segment must list its output commitments")
     return Segment(steps, tuple(out), outs)
-
-
-def _keys(obj: Any, keys: set, what: str) -> None:
-    if not isinstance(obj, dict) or set(obj) != keys:
-        raise InvalidBundle(f"{what} must be an object with exactly the keys {sorted(keys)}")
 
 
 __all__ = ["Attestation", "Segment", "MEDIA_TYPE", "SCHEMA_VERSION"]

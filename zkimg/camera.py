@@ -10,24 +10,29 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 import struct
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 from Crypto.Hash import SHA256
 from Crypto.PublicKey import ECC
 from Crypto.Signature import DSS, eddsa
 
-from .commitments import new_salt
-from .errors import InvalidBundle, InvalidParameter, RootMismatch, SignatureInvalid
+from .commitments import felt_from_hex, felt_to_hex, new_salt
+from .errors import CommitmentMismatch, InvalidBundle, InvalidParameter, RootMismatch, SignatureInvalid
+from .limits import DEFAULT_LIMITS, Limits
 from .lowering import SALT_BYTES
+from .pipeline import canonical_json, parse_json, require_keys
 from .tiles import LAYOUT_VERSION, TileLayout
-from .transforms import check_image
+from .transforms import MAX_CHANNELS, check_image
 
 SIGNATURE_DOMAIN = b"zkimg/capture-root/v1\x00"
+CAPTURE_MEDIA_TYPE = "application/vnd.zkimg.capture+json"
 CURVES = {"Ed25519": "Ed25519", "P-256": "NIST P-256"}
 MAX_KEY_BYTES = 16 * 1024
 DEFAULT_TILE = 32
@@ -117,6 +122,70 @@ class SignedCapture:
     signature: bytes
     camera_key: PublicKey
 
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "layout": self.layout.to_json(),
+            "cell_commitments": [felt_to_hex(x) for x in self.cell_commitments],
+            "root": felt_to_hex(self.root),
+            "signature": self.signature.hex(),
+            "camera_key": self.camera_key.der().hex(),
+        }
+
+    @classmethod
+    def from_json(cls, c: Any, limits: Limits = DEFAULT_LIMITS) -> "SignedCapture":
+        """Parse an untrusted capture record (InvalidBundle if malformed or over ``limits``).
+
+        Parsing does not check the root or the signature: :meth:`verify` does.
+        """
+        require_keys(c, {"layout", "cell_commitments", "root", "signature", "camera_key"}, "capture")
+        lay = c["layout"]
+        require_keys(lay, {"version", "width", "height", "channels", "tile", "border"}, "layout")
+        if type(lay["version"]) is not int or lay["version"] != LAYOUT_VERSION:  # True == 1 in Python
+            raise InvalidBundle(f"unsupported layout version {lay['version']!r}")
+        w, h = lay["width"], lay["height"]
+        if (isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0
+                and w * h > limits.max_image_pixels):
+            raise InvalidBundle(f"declared image of {w}×{h} pixels exceeds max_image_pixels={limits.max_image_pixels}")
+        try:
+            layout = TileLayout(w, h, lay["channels"], lay["tile"], lay["border"])
+        except InvalidParameter as e:
+            raise InvalidBundle(f"invalid layout: {e}") from e
+        if layout.cell_count > limits.max_cells:
+            raise InvalidBundle(f"declared layout has {layout.cell_count} cells, over max_cells={limits.max_cells}")
+        cells = c["cell_commitments"]
+        if not isinstance(cells, list) or len(cells) != layout.cell_count:
+            raise InvalidBundle("cell_commitments must list one commitment per cell of the layout")
+        sig = c["signature"]
+        if not isinstance(sig, str) or not 0 < len(sig) <= 512:
+            raise InvalidBundle("signature must be a short hex string")
+        key_hex = c["camera_key"]
+        if not isinstance(key_hex, str) or len(key_hex) > 1024:
+            raise InvalidBundle("camera_key must be a short hex string")
+        try:
+            return cls(layout, tuple(felt_from_hex(x) for x in cells), felt_from_hex(c["root"]),
+                       bytes.fromhex(sig), PublicKey.from_der(bytes.fromhex(key_hex)))
+        except (CommitmentMismatch, ValueError) as e:
+            if isinstance(e, InvalidBundle):
+                raise
+            raise InvalidBundle(f"malformed capture record: {e}") from e
+
+    def save(self, path: str | Path) -> None:
+        """Write the public capture record as canonical JSON (safe to publish)."""
+        Path(path).write_bytes(canonical_json({"media_type": CAPTURE_MEDIA_TYPE, "capture": self.to_json()}))
+
+    @classmethod
+    def load(cls, path: str | Path, limits: Limits = DEFAULT_LIMITS) -> "SignedCapture":
+        try:
+            with open(path, "rb") as f:
+                data = f.read(limits.max_bundle_bytes + 1)
+        except OSError as e:
+            raise InvalidBundle(f"cannot read capture record: {e}") from e
+        d = parse_json(data, limits.max_bundle_bytes, "capture record")
+        require_keys(d, {"media_type", "capture"}, "capture record file")
+        if d["media_type"] != CAPTURE_MEDIA_TYPE:
+            raise InvalidBundle(f"not a zkimg capture record (media type {d['media_type']!r})")
+        return cls.from_json(d["capture"], limits)
+
     def verify(self) -> None:
         """Check the root against the cell commitments and the signature against the key."""
         if self.layout.root(self.cell_commitments) != self.root:
@@ -141,11 +210,25 @@ class CaptureSecrets:
         os.chmod(path, 0o600)
 
     @classmethod
-    def load(cls, path: str | Path) -> "CaptureSecrets":
+    def load(cls, path: str | Path, limits: Limits = DEFAULT_LIMITS) -> "CaptureSecrets":
+        """Read a secrets file; declared array sizes are checked against ``limits`` before loading."""
+        bounds = {"pixels.npy": limits.max_image_pixels * MAX_CHANNELS, "salts.npy": limits.max_cells * SALT_BYTES}
         try:
+            with zipfile.ZipFile(path) as z:
+                if sorted(z.namelist()) != sorted(bounds):
+                    raise InvalidBundle("a capture secrets file holds exactly 'pixels' and 'salts'")
+                for name, bound in bounds.items():
+                    with z.open(name) as f:
+                        major, _ = np.lib.format.read_magic(f)
+                        read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+                        shape, _, dtype = read(f)
+                    if dtype != np.uint8 or math.prod(shape) > bound:
+                        raise InvalidBundle(f"capture secrets: {name} is not uint8 or larger than the limits allow")
             with np.load(path, allow_pickle=False) as z:
                 pixels, salts = z["pixels"], z["salts"]
-        except (OSError, ValueError, KeyError) as e:
+        except InvalidBundle:
+            raise
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, NotImplementedError) as e:
             raise InvalidBundle(f"not a capture secrets file: {e}") from e
         check_image(pixels, "pixels")
         if salts.dtype != np.uint8 or salts.ndim != 1 or salts.size % SALT_BYTES:

@@ -32,6 +32,12 @@ def parse_json(text: str | bytes, max_bytes: int, what: str) -> Any:
         raise InvalidBundle(f"{what} is not valid JSON: {e}") from e
 
 
+def require_keys(obj: Any, keys: set, what: str) -> None:
+    """InvalidBundle unless ``obj`` is a JSON object with exactly ``keys``."""
+    if not isinstance(obj, dict) or set(obj) != keys:
+        raise InvalidBundle(f"{what} must be an object with exactly the keys {sorted(keys)}")
+
+
 class Pipeline:
     """An ordered, immutable list of transforms applied left to right."""
 

@@ -67,8 +67,19 @@ class TileLayout:
         _int(self.channels, "channels", 1, MAX_CHANNELS)
         _int(self.tile, "tile", 4, 4096)
         _int(self.border, "border", 0, self.tile // 4)
-        if len(self.cells) > MAX_CELLS:
+        if self.cell_count > MAX_CELLS:  # counted, not enumerated: sizes may be hostile
             raise InvalidParameter("tile", f"more than {MAX_CELLS} cells; use larger tiles")
+
+    @property
+    def cell_count(self) -> int:
+        """Number of cells, computed without enumerating them."""
+
+        def bands(extent: int) -> int:
+            full, rest = divmod(extent, self.tile)
+            one = lambda n: 3 if self.border and n > 2 * self.border else 1  # noqa: E731
+            return full * one(self.tile) + (one(rest) if rest else 0)
+
+        return bands(self.height) * bands(self.width)
 
     @property
     def grid(self) -> Tuple[int, int]:

@@ -17,6 +17,7 @@ from .circuits import Circuit, CircuitStore, Keys
 from .commitments import hash_public
 from .errors import (CircuitMismatch, CommitmentMismatch, InvalidBundle, InvalidImage, InvalidParameter,
                      OutputMismatch, ProofInvalid, SRSMismatch, UntrustedKey)
+from .limits import DEFAULT_LIMITS, Limits
 from .lowering import TileJob
 from .pipeline import Pipeline
 from .plan import Plan, intermediate_layout, split_pipeline
@@ -120,7 +121,8 @@ class Verification:
 
 
 def verify(attestation: "Attestation | str | Path | bytes", published: Optional[np.ndarray], *,
-           trusted_keys: Iterable[PublicKey], store: Optional[CircuitStore] = None) -> Verification:
+           trusted_keys: Iterable[PublicKey], store: Optional[CircuitStore] = None,
+           limits: Limits = DEFAULT_LIMITS) -> Verification:
     """Check an attestation against the published image and the trusted camera keys.
 
     Checks, in order (the first failure raises the named error): the camera key is trusted
@@ -130,14 +132,15 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
     commitments stand in for it); the bundle has one proof per planned job (``InvalidBundle``); the
     SRS matches the verifier's (``SRSMismatch``); and every tile proof verifies against a
     circuit and key rebuilt here and instances computed here from the signed cell
-    commitments and the published pixels (``ProofInvalid``).
+    commitments and the published pixels (``ProofInvalid``). A path or bytes are parsed
+    under ``limits`` (:class:`zkimg.Limits`) before anything they declare is allocated.
     """
     from .bundle import Attestation
 
     if isinstance(attestation, (str, Path)):
-        attestation = Attestation.load(attestation)
+        attestation = Attestation.load(attestation, limits)
     elif isinstance(attestation, (bytes, bytearray)):
-        attestation = Attestation.loads(bytes(attestation))
+        attestation = Attestation.loads(bytes(attestation), limits)
     if not isinstance(attestation, Attestation):
         raise InvalidParameter("attestation", "expected an Attestation, a path or bundle bytes")
     store = store if store is not None else CircuitStore()
@@ -157,6 +160,9 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
             raise OutputMismatch("this attestation hides its output: verify it with published=None")
     else:
         published = _published(published, final_shape)
+    if attestation.development_srs != store.srs.development:  # reported from the verifier's SRS, not the bundle
+        raise SRSMismatch(f"bundle says development SRS = {attestation.development_srs}, the verifier's is "
+                          f"{store.srs.development}")
     layout, inputs, tiles = cap.layout, cap.cell_commitments, 0
     for i, (pipe, seg) in enumerate(zip(pipes, attestation.segments)):
         last = i == len(pipes) - 1
@@ -183,4 +189,4 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
             assert seg.output_commitments is not None and len(seg.output_commitments) == len(layout.cells)
             inputs = seg.output_commitments
     return Verification(attestation.pipeline, input_shape, final_shape, cap.camera_key.key_id,
-                        cap.root, tiles, attestation.development_srs, hidden)
+                        cap.root, tiles, store.srs.development, hidden)
