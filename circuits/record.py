@@ -40,7 +40,11 @@ def builtin_jobs():
 
 
 def build_record() -> dict:
-    store = CircuitStore(tempfile.mkdtemp(prefix="zkimg-record-"))
+    with tempfile.TemporaryDirectory(prefix="zkimg-record-") as cache:
+        return _build_record(CircuitStore(cache))
+
+
+def _build_record(store: CircuitStore) -> dict:
     circuits = {}
     for name, job in builtin_jobs():
         c = store.circuit(job)

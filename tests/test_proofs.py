@@ -281,12 +281,12 @@ def test_ceremony_srs_directory_and_pinned_digest(tmp_path, store):
                          store=zkimg.CircuitStore(tmp_path / "c3", srs=zkimg.SRS.from_directory(tmp_path / "none")))
 
 
-def test_development_srs_warns():
+def test_development_srs_warns(tmp_path):
     import warnings
 
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
-        zkimg.SRS.development_srs(Path(tempfile.mkdtemp())).path(6)
+        zkimg.SRS.development_srs(tmp_path).path(6)
     assert any(issubclass(x.category, zkimg.DevelopmentSRSWarning) for x in w)
 
 
