@@ -70,13 +70,16 @@ def test_sigkill_mid_run_resumes_without_redoing_finished_tiles(store, tmp_path)
 
 
 def _build(cache: str, srs: str, q) -> None:
+    """Prove one tile through a cold shared cache (both processes race to build its entries)."""
     s = CircuitStore(cache, SRS(srs, development=True))
     job = zkimg.TileJob(zkimg.Pipeline([zkimg.Flip()]), (8, 8, 3))
-    keys = s.keys(s.circuit(job))
-    q.put((keys.vk_path.read_bytes(), s.stats.setups))
+    proved = zkimg.prove_tile(job, PHOTO[:8, :8], store=s)
+    zkimg.verify_tile(proved.proof, job, input_commitment=zkimg.commit(PHOTO[:8, :8], proved.salt),
+                      output=proved.output, store=s)
+    q.put((s.keys(s.circuit(job)).vk_path.read_bytes(), s.stats.setups))
 
 
-def test_cache_survives_concurrent_writers(store, tmp_path):
+def test_cache_survives_two_processes_proving_the_same_shape(store, tmp_path):
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     procs = [ctx.Process(target=_build, args=(str(tmp_path), str(store.srs.directory), q)) for _ in range(2)]
