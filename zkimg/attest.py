@@ -57,6 +57,7 @@ def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore]
             pixels = seg.apply(pixels)
             layout = intermediate_layout(pixels.shape, layout.tile)
             salts = res.output_salts
-    final = Plan(pipeline, capture.signed.layout).output_shape
+    lay = capture.signed.layout
+    final = pipeline.output_shape((lay.height, lay.width, lay.channels))
     return Attestation(pipeline, capture.signed, max_out, final, digests, store.srs.development, tuple(done),
                        out_salts if hide_output else None)

@@ -254,6 +254,7 @@ class CircuitStore:
         self.srs = srs if srs is not None else SRS.development_srs(self.cache_dir)
         self.stats = CacheStats()
         self._memo: Dict[str, Circuit] = {}
+        self._by_spec: Dict[CircuitSpec, Circuit] = {}
         self._keys: Dict[str, Keys] = {}
         self._lock = threading.Lock()
 
@@ -287,6 +288,9 @@ class CircuitStore:
     def circuit(self, job: "TileJob | CircuitSpec") -> Circuit:
         """The compiled circuit of ``job`` (built from the job alone, never from a prover)."""
         spec = job.spec() if isinstance(job, TileJob) else job
+        with self._lock:
+            if spec in self._by_spec:  # a plan repeats a few specs over many tiles: lower each once
+                return self._by_spec[spec]
         lowered = lower_circuit(spec)
         run_args = canonical_json(RUN_ARGS)
         digest = hashlib.sha256(b"zkimg-circuit/1\0" + EZKL_VERSION.encode() + b"\0" + run_args
@@ -308,6 +312,7 @@ class CircuitStore:
         )
         with self._lock:
             self._memo[digest] = circuit
+            self._by_spec[spec] = circuit
         return circuit
 
     def _compile(self, d: Path, lowered: LoweredJob) -> list:

@@ -291,8 +291,8 @@ def prove_plan(plan: Any, pixels: np.ndarray, salts: Sequence[bytes], *, store: 
     jobs = plan.jobs
     digests: Dict[int, str] = {}
     for spec in dict.fromkeys(j.spec for j in jobs):  # one setup per distinct circuit
-        keys = store.keys(store.circuit(spec))
-        digests[store.circuit(spec).logrows] = keys.srs_digest
+        circuit = store.circuit(spec)
+        digests[circuit.logrows] = store.keys(circuit).srs_digest
     out_salts = {j.index: _output_salt(workdir, j.index) for j in jobs} if plan.hidden_output else {}
     proofs: Dict[int, bytes] = {}
     pending = []

@@ -30,8 +30,13 @@ LAYOUT_VERSION = 1
 MAX_CELLS = 1 << 20
 
 
+def _split(n: int, border: int) -> bool:
+    """Whether a tile of extent ``n`` gets separate border bands."""
+    return bool(border) and n > 2 * border
+
+
 def _bands(start: int, n: int, border: int) -> List[Tuple[int, int]]:
-    if border and n > 2 * border:
+    if _split(n, border):
         return [(start, start + border), (start + border, start + n - border), (start + n - border, start + n)]
     return [(start, start + n)]
 
@@ -76,8 +81,8 @@ class TileLayout:
 
         def bands(extent: int) -> int:
             full, rest = divmod(extent, self.tile)
-            one = lambda n: 3 if self.border and n > 2 * self.border else 1  # noqa: E731
-            return full * one(self.tile) + (one(rest) if rest else 0)
+            per = lambda n: 3 if _split(n, self.border) else 1  # noqa: E731
+            return full * per(self.tile) + (per(rest) if rest else 0)
 
         return bands(self.height) * bands(self.width)
 
