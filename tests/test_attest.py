@@ -9,6 +9,7 @@ import pytest
 
 import zkimg
 from zkimg.bundle import Attestation
+from zkimg.plan import Plan
 from conftest import photo_tile
 
 PHOTO = photo_tile("astronaut", 30, 150, 64, 96)  # a 96×64 crop of a real photo
@@ -25,7 +26,7 @@ def camera():
 def attested(store, camera, tmp_path_factory):
     shot = camera.capture(PHOTO, tile=16, border=2)
     seen = []
-    att = zkimg.prove(shot, PIPE, store=store, progress=lambda d, t: seen.append((d, t)),
+    att = zkimg.prove(shot, PIPE, store=store, progress=lambda s, d, t: seen.append((s, d, t)),
                       workdir=tmp_path_factory.mktemp("work"))
     path = tmp_path_factory.mktemp("out") / "out.zkimg"
     att.save(path)
@@ -35,10 +36,15 @@ def attested(store, camera, tmp_path_factory):
 def test_end_to_end(attested, camera, store):
     shot, att, path, seen = attested
     published = PIPE.apply(PHOTO)
-    res = zkimg.verify(Attestation.load(path), published, trusted_keys=[camera.public_key], store=store)
+    checked = []
+    res = zkimg.verify(Attestation.load(path), published, trusted_keys=[camera.public_key], store=store,
+                       progress=lambda *a: checked.append(a))
     assert res.output_size == published.shape and res.input_size == PHOTO.shape
     assert res.camera_key_id == camera.public_key.key_id and res.development_srs
-    assert res.tiles == len(att.proofs) and seen[-1] == (len(att.proofs), len(att.proofs))
+    n = len(att.proofs)
+    assert res.tiles == n and seen[-1] == ("prove", n, n)
+    assert [d for s, d, t in seen if s == "setup"] == list(range(Plan(PIPE, shot.signed.layout).distinct_circuits + 1))
+    assert checked == [("verify", i, n) for i in range(n + 1)]
     raw = path.read_bytes()
     assert len(raw) < 7000 * len(att.proofs) + 200 * len(shot.signed.cell_commitments)  # tiles, not pixels
     assert json.loads(raw)["media_type"] == "application/vnd.zkimg.attestation+json"
@@ -61,7 +67,7 @@ def test_resume_reuses_finished_tiles(store, camera, tmp_path):
     proofs[0].unlink()  # as if interrupted before the last tile
     stamps = {p: p.stat().st_mtime_ns for p in proofs[1:]}
     done = []
-    again = zkimg.prove(shot, pipe, store=store, workdir=tmp_path, progress=lambda d, t: done.append(d))
+    again = zkimg.prove(shot, pipe, store=store, workdir=tmp_path, progress=lambda s, d, t: done.append(d) if s == "prove" else None)
     assert done[0] == len(first.proofs) - 1  # resumed with all but one finished
     assert all(p.stat().st_mtime_ns == s for p, s in stamps.items())
     zkimg.verify(again, pipe.apply(PHOTO[:32, :32]), trusted_keys=[camera.public_key], store=store)
@@ -230,7 +236,14 @@ CHAIN_IMG = photo_tile("chelsea", 60, 90, 32, 32)
 @pytest.fixture(scope="module")
 def chain(store, camera):
     shot = camera.capture(CHAIN_IMG, tile=16, border=2)
-    return zkimg.prove(shot, CHAIN, store=store, segments=[1, 1, 1], executor=ThreadPoolExecutor(1))
+    seen = []
+    att = zkimg.prove(shot, CHAIN, store=store, segments=[1, 1, 1], executor=ThreadPoolExecutor(1),
+                      progress=lambda *a: seen.append(a))
+    n = len(att.proofs)  # one count over all three segments, never going back
+    done = [d for s, d, t in seen if s == "prove"]
+    assert done == sorted(done) and set(done) == set(range(n + 1))
+    assert seen[-1] == ("prove", n, n) and all(t == n for s, d, t in seen if s == "prove")
+    return att
 
 
 def test_three_step_chain_with_hidden_intermediates(chain, camera, store):

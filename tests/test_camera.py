@@ -55,7 +55,10 @@ def test_layout_cells_cover_the_image_once():
 
 def test_capture_commits_cells_and_signs_the_root(tmp_path):
     cam = Camera.generate()
-    cap = cam.capture(PHOTO, tile=16, border=4)
+    seen = []
+    cap = cam.capture(PHOTO, tile=16, border=4, progress=lambda *a: seen.append(a))
+    n = len(cap.signed.cell_commitments)
+    assert seen == [("commit", i, n) for i in range(n + 1)]
     s = cap.signed
     s.verify()
     cell0 = s.layout.cells[0]

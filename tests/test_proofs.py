@@ -11,7 +11,7 @@ import pytest
 import zkimg
 from zkimg.commitments import FIELD_MODULUS, commit, pack
 from zkimg.lowering import TileJob
-from zkimg.prove import ProvingError, TileProof, generate_witness
+from zkimg.prove import TileProof, generate_witness
 from conftest import photo_tile
 from test_transforms import ALL
 

@@ -1,14 +1,13 @@
 """The numpy references are the specification; check them against independent formulas."""
 
 import json
-import math
 
 import numpy as np
 import pytest
 
 import zkimg
 from zkimg.transforms import gaussian_kernel, transform_from_json
-from conftest import PHOTOS, photo_tile, sample_images
+from conftest import photo_tile, sample_images
 
 ALL = [
     zkimg.Crop(2, 1, 5, 4), zkimg.Resize(5, 3), zkimg.Resize(11, 9, "nearest"), zkimg.BoxBlur(3),

@@ -1,14 +1,14 @@
 """zkimg — zero-knowledge attestations of exact image edits.
 
 Layers, in the order data flows: transforms → pipeline → lowering (ONNX) → circuits
-(ezkl) → commitments → prove → verify.
+(ezkl) → commitments → prove → verify → manifest (C2PA) → CLI; images reads and writes files.
 """
 
 from .camera import Camera, Capture, CaptureSecrets, PublicKey, SignedCapture
 from .circuits import SRS, CircuitStore, DevelopmentSRSWarning
 from .commitments import commit, hash_public, new_salt, pack
 from .errors import (CacheCorruption, CircuitError, CircuitMismatch, CommitmentMismatch, Error,
-                     InvalidBundle, InvalidImage, InvalidParameter, OutputMismatch, ProofInvalid,
+                     InvalidBundle, InvalidImage, InvalidParameter, LossyFormat, ManifestError, OutputMismatch, ProofInvalid,
                      ProvingError, RootMismatch, SignatureInvalid, SRSMismatch, UntrustedKey,
                      VerificationError)
 from .limits import Limits
@@ -22,6 +22,9 @@ from .verify import TileVerification, Verification, verify, verify_tile
 from .attest import prove
 from .bundle import Attestation
 from .plan import Plan
+from .images import read_image, write_image
+from .pipeline import load_pipeline
+from .progress import ProgressCallback
 
 __version__ = "0.1.0"
 
@@ -34,4 +37,5 @@ __all__ = [
     "OutputMismatch", "CircuitMismatch", "CommitmentMismatch", "ProofInvalid", "SRSMismatch",
     "SignatureInvalid", "RootMismatch", "UntrustedKey", "Camera", "Capture", "CaptureSecrets", "PublicKey",
     "SignedCapture", "TileLayout", "prove", "verify", "Verification", "Attestation", "Plan", "Limits",
+    "LossyFormat", "ManifestError", "read_image", "write_image", "load_pipeline", "ProgressCallback",
 ]

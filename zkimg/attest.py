@@ -11,8 +11,9 @@ from .camera import Capture
 from .circuits import CircuitStore
 from .errors import InvalidParameter
 from .pipeline import Pipeline, as_pipeline
-from .plan import DEFAULT_MAX_OUT, Plan, intermediate_layout, split_pipeline
-from .prove import ProgressCallback, prove_plan
+from .plan import DEFAULT_MAX_OUT, chain_plans
+from .progress import ProgressCallback, shifted
+from .prove import prove_plan
 
 
 def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore] = None,
@@ -22,9 +23,11 @@ def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore]
     """Prove that ``pipeline.apply(original)`` is the published output of ``capture``.
 
     The original stays hidden (only its cells' salted commitments, signed by the camera,
-    are public). Jobs run on ``executor`` (any ``concurrent.futures.Executor``; default: a
-    process pool sized to the machine); ``progress(done, total)`` reports finished tiles;
-    ``workdir`` keeps finished proofs so that an interrupted run resumes where it stopped.
+    are public). Jobs run on ``executor`` (any ``concurrent.futures.Executor``, e.g. a
+    Dask ``client.get_executor()``; default: a process pool sized to the machine);
+    ``progress(stage, done, total)`` reports ``"setup"`` (circuits keyed) and ``"prove"``
+    (tile proofs finished, counted over all segments); ``workdir`` keeps finished proofs so
+    that an interrupted run resumes where it stopped.
     With ``hide_output`` the output is committed tile by tile with fresh salts instead of
     being published; the salts are in ``attestation.output_salts`` (secret, not saved).
     ``segments`` (e.g. ``[1, 1, 1]``) proves groups of consecutive steps separately, with
@@ -37,25 +40,25 @@ def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore]
     store = store if store is not None else CircuitStore()
     if not isinstance(hide_output, bool):
         raise InvalidParameter("hide_output", "must be a bool")
-    parts = split_pipeline(pipeline, segments)
-    layout = capture.signed.layout
+    plans = chain_plans(pipeline, capture.signed.layout, hidden_output=hide_output, max_out=max_out,
+                        segments=segments)  # all first: progress counts the whole run
+    totals = {"setup": sum(p.distinct_circuits for p in plans), "prove": sum(len(p.jobs) for p in plans)}
+    before = {"setup": 0, "prove": 0}
     pixels, salts = capture.secrets.pixels, capture.secrets.salts
     work = Path(workdir) if workdir is not None else None
     digests: Dict[int, str] = {}
     done: List[Segment] = []
     out_salts = None
-    for i, seg in enumerate(parts):
-        last = i == len(parts) - 1
-        plan = Plan(seg, layout, hide_output if last else True, max_out, None if last else layout.tile)
+    for i, plan in enumerate(plans):
         res = prove_plan(plan, pixels, salts, store=store, executor=executor,
-                         progress=progress,  # reports each segment's tiles: (done, total)
+                         progress=shifted(progress, before, totals),
                          workdir=work / f"segment-{i}" if work is not None else None)
+        before = {"setup": before["setup"] + plan.distinct_circuits, "prove": before["prove"] + len(plan.jobs)}
         digests.update(res.srs_digests)
-        done.append(Segment(len(seg), res.proofs, res.output_commitments))
+        done.append(Segment(len(plan.pipeline), res.proofs, res.output_commitments))
         out_salts = res.output_salts
-        if not last:  # the hidden intermediate becomes the next segment's committed input
-            pixels = seg.apply(pixels)
-            layout = intermediate_layout(pixels.shape, layout.tile)
+        if i < len(plans) - 1:  # the hidden intermediate becomes the next segment's committed input
+            pixels = plan.pipeline.apply(pixels)
             salts = res.output_salts
     lay = capture.signed.layout
     final = pipeline.output_shape((lay.height, lay.width, lay.channels))

@@ -28,6 +28,7 @@ from .errors import CommitmentMismatch, InvalidBundle, InvalidParameter, RootMis
 from .limits import DEFAULT_LIMITS, Limits
 from .lowering import SALT_BYTES
 from .pipeline import canonical_json, parse_json, require_keys
+from .progress import ProgressCallback
 from .tiles import LAYOUT_VERSION, TileLayout
 from .transforms import MAX_CHANNELS, check_image
 
@@ -282,11 +283,13 @@ class Camera:
             return eddsa.new(self._key, "rfc8032").sign(message)
         return DSS.new(self._key, "fips-186-3").sign(SHA256.new(message))
 
-    def capture(self, image: np.ndarray, tile: int = DEFAULT_TILE, border: Optional[int] = None) -> Capture:
+    def capture(self, image: np.ndarray, tile: int = DEFAULT_TILE, border: Optional[int] = None, *,
+                progress: Optional[ProgressCallback] = None) -> Capture:
         """Commit to ``image`` (uint8 H×W×C) cell by cell with fresh salts and sign the root.
 
         ``tile``: tile side in pixels (default 32); ``border``: width of the separately
-        committed border cells (default ``min(2, tile // 4)``).
+        committed border cells (default ``min(2, tile // 4)``); ``progress("commit", done,
+        total)`` after each cell.
         """
         check_image(image)
         if border is None:
@@ -294,7 +297,7 @@ class Camera:
         h, w, c = image.shape
         layout = TileLayout(w, h, c, tile, border)
         salts = tuple(new_salt() for _ in layout.cells)
-        cells = tuple(layout.commit_cells(image, salts))
+        cells = tuple(layout.commit_cells(image, salts, progress))
         root = layout.root(cells)
         signed = SignedCapture(layout, cells, root, self.sign(capture_message(layout, root)), self.public_key)
         return Capture(signed, CaptureSecrets(np.array(image, copy=True), salts))

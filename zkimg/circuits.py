@@ -28,6 +28,15 @@ from .pipeline import canonical_json
 
 log = logging.getLogger("zkimg.circuits")
 
+
+def _drop_scale_warning(record: logging.LogRecord) -> bool:
+    """ezkl warns "low scale values (<8) may impact precision" for every circuit; zkimg's
+    circuits are integer-exact at scale 0 by design, so that one message is noise."""
+    return "low scale values" not in record.getMessage()
+
+
+logging.getLogger("ezkl").addFilter(_drop_scale_warning)  # ezkl logs through Python logging (pyo3_log)
+
 EZKL_VERSION = "23.0.5"
 CACHE_LAYOUT = "zkimg.cache/1"
 #: ezkl reserves this many rows for blinding factors (ASSUMED_BLINDING_FACTORS + pad), with margin.
@@ -96,6 +105,7 @@ class SRS:
         self.expected_digests = dict(expected_digests or {})
         self._digests: Dict[Path, tuple] = {}
         self._lock = threading.Lock()
+        self._warn = True  # a copy sent to an executor's worker stays quiet: its owner was warned
 
     def __getstate__(self) -> dict:  # picklable for executors: drop the lock and memo
         return {"directory": self.directory, "development": self.development,
@@ -104,6 +114,7 @@ class SRS:
     def __setstate__(self, state: dict) -> None:
         self.__init__(state["directory"], development=state["development"],  # type: ignore[misc]
                       expected_digests=state["expected_digests"])
+        self._warn = False
 
     @classmethod
     def development_srs(cls, cache_dir: Optional[Path] = None) -> "SRS":
@@ -116,12 +127,12 @@ class SRS:
     def path(self, logrows: int) -> Path:
         """Path of the SRS for ``logrows``; a development SRS is generated once if missing."""
         p = self.directory / f"kzg{logrows}.srs"
-        if self.development:
+        if self.development and self._warn:
             warnings.warn("zkimg is using a locally generated development SRS: proofs are NOT "
                           "trustworthy; pass a ceremony SRS for real use", DevelopmentSRSWarning,
                           stacklevel=3)
-            if not p.exists():
-                self._generate(p, logrows)
+        if self.development and not p.exists():
+            self._generate(p, logrows)
         elif not p.exists():
             raise CircuitError(f"no SRS file for logrows={logrows}: expected {p}")
         return p

@@ -25,6 +25,17 @@ class InvalidImage(InvalidParameter):
         super().__init__(parameter, message)
 
 
+class LossyFormat(InvalidParameter):
+    """An output format would change pixels (JPEG, ...), so the file would not match its proof."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("format", message)
+
+
+class ManifestError(Error):
+    """A C2PA manifest could not be written, or read back with a zkimg attestation in it."""
+
+
 class InvalidBundle(Error, ValueError):
     """Serialized data (pipeline JSON, tile proof, ...) cannot be parsed or is malformed."""
 

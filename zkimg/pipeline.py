@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any, Iterable, Iterator, List, Sequence, Tuple
 
 import numpy as np
@@ -122,6 +123,62 @@ class Pipeline:
     @classmethod
     def loads(cls, text: str | bytes) -> "Pipeline":
         return cls.from_json(parse_json(text, MAX_JSON_BYTES, "pipeline"))
+
+
+def load_pipeline(path: "str | Path") -> Pipeline:
+    """Read a hand-written pipeline file: JSON (``.json``) or YAML (``.yaml``/``.yml``).
+
+    The document is a list of steps, or an object with ``steps`` (and optionally
+    ``schema``). A step is ``{"op": "crop", "left": 0, ...}`` or ``{"crop": {"left": 0, ...}}``
+    (a parameterless step may be just ``"grayscale"``); derived fields may be omitted.
+    Raises :class:`InvalidBundle` for anything malformed.
+    """
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise InvalidBundle(f"pipeline file larger than {MAX_JSON_BYTES} bytes")
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InvalidBundle(f"cannot read pipeline file: {e}") from e
+    if p.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise InvalidBundle(f"pipeline file is not valid YAML: {e}") from e
+    else:
+        data = parse_json(text, MAX_JSON_BYTES, "pipeline file")
+    return pipeline_from_steps(data)
+
+
+def pipeline_from_steps(data: Any) -> Pipeline:
+    """A pipeline from the lenient step list of :func:`load_pipeline` (already parsed)."""
+    if isinstance(data, dict):
+        if not set(data) <= {"schema", "steps"} or "steps" not in data:
+            raise InvalidBundle("a pipeline document has 'steps' (and optionally 'schema')")
+        if data.get("schema", PIPELINE_SCHEMA) != PIPELINE_SCHEMA:
+            raise InvalidBundle(f"unsupported pipeline schema {data['schema']!r}")
+        data = data["steps"]
+    if not isinstance(data, list) or not 1 <= len(data) <= MAX_STEPS:
+        raise InvalidBundle(f"a pipeline is a list of 1 to {MAX_STEPS} steps")
+    steps = []
+    for i, step in enumerate(data):
+        if isinstance(step, str):
+            step = {"op": step}
+        elif isinstance(step, dict) and "op" not in step and len(step) == 1:
+            (op, params), = step.items()
+            if params is None:
+                params = {}
+            if not isinstance(params, dict):
+                raise InvalidBundle(f"step {i + 1} ({op}): parameters must be a mapping")
+            step = {"op": op, **params}
+        try:
+            steps.append(transform_from_json(step, canonical=False))
+        except InvalidBundle as e:
+            raise InvalidBundle(f"step {i + 1}: {e}") from e
+    return Pipeline(steps)
 
 
 def as_pipeline(p: "Pipeline | Transform | Sequence[Transform]") -> Pipeline:

@@ -191,3 +191,19 @@ def split_pipeline(pipeline: Pipeline, segments: Optional[Sequence[int]]) -> Lis
         out.append(Pipeline(pipeline.steps[i:i + n]))
         i += n
     return out
+
+
+def chain_plans(pipeline: Pipeline, layout: TileLayout, *, hidden_output: bool, max_out: int,
+                segments: Optional[Sequence[int]]) -> List[Plan]:
+    """The plans of a (possibly segmented) pipeline over ``layout``, first to last.
+
+    Every plan but the last has a hidden output on a ``layout.tile`` grid, which is the next
+    plan's committed input (:func:`intermediate_layout`). Prover and verifier both use this.
+    """
+    parts = split_pipeline(pipeline, segments)
+    plans: List[Plan] = []
+    for i, seg in enumerate(parts):
+        last = i == len(parts) - 1
+        plans.append(Plan(seg, layout, hidden_output if last else True, max_out, None if last else layout.tile))
+        layout = intermediate_layout(plans[-1].output_shape, layout.tile)
+    return plans

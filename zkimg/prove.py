@@ -10,7 +10,7 @@ import tempfile
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from .errors import CircuitError, CommitmentMismatch, InvalidBundle, InvalidPara
 from .pipeline import parse_json
 from .lowering import PACK_GROUP, SALT_BYTES, CircuitSpec, TileJob, run_reference
 from .primitives import run_all
+from .progress import ProgressCallback, report
 from .transforms import check_image
 
 log = logging.getLogger("zkimg.prove")
@@ -206,7 +207,6 @@ def ezkl_proof_json(proof: bytes, instances: Tuple[int, ...]) -> Dict[str, Any]:
 
 # --------------------------------------------------------------------------- whole images
 
-ProgressCallback = Callable[[int, int], None]
 
 
 def prove_spec(store: CircuitStore, spec: CircuitSpec, parts: Sequence[np.ndarray], salts: Sequence[bytes],
@@ -273,7 +273,8 @@ def prove_plan(plan: Any, pixels: np.ndarray, salts: Sequence[bytes], *, store: 
     Circuits and keys are built once per distinct circuit, in this process, before the
     jobs run on ``executor`` (default: a process pool sized to the machine). Finished
     proofs are written to ``workdir`` as they complete (atomically), and a later call with
-    the same ``workdir`` reuses them. ``progress(done, total)`` is called after each job.
+    the same ``workdir`` reuses them. ``progress`` gets ("setup", circuits ready, distinct
+    circuits) and ("prove", jobs done, jobs) as each finishes.
     For a hidden-output plan each output tile gets a fresh salt (kept beside its proof).
     """
     store = store if store is not None else CircuitStore()
@@ -290,9 +291,12 @@ def prove_plan(plan: Any, pixels: np.ndarray, salts: Sequence[bytes], *, store: 
         stamp.write_text(digest)
     jobs = plan.jobs
     digests: Dict[int, str] = {}
-    for spec in dict.fromkeys(j.spec for j in jobs):  # one setup per distinct circuit
+    specs = list(dict.fromkeys(j.spec for j in jobs))
+    report(progress, "setup", 0, len(specs))
+    for n, spec in enumerate(specs, 1):  # one setup per distinct circuit
         circuit = store.circuit(spec)
         digests[circuit.logrows] = store.keys(circuit).srs_digest
+        report(progress, "setup", n, len(specs))
     out_salts = {j.index: _output_salt(workdir, j.index) for j in jobs} if plan.hidden_output else {}
     proofs: Dict[int, bytes] = {}
     pending = []
@@ -303,8 +307,7 @@ def prove_plan(plan: Any, pixels: np.ndarray, salts: Sequence[bytes], *, store: 
         else:
             pending.append(job)
     total, done = len(jobs), len(proofs)
-    if progress:
-        progress(done, total)
+    report(progress, "prove", done, total)
     own = executor is None and len(pending) > 1
     pool = ProcessPoolExecutor(max_workers=min(os.cpu_count() or 1, len(pending)),
                                mp_context=multiprocessing.get_context("spawn")) if own else executor
@@ -323,8 +326,7 @@ def prove_plan(plan: Any, pixels: np.ndarray, salts: Sequence[bytes], *, store: 
                 _write_atomic(workdir / f"job-{job.index:06d}.proof", proof)
             done += 1
             log.info("proved tile job %d/%d", done, total)
-            if progress:
-                progress(done, total)
+            report(progress, "prove", done, total)
     finally:
         if own and pool is not None:
             pool.shutdown(cancel_futures=True)

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .commitments import commit, poseidon
 from .errors import InvalidImage, InvalidParameter
+from .progress import ProgressCallback, report
 from .transforms import MAX_CHANNELS, MAX_SIDE, _int
 
 LAYOUT_VERSION = 1
@@ -125,12 +126,19 @@ class TileLayout:
             raise InvalidImage(f"expected a uint8 {self.height}×{self.width}×{self.channels} image, "
                                f"got {image.dtype} {image.shape}")
 
-    def commit_cells(self, image: np.ndarray, salts: Sequence[bytes]) -> List[int]:
-        """Commitment of every cell of ``image`` under its salt (``salts[i]`` for ``cells[i]``)."""
+    def commit_cells(self, image: np.ndarray, salts: Sequence[bytes],
+                     progress: Optional[ProgressCallback] = None) -> List[int]:
+        """Commitment of every cell of ``image`` under its salt (``salts[i]`` for ``cells[i]``);
+        ``progress("commit", done, total)`` after each cell."""
         self.check_image(image)
         if len(salts) != len(self.cells):
             raise InvalidParameter("salts", f"need {len(self.cells)} salts, got {len(salts)}")
-        return [commit(self.cell_pixels(image, c), s) for c, s in zip(self.cells, salts)]
+        out: List[int] = []
+        report(progress, "commit", 0, len(self.cells))
+        for c, s in zip(self.cells, salts):
+            out.append(commit(self.cell_pixels(image, c), s))
+            report(progress, "commit", len(out), len(self.cells))
+        return out
 
     def tile_commitments(self, cell_commitments: Sequence[int]) -> List[int]:
         """Fold cell commitments into one commitment per tile (raster order)."""

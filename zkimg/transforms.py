@@ -123,8 +123,18 @@ class Transform(abc.ABC):
 _REGISTRY: Dict[str, Type[Transform]] = {}
 
 
-def transform_from_json(data: Any) -> Transform:
-    """Parse one transform's canonical JSON object; raises InvalidBundle on anything malformed."""
+def transform_ops() -> Tuple[str, ...]:
+    """The ``op`` names of every registered transform."""
+    return tuple(sorted(_REGISTRY))
+
+
+def transform_from_json(data: Any, canonical: bool = True) -> Transform:
+    """Parse one transform's JSON object; raises InvalidBundle on anything malformed.
+
+    ``canonical`` (bundles): the object must be exactly the transform's canonical form,
+    derived fields included. Otherwise (hand-written pipeline files) derived fields such as
+    ``kernel`` or ``factor_q8`` may be omitted and defaults apply.
+    """
     if not isinstance(data, dict) or not isinstance(data.get("op"), str):
         raise InvalidBundle("a transform must be a JSON object with a string 'op'")
     cls = _REGISTRY.get(data["op"])
@@ -137,7 +147,11 @@ def transform_from_json(data: Any) -> Transform:
         raise InvalidBundle(f"{data['op']}: {e}") from e
     except TypeError as e:
         raise InvalidBundle(f"{data['op']}: bad parameters ({e})") from e
-    if t.to_json() != data:
+    made = t.to_json()
+    if not canonical and any(made.get(k) != v for k, v in data.items()):  # a given derived field must agree
+        raise InvalidBundle(f"{data['op']}: given parameters disagree with the ones derived from them: "
+                            f"{ {k: made.get(k) for k, v in data.items() if made.get(k) != v} }")
+    if canonical and made != data:
         raise InvalidBundle(f"{data['op']}: parameters are not in canonical form")
     return t
 

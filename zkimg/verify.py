@@ -20,7 +20,8 @@ from .errors import (CircuitMismatch, CommitmentMismatch, InvalidBundle, Invalid
 from .limits import DEFAULT_LIMITS, Limits
 from .lowering import TileJob
 from .pipeline import Pipeline
-from .plan import Plan, intermediate_layout, split_pipeline
+from .plan import chain_plans
+from .progress import ProgressCallback, report
 from .prove import TileProof, ezkl_proof_json
 from .transforms import check_image
 
@@ -122,7 +123,7 @@ class Verification:
 
 def verify(attestation: "Attestation | str | Path | bytes", published: Optional[np.ndarray], *,
            trusted_keys: Iterable[PublicKey], store: Optional[CircuitStore] = None,
-           limits: Limits = DEFAULT_LIMITS) -> Verification:
+           limits: Limits = DEFAULT_LIMITS, progress: Optional[ProgressCallback] = None) -> Verification:
     """Check an attestation against the published image and the trusted camera keys.
 
     Checks, in order (the first failure raises the named error): the camera key is trusted
@@ -134,6 +135,7 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
     circuit and key rebuilt here and instances computed here from the signed cell
     commitments and the published pixels (``ProofInvalid``). A path or bytes are parsed
     under ``limits`` (:class:`zkimg.Limits`) before anything they declare is allocated.
+    ``progress("verify", done, total)`` is called as tile proofs are checked.
     """
     from .bundle import Attestation
 
@@ -150,7 +152,6 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
         raise UntrustedKey(f"camera key {cap.camera_key.key_id[:16]}… is not trusted")
     cap.verify()  # RootMismatch, SignatureInvalid
     hidden = attestation.hidden_output
-    pipes = split_pipeline(attestation.pipeline, [seg.steps for seg in attestation.segments])
     input_shape = (cap.layout.height, cap.layout.width, cap.layout.channels)
     final_shape = attestation.pipeline.output_shape(input_shape)
     if tuple(attestation.output_shape) != final_shape:
@@ -163,14 +164,16 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
     if attestation.development_srs != store.srs.development:  # reported from the verifier's SRS, not the bundle
         raise SRSMismatch(f"bundle says development SRS = {attestation.development_srs}, the verifier's is "
                           f"{store.srs.development}")
-    layout, inputs, tiles = cap.layout, cap.cell_commitments, 0
-    for i, (pipe, seg) in enumerate(zip(pipes, attestation.segments)):
-        last = i == len(pipes) - 1
-        plan = Plan(pipe, layout, hidden if last else True, attestation.max_out, None if last else layout.tile)
-        jobs = plan.jobs
-        if len(seg.proofs) != len(jobs):
-            raise InvalidBundle(f"segment {i} has {len(seg.proofs)} proofs for {len(jobs)} planned tiles")
-        for job, proof in zip(jobs, seg.proofs):
+    plans = chain_plans(attestation.pipeline, cap.layout, hidden_output=hidden, max_out=attestation.max_out,
+                        segments=[seg.steps for seg in attestation.segments])
+    for i, (plan, seg) in enumerate(zip(plans, attestation.segments)):
+        if len(seg.proofs) != len(plan.jobs):
+            raise InvalidBundle(f"segment {i} has {len(seg.proofs)} proofs for {len(plan.jobs)} planned tiles")
+    total, tiles = sum(len(p.jobs) for p in plans), 0
+    report(progress, "verify", 0, total)
+    inputs = cap.cell_commitments
+    for i, (plan, seg) in enumerate(zip(plans, attestation.segments)):
+        for job, proof in zip(plan.jobs, seg.proofs):
             circuit = store.circuit(job.spec)
             keys = store.keys(circuit)
             if attestation.srs_digests.get(circuit.logrows) != keys.srs_digest:
@@ -183,10 +186,10 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
                     np.ascontiguousarray(published[job.rows[0]:job.rows[1], job.cols[0]:job.cols[1]]))
             instances = [inputs[k] for k in job.cells] + [out_instance]
             check_proof(circuit, keys, proof, instances, what=f"segment {i} tile {job.index} proof")
-        tiles += len(jobs)
-        if not last:  # chain link: this segment's output commitments are the next one's inputs
-            layout = intermediate_layout(plan.output_shape, layout.tile)
-            assert seg.output_commitments is not None and len(seg.output_commitments) == len(layout.cells)
+            tiles += 1
+            report(progress, "verify", tiles, total)
+        if i < len(plans) - 1:  # chain link: this segment's output commitments are the next one's inputs
+            assert seg.output_commitments is not None and len(seg.output_commitments) == len(plans[i + 1].layout.cells)
             inputs = seg.output_commitments
     return Verification(attestation.pipeline, input_shape, final_shape, cap.camera_key.key_id,
                         cap.root, tiles, store.srs.development, hidden)

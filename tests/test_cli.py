@@ -1,0 +1,170 @@
+"""The ``zkimg`` command, end to end with real proofs: keygen → capture → prove → verify/inspect."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import zkimg
+from zkimg import cli
+from zkimg.images import read_image, write_image
+from conftest import photo_tile
+
+PHOTO = photo_tile("chelsea", 50, 120, 17, 23)  # odd size, real photo
+STEPS = ["--crop", "1,2,20,14", "--grayscale", "--contrast", "1.5"]
+PIPE = zkimg.Pipeline([zkimg.Crop(1, 2, 20, 14), zkimg.Grayscale(), zkimg.Contrast(1.5)])
+
+
+def run(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def session(store, tmp_path_factory):
+    """A camera, a capture and a C2PA-signed edit made through the CLI (real proofs)."""
+    d = tmp_path_factory.mktemp("cli")
+    cache = ["--cache", store.cache_dir]
+    write_image(d / "photo.png", PHOTO)
+    assert cli.main(["keygen", "-o", str(d / "camera.pem"), "--c2pa-dev-ca", str(d / "pki")]) == 0
+    assert cli.main(["capture", str(d / "photo.png"), "--key", str(d / "camera.pem"), "--tile", "16"]) == 0
+    code = cli.main(["prove", "--capture", str(d / "photo.capture.json"), "--secrets", str(d / "photo.secrets.npz"),
+                     *STEPS, "-o", str(d / "edit.zkimg"), "--image-out", str(d / "edit.png"), "--jobs", "1",
+                     "--c2pa-cert", str(d / "pki" / "signer-chain.pem"), "--c2pa-key", str(d / "pki" / "signer-key.pem"),
+                     *map(str, cache)])
+    assert code == 0
+    return d, cache
+
+
+def test_files_written(session):
+    d, _ = session
+    assert (d / "camera.pem").stat().st_mode & 0o777 == 0o600
+    assert (d / "photo.secrets.npz").stat().st_mode & 0o777 == 0o600
+    assert zkimg.PublicKey.from_pem((d / "camera.pub.pem").read_bytes()) == zkimg.Camera.load(d / "camera.pem").public_key
+    assert np.array_equal(read_image(d / "edit.png"), PIPE.apply(PHOTO))  # pixels exactly the proved ones
+    assert zkimg.Attestation.load(d / "edit.zkimg").pipeline == PIPE
+
+
+def test_verify_with_bundle(session, capsys):
+    d, cache = session
+    code, out, _ = run(capsys, "verify", d / "edit.png", "--bundle", d / "edit.zkimg", "--trust", d / "camera.pub.pem",
+                       *cache)
+    assert code == 0 and out.startswith("VERIFIED")
+    assert "crop(left=1, top=2, width=20, height=14) → grayscale" in out and "23×17×3, hidden" in out
+    assert "development SRS" in out
+
+
+def test_verify_from_c2pa_manifest_alone(session, capsys):
+    d, cache = session
+    code, out, _ = run(capsys, "verify", d / "edit.png", "--trust", d / "camera.pub.pem",
+                       "--c2pa-trust", d / "pki" / "ca.pem", *cache)
+    assert code == 0 and "VERIFIED" in out and "C2PA         manifest Trusted" in out
+
+
+def test_changed_pixel_is_not_verified(session, capsys, tmp_path):
+    d, cache = session
+    img = read_image(d / "edit.png")
+    img[3, 4, 0] ^= 1
+    write_image(tmp_path / "fake.png", img)
+    code, _, err = run(capsys, "verify", tmp_path / "fake.png", "--bundle", d / "edit.zkimg",
+                       "--trust", d / "camera.pub.pem", *cache)
+    assert code == cli.EXIT_NOT_VERIFIED and "NOT VERIFIED: proof check failed" in err
+
+
+def test_untrusted_camera_is_not_verified(session, capsys, tmp_path):
+    d, cache = session
+    assert cli.main(["keygen", "-q", "-o", str(tmp_path / "other.pem")]) == 0
+    code, _, err = run(capsys, "verify", d / "edit.png", "--bundle", d / "edit.zkimg",
+                       "--trust", tmp_path / "other.pub.pem", *cache)
+    assert code == 1 and "trusted_keys check failed" in err
+
+
+def test_inspect(session, capsys):
+    d, _ = session
+    code, out, _ = run(capsys, "inspect", d / "edit.zkimg")
+    assert code == 0 and "NOT verified" in out and "23×17×3 (hidden)" in out and "DEVELOPMENT" in out
+    code, out, _ = run(capsys, "inspect", d / "edit.png", "--json")
+    s = json.loads(out)
+    assert code == 0 and s["output"] == {"height": 14, "width": 20, "channels": 1, "hidden": False}
+    assert s["camera_key"]["id"] == zkimg.Camera.load(d / "camera.pem").public_key.key_id
+    assert s["c2pa"]["validation_state"] in ("Valid", "Trusted") and s["tiles"]["proofs"] >= 1
+
+
+def test_bad_inputs_have_exit_codes(session, capsys, tmp_path):
+    d, cache = session
+    (tmp_path / "junk.zkimg").write_bytes(b"{not json")
+    assert run(capsys, "verify", d / "edit.png", "--bundle", tmp_path / "junk.zkimg",
+               "--trust", d / "camera.pub.pem")[0] == cli.EXIT_INPUT
+    assert run(capsys, "inspect", tmp_path / "junk.zkimg")[0] == cli.EXIT_INPUT
+    write_image(tmp_path / "plain.png", PHOTO)  # no manifest, no bundle
+    code, _, err = run(capsys, "verify", tmp_path / "plain.png", "--trust", d / "camera.pub.pem")
+    assert code == cli.EXIT_INPUT and "no C2PA manifest" in err
+    prove = ["prove", "--capture", d / "photo.capture.json", "--secrets", d / "photo.secrets.npz", *cache]
+    code, _, err = run(capsys, *prove, *STEPS, "-o", tmp_path / "x.zkimg", "--image-out", tmp_path / "x.jpg")
+    assert code == cli.EXIT_INPUT and "lossy" in err and not (tmp_path / "x.zkimg").exists()  # refused before proving
+    code, _, err = run(capsys, *prove, *STEPS, "-o", d / "edit.zkimg")
+    assert code == cli.EXIT_INPUT and "--force" in err  # never overwrites silently
+    with pytest.raises(SystemExit) as e:
+        cli.main([*map(str, prove), "-o", str(tmp_path / "y.zkimg")])  # no edit given
+    assert e.value.code == cli.EXIT_USAGE
+    with pytest.raises(SystemExit) as e:
+        cli.main([*map(str, prove), "--crop", "1,2,3", "-o", str(tmp_path / "y.zkimg")])
+    assert e.value.code == cli.EXIT_USAGE
+    code, _, err = run(capsys, "capture", tmp_path / "missing.png", "--key", d / "camera.pem")
+    assert code == cli.EXIT_INPUT and "no such image" in err
+
+
+def _parse_pipeline(*argv):
+    parser = cli.build_parser()
+    a = parser.parse_args(["prove", "--capture", "c", "--secrets", "s", "-o", "o", *argv])
+    return cli._pipeline(a, parser)
+
+
+def test_inline_steps_keep_their_order():
+    assert _parse_pipeline(*STEPS) == PIPE
+    got = _parse_pipeline("--resize", "32x24:nearest", "--blur", "gaussian:5:1.5", "--blur", "box", "--flip",
+                          "vertical", "--rotate90", "3", "--white-balance", "1.1,1,0.9", "--brightness", "0.8",
+                          "--grayscale", "3")
+    assert got == zkimg.Pipeline([zkimg.Resize(32, 24, "nearest"), zkimg.GaussianBlur(5, 1.5), zkimg.BoxBlur(3),
+                                  zkimg.Flip("vertical"), zkimg.Rotate90(3), zkimg.WhiteBalance((1.1, 1, 0.9)),
+                                  zkimg.Brightness(0.8), zkimg.Grayscale(3)])
+
+
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
+def test_pipeline_files(tmp_path, suffix):
+    steps = [{"crop": {"left": 1, "top": 2, "width": 20, "height": 14}}, "grayscale", {"op": "contrast", "factor": 1.5}]
+    text = json.dumps({"steps": steps})  # JSON is YAML too
+    (tmp_path / f"p{suffix}").write_text(text)
+    assert _parse_pipeline("--pipeline", str(tmp_path / f"p{suffix}")) == PIPE
+    (tmp_path / f"bad{suffix}").write_text(json.dumps([{"crop": {"left": 1}}]))
+    with pytest.raises(zkimg.InvalidBundle, match="step 1"):
+        _parse_pipeline("--pipeline", str(tmp_path / f"bad{suffix}"))
+
+
+def test_progress_bars_only_on_a_terminal(monkeypatch, capsys):
+    bars = cli.Bars(quiet=False)  # pytest's stderr is not a TTY
+    bars("prove", 1, 2)
+    assert not bars.enabled and capsys.readouterr().err == ""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    assert not cli.Bars(quiet=True).enabled
+    bars = cli.Bars(quiet=False)
+    for i in range(3):
+        bars("verify", i, 2)
+    bars.close()
+    err = capsys.readouterr().err
+    assert "verify tiles" in err and "2/2" in err
+
+
+def test_console_script_is_installed():
+    beside = Path(sys.executable).parent / "zkimg"  # the venv's bin, activated or not
+    exe = str(beside) if beside.exists() else shutil.which("zkimg") or pytest.fail("no zkimg console script")
+    r = subprocess.run([exe, "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "keygen" in r.stdout and "exit codes" in r.stdout
+    for cmd in ("keygen", "capture", "prove", "verify", "inspect"):
+        r = subprocess.run([sys.executable, "-m", "zkimg.cli", cmd, "--help"], capture_output=True, text=True)
+        assert r.returncode == 0 and "usage: zkimg " + cmd in r.stdout

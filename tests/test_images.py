@@ -1,0 +1,117 @@
+"""Image files: exact decoding rules, EXIF orientation, alpha, refusal of lossy outputs."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import zkimg
+from zkimg.images import encode_image, media_type, read_image, write_image
+from conftest import photo_tile
+
+PHOTO = photo_tile("coffee", 100, 200, 21, 34)  # odd size, real photo
+
+
+def _file(arr_or_im, fmt, **kw) -> bytes:
+    im = arr_or_im if isinstance(arr_or_im, Image.Image) else Image.fromarray(arr_or_im)
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".tiff", ".webp"])
+@pytest.mark.parametrize("name", ["photo", "zeros", "full"])
+def test_lossless_formats_round_trip_exactly(tmp_path, suffix, name):
+    img = {"photo": PHOTO, "zeros": np.zeros_like(PHOTO), "full": np.full_like(PHOTO, 255)}[name]
+    path = tmp_path / f"out{suffix}"
+    write_image(path, img)
+    got = read_image(path)
+    assert got.dtype == np.uint8 and np.array_equal(got, img)
+    assert media_type(path).startswith("image/")
+
+
+@pytest.mark.parametrize("channels", [1, 2, 4])
+def test_other_channel_counts_round_trip(tmp_path, channels):
+    img = np.ascontiguousarray(np.dstack([PHOTO, PHOTO[..., :1]])[..., :channels])
+    for suffix in (".png", ".tif"):
+        write_image(tmp_path / f"x{suffix}", img)
+        assert np.array_equal(read_image(tmp_path / f"x{suffix}", alpha="keep"), img)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".jpeg", ".JPG", ".gif", ".bmp", ".heic", ".avif", ".txt", ""])
+def test_lossy_or_unknown_output_formats_are_refused_before_writing(tmp_path, suffix):
+    path = tmp_path / f"out{suffix}"
+    with pytest.raises(zkimg.LossyFormat) as e:
+        write_image(path, PHOTO)
+    assert "lossless" in str(e.value)
+    assert not path.exists()
+
+
+def test_jpeg_input_is_read_as_decoded():
+    data = _file(PHOTO, "JPEG", quality=90)
+    got = read_image(data)
+    assert got.shape == PHOTO.shape and np.array_equal(got, np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
+    assert not np.array_equal(got, PHOTO)  # JPEG is lossy: the committed pixels are the decoded ones
+
+
+def test_exif_orientation_is_applied_or_ignored_explicitly():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    data = _file(PHOTO, "PNG", exif=exif.tobytes())
+    upright = read_image(data)
+    assert np.array_equal(upright, np.rot90(PHOTO, k=-1))
+    assert np.array_equal(read_image(data, orientation="ignore"), PHOTO)
+    with pytest.raises(zkimg.InvalidParameter):
+        read_image(data, orientation="sideways")
+
+
+def test_alpha_policies():
+    rgba = np.dstack([PHOTO, np.full(PHOTO.shape[:2], 255, np.uint8)])
+    assert np.array_equal(read_image(_file(rgba, "PNG")), PHOTO)  # opaque: dropped losslessly
+    rgba[3, 4, 3] = 10
+    data = _file(rgba, "PNG")
+    with pytest.raises(zkimg.InvalidImage, match="transparent"):
+        read_image(data)
+    assert np.array_equal(read_image(data, alpha="keep"), rgba)
+    assert np.array_equal(read_image(data, alpha="drop"), PHOTO)
+    with pytest.raises(zkimg.InvalidParameter):
+        read_image(data, alpha="blend")
+
+
+def test_modes_grey_bilevel_palette():
+    grey = PHOTO[..., 0]
+    assert np.array_equal(read_image(_file(grey, "PNG")), grey[..., None])
+    bilevel = Image.fromarray(grey > 128).convert("1")
+    assert set(np.unique(read_image(_file(bilevel, "PNG")))) <= {0, 255}
+    pal = Image.fromarray(PHOTO).quantize(16)
+    assert np.array_equal(read_image(_file(pal, "PNG")), np.asarray(pal.convert("RGB")))
+
+
+@pytest.mark.parametrize("arr", [np.full((4, 5), 40000, np.uint16), np.ones((4, 5), np.float32), None])
+def test_unsupported_modes_say_so(arr):  # 16-bit, float, CMYK
+    im = Image.new("CMYK", (5, 4)) if arr is None else Image.fromarray(arr)
+    data = _file(im, "TIFF")
+    with pytest.raises(zkimg.InvalidImage, match="not supported|convert"):
+        read_image(data)
+
+
+def test_hostile_files():
+    with pytest.raises(zkimg.InvalidImage):
+        read_image(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    with pytest.raises(zkimg.InvalidImage):
+        read_image(_file(PHOTO, "PNG")[:-30])  # truncated
+    with pytest.raises(zkimg.InvalidImage, match="max_image_pixels"):
+        read_image(_file(PHOTO, "PNG"), limits=zkimg.Limits(max_image_pixels=100))
+    frames = [Image.fromarray(PHOTO), Image.fromarray(255 - PHOTO)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="PNG", save_all=True, append_images=frames[1:])
+    with pytest.raises(zkimg.InvalidImage, match="animated"):
+        read_image(buf.getvalue())
+    with pytest.raises(zkimg.InvalidImage, match="no such"):
+        read_image("/nonexistent/image.png")
+
+
+def test_webp_refuses_grey():
+    with pytest.raises(zkimg.LossyFormat):
+        encode_image(PHOTO[..., :1], ".webp")

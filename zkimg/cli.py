@@ -1,0 +1,498 @@
+"""The ``zkimg`` command: keygen, capture, prove, verify, inspect, demo.
+
+Exit codes: 0 success; 1 verification failed (the check is named); 2 bad command line;
+3 unreadable or malformed input (image, key, bundle, pipeline, manifest); 4 proving or
+circuit failure; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+
+from . import __version__
+from .bundle import Attestation
+from .camera import Camera, Capture, CaptureSecrets, PublicKey, SignedCapture
+from .circuits import SRS, CircuitStore, DevelopmentSRSWarning
+from .errors import CircuitError, Error, InvalidParameter, ProvingError, VerificationError
+from .pipeline import Pipeline, load_pipeline
+from .transforms import (BoxBlur, Brightness, Contrast, Crop, Flip, GaussianBlur, Grayscale, Resize, Rotate90,
+                         Transform, WhiteBalance)
+
+EXIT_OK, EXIT_NOT_VERIFIED, EXIT_USAGE, EXIT_INPUT, EXIT_PROVING, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+DEV_SRS_NOTE = ("development SRS: generated on this machine, so whoever made it could forge proofs; "
+                "use --srs with a ceremony SRS for real use")
+log = logging.getLogger("zkimg.cli")
+
+
+# --------------------------------------------------------------------------- inline pipelines
+
+def _ints(text: str, n: int, sep: str = ",") -> List[int]:
+    parts = text.split(sep)
+    if len(parts) != n:
+        raise ValueError(f"expected {n} integers separated by {sep!r}")
+    return [int(p) for p in parts]
+
+
+def _resize(v: str) -> Transform:
+    size, _, mode = v.partition(":")
+    w, h = _ints(size.lower(), 2, "x")
+    return Resize(w, h, mode or "bilinear")
+
+
+def _blur(v: str) -> Transform:
+    kind, _, rest = v.partition(":")
+    args = rest.split(":") if rest else []
+    if kind == "gaussian" and len(args) <= 2:
+        return GaussianBlur(int(args[0]) if args else 3, float(args[1]) if len(args) > 1 else None)
+    if kind == "box" and len(args) <= 1:
+        return BoxBlur(int(args[0]) if args else 3)
+    raise ValueError("expected gaussian[:SIZE[:SIGMA]] or box[:SIZE]")
+
+
+#: flag → (metavar, help, parser). Steps apply in the order given on the command line.
+STEP_FLAGS: Dict[str, tuple] = {
+    "--crop": ("L,T,W,H", "crop a W×H window whose top-left pixel is (L, T)", lambda v: Crop(*_ints(v, 4))),
+    "--resize": ("WxH[:MODE]", "resize to W×H; MODE bilinear (default) or nearest", _resize),
+    "--blur": ("KIND[:SIZE]", "gaussian[:SIZE[:SIGMA]] or box[:SIZE] (SIZE odd, default 3)", _blur),
+    "--grayscale": ("N", "to grey (BT.601); N = 1 or 3 output channels", lambda v: Grayscale(int(v))),
+    "--brightness": ("F", "scale values by F (1 = unchanged)", lambda v: Brightness(float(v))),
+    "--contrast": ("F", "stretch around 128 by F (1 = unchanged)", lambda v: Contrast(float(v))),
+    "--white-balance": ("R,G,B", "per-channel gains", lambda v: WhiteBalance(tuple(float(g) for g in v.split(",")))),
+    "--flip": ("DIR", "horizontal or vertical", lambda v: Flip(v)),
+    "--rotate90": ("K", "rotate by K quarter turns counter-clockwise", lambda v: Rotate90(int(v))),
+}
+
+
+class _Step(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, ns: argparse.Namespace, value: Any,
+                 option: Optional[str] = None) -> None:
+        make = STEP_FLAGS[self.option_strings[0]][2]
+        try:
+            step = make(value)
+        except (ValueError, TypeError) as e:
+            parser.error(f"{option} {value}: {e}")
+        ns.steps = [*(getattr(ns, "steps", None) or []), step]
+
+
+def _pipeline(a: argparse.Namespace, parser: argparse.ArgumentParser) -> Pipeline:
+    steps = getattr(a, "steps", None) or []
+    if a.pipeline and steps:
+        parser.error("give the pipeline either as --pipeline FILE or as step options, not both")
+    if a.pipeline:
+        return load_pipeline(a.pipeline)
+    if not steps:
+        parser.error("no edit given: use --pipeline FILE or step options such as --crop/--resize")
+    return Pipeline(steps)
+
+
+def describe_step(t: Transform) -> str:
+    params = {k: v for k, v in t.params().items() if k != "kernel"}
+    return f"{t.op}(" + ", ".join(f"{k}={v}" for k, v in params.items()) + ")"
+
+
+# --------------------------------------------------------------------------- progress
+
+class Bars:
+    """tqdm bars on stderr, one per stage; silent when quiet or stderr is not a terminal."""
+
+    LABELS = {"commit": "commit cells", "setup": "setup circuits", "prove": "prove tiles", "verify": "verify tiles"}
+
+    def __init__(self, quiet: bool) -> None:
+        self.enabled = not quiet and sys.stderr.isatty()
+        self._bars: Dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        bar = self._bars.get(stage)
+        if bar is None:
+            bar = self._bars[stage] = tqdm(total=total, desc=self.LABELS.get(stage, stage), unit="tile" if
+                                           stage != "commit" else "cell", file=sys.stderr, leave=True)
+        bar.total = total
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
+
+
+# --------------------------------------------------------------------------- commands
+
+def _out(a: argparse.Namespace, *lines: str) -> None:
+    if not a.quiet:
+        for line in lines:
+            print(line)
+
+
+def _no_clobber(a: argparse.Namespace, *paths: Path) -> None:
+    for p in paths:
+        if p.exists() and not a.force:
+            raise InvalidParameter("output", f"{p} exists; pass --force to overwrite it")
+
+
+def _store(a: argparse.Namespace) -> CircuitStore:
+    srs = SRS.from_directory(a.srs) if a.srs else None
+    return CircuitStore(a.cache, srs)
+
+
+def _passphrase(a: argparse.Namespace) -> Optional[str]:
+    if not a.passphrase_env:
+        return None
+    value = os.environ.get(a.passphrase_env)
+    if value is None:
+        raise InvalidParameter("passphrase-env", f"environment variable {a.passphrase_env} is not set")
+    return value
+
+
+def cmd_keygen(a: argparse.Namespace) -> int:
+    key, pub = Path(a.out), Path(a.out).with_suffix(".pub.pem")
+    _no_clobber(a, key, pub)
+    cam = Camera.generate(a.curve)
+    cam.save(key, _passphrase(a))
+    pub.write_text(cam.public_key.pem())
+    _out(a, f"camera key   {key} (private, mode 0600)", f"public key   {pub} (give this to verifiers)",
+         f"key id       {cam.public_key.key_id}")
+    if a.c2pa_dev_ca:
+        from .manifest import development_signer
+
+        _, ca = development_signer(a.c2pa_dev_ca)
+        _out(a, f"C2PA         {a.c2pa_dev_ca}/signer-chain.pem + signer-key.pem, trust anchor {ca} "
+                "(development only)")
+    return EXIT_OK
+
+
+def cmd_capture(a: argparse.Namespace) -> int:
+    from .images import read_image
+
+    stem = Path(a.out) if a.out else Path(a.image).with_suffix("")
+    record, secrets = Path(f"{stem}.capture.json"), Path(f"{stem}.secrets.npz")
+    _no_clobber(a, record, secrets)
+    cam = Camera.load(a.key, _passphrase(a))
+    pixels = read_image(a.image, alpha=a.alpha, orientation=a.orientation)
+    bars = Bars(a.quiet)
+    shot = cam.capture(pixels, a.tile, a.border, progress=bars)
+    bars.close()
+    shot.secrets.save(secrets)
+    shot.signed.save(record)
+    lay = shot.signed.layout
+    _out(a, f"captured     {lay.width}×{lay.height}×{lay.channels}, {lay.cell_count} cells of tile {lay.tile}",
+         f"public       {record} (capture record: commitments, root, signature)",
+         f"secret       {secrets} (pixels and salts, mode 0600: keep it private)")
+    return EXIT_OK
+
+
+def _executor(a: argparse.Namespace) -> Any:
+    if a.dask:
+        try:
+            from distributed import Client
+        except ImportError as e:
+            raise InvalidParameter("dask", "needs dask.distributed: pip install 'zkimg[dask]'") from e
+        return Client(a.dask).get_executor()
+    if a.jobs:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(a.jobs, mp_context=multiprocessing.get_context("spawn"))
+    return None
+
+
+def cmd_prove(a: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .attest import prove
+    from .images import encode_image, media_type
+
+    pipe = _pipeline(a, parser)
+    out = Path(a.out)
+    image_out = Path(a.image_out) if a.image_out else None
+    _no_clobber(a, out, *([image_out] if image_out else []))
+    if image_out is not None:
+        media_type(image_out)  # refuse a lossy format before hours of proving
+        if a.hide_output:
+            parser.error("--image-out publishes the output, --hide-output hides it: pick one")
+    if a.c2pa_cert and not image_out:
+        parser.error("--c2pa-cert signs the published image: give --image-out too")
+    signer = None
+    if a.c2pa_cert:
+        from .manifest import ManifestSigner
+
+        signer = ManifestSigner.from_files(a.c2pa_cert, a.c2pa_key or a.c2pa_cert, a.c2pa_alg)
+    capture = Capture(SignedCapture.load(a.capture), CaptureSecrets.load(a.secrets))
+    segments = [int(s) for s in a.segments.split(",")] if a.segments else None
+    store, bars = _store(a), Bars(a.quiet)
+    executor = _executor(a)
+    try:
+        att = prove(capture, pipe, store=store, executor=executor, progress=bars, workdir=a.workdir,
+                    hide_output=a.hide_output, segments=segments)
+    finally:
+        bars.close()
+        if executor is not None and hasattr(executor, "shutdown"):
+            executor.shutdown()
+    att.save(out)
+    lines = [f"proved       {' → '.join(describe_step(t) for t in pipe)}",
+             f"bundle       {out} ({out.stat().st_size:,} bytes, {len(att.proofs)} tile proofs)"]
+    if image_out is not None:
+        data = encode_image(pipe.apply(capture.secrets.pixels), image_out.suffix)
+        if signer is not None:
+            from .manifest import embed
+
+            plain = image_out.with_name(f".{image_out.name}.unsigned{image_out.suffix}")
+            plain.write_bytes(data)
+            try:
+                done = embed(plain, att, signer, image_out)
+            finally:
+                plain.unlink()
+            where = f"sidecar {done.sidecar.name}" if done.sidecar else "embedded"
+            lines.append(f"image        {image_out} (C2PA manifest with the bundle {where})")
+        else:
+            image_out.write_bytes(data)
+            lines.append(f"image        {image_out}")
+    if att.output_salts is not None:
+        salts = Path(f"{out}.output-salts")
+        fd = os.open(str(salts), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(b"".join(att.output_salts))
+        lines.append(f"secret       {salts} (salts of the hidden output's commitments, mode 0600)")
+    if att.development_srs:
+        lines.append(f"WARNING      {DEV_SRS_NOTE}")
+    _out(a, *lines)
+    return EXIT_OK
+
+
+def _load_attestation(a: argparse.Namespace, image: Optional[Path]) -> tuple:
+    """(attestation, C2PA reading or None) from --bundle, or from the image's manifest."""
+    if a.bundle:
+        return Attestation.load(a.bundle), None
+    if image is None:
+        raise InvalidParameter("bundle", "give a bundle file (--bundle) or an image with a C2PA manifest")
+    from .manifest import read
+
+    anchors = b"".join(Path(p).read_bytes() for p in a.c2pa_trust) if a.c2pa_trust else None
+    reading = read(image, trust_anchors=anchors)
+    return reading.attestation, reading
+
+
+def cmd_verify(a: argparse.Namespace) -> int:
+    from .images import read_image
+    from .verify import verify
+
+    image = Path(a.image) if a.image else None
+    att, reading = _load_attestation(a, image)
+    published = read_image(image, alpha="keep", orientation="ignore") if image is not None else None
+    if image is not None and att.hidden_output:
+        raise InvalidParameter("image", "this attestation hides its output: verify it without an image")
+    keys = [PublicKey.from_pem(Path(p).read_bytes()) for p in a.trust]
+    bars = Bars(a.quiet)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DevelopmentSRSWarning)  # reported below, once
+            res = verify(att, published, trusted_keys=keys, store=_store(a), progress=bars)
+    except VerificationError as e:
+        bars.close()
+        print(f"NOT VERIFIED: {e.check} check failed: {e}", file=sys.stderr)
+        return EXIT_NOT_VERIFIED
+    bars.close()
+    ih, iw, ic = res.input_size
+    oh, ow, oc = res.output_size
+    lines = ["VERIFIED",
+             f"edit         {' → '.join(describe_step(t) for t in res.pipeline)}",
+             f"original     {iw}×{ih}×{ic}, hidden; signed by camera key {res.camera_key_id}",
+             f"output       {ow}×{oh}×{oc}, " + ("hidden (committed)" if res.hidden_output else f"{image}"),
+             f"tiles        {res.tiles} proofs checked"]
+    if reading is not None:
+        lines.append(f"C2PA         manifest {reading.validation_state}"
+                     + (f" ({', '.join(reading.failures)})" if reading.failures else "")
+                     + (f", signed by {reading.signer}" if reading.signer else ""))
+    if res.development_srs:
+        lines.append(f"WARNING      {DEV_SRS_NOTE}")
+    _out(a, *lines)
+    return EXIT_OK
+
+
+def summary(att: Attestation, size: Optional[int] = None) -> Dict[str, Any]:
+    """A JSON-able summary of a bundle (nothing is verified)."""
+    cap, lay = att.capture, att.capture.layout
+    return {
+        "pipeline": [describe_step(t) for t in att.pipeline],
+        "pipeline_digest": att.pipeline.digest,
+        "input": {"width": lay.width, "height": lay.height, "channels": lay.channels},
+        "output": {"height": att.output_shape[0], "width": att.output_shape[1], "channels": att.output_shape[2],
+                   "hidden": att.hidden_output},
+        "camera_key": {"id": cap.camera_key.key_id, "curve": cap.camera_key.curve},
+        "tiles": {"tile": lay.tile, "border": lay.border, "cells": lay.cell_count, "proofs": len(att.proofs),
+                  "segments": [s.steps for s in att.segments]},
+        "srs": {"development": att.development_srs, "digests": {str(k): v for k, v in att.srs_digests.items()}},
+        "bundle_bytes": size,
+    }
+
+
+def cmd_inspect(a: argparse.Namespace) -> int:
+    path = Path(a.file)
+    reading = None
+    if path.suffix.lower() in (".png", ".tif", ".tiff", ".webp"):
+        from .manifest import read
+
+        reading = read(path)
+        att, size = reading.attestation, len(reading.attestation.dumps())
+    else:
+        att, size = Attestation.load(path), path.stat().st_size
+    s = summary(att, size)
+    if reading is not None:
+        s["c2pa"] = {"validation_state": reading.validation_state, "signer": reading.signer,
+                     "sidecar": str(reading.sidecar) if reading.sidecar else None}
+    if a.json:
+        print(json.dumps(s, indent=2))
+        return EXIT_OK
+    i, o, t = s["input"], s["output"], s["tiles"]
+    lines = [f"zkimg attestation ({size:,} bytes; NOT verified — run `zkimg verify`)",
+             f"edit         {' → '.join(s['pipeline'])}",
+             f"pipeline     sha256 {s['pipeline_digest']}",
+             f"original     {i['width']}×{i['height']}×{i['channels']} (hidden)",
+             f"output       {o['width']}×{o['height']}×{o['channels']} ({'hidden' if o['hidden'] else 'public'})",
+             f"camera key   {s['camera_key']['id']} ({s['camera_key']['curve']})",
+             f"tiles        tile {t['tile']} px, border {t['border']}, {t['cells']} cells, {t['proofs']} proofs"
+             + (f", segments {t['segments']}" if len(t["segments"]) > 1 else ""),
+             "SRS          " + ("DEVELOPMENT (not trustworthy)" if s["srs"]["development"] else "ceremony")
+             + ", logrows " + ", ".join(sorted(s["srs"]["digests"], key=int))]
+    if reading is not None:
+        lines.append(f"C2PA         {reading.validation_state}, signed by {reading.signer or '?'}"
+                     + (f", bundle in sidecar {reading.sidecar.name}" if reading.sidecar else ", bundle embedded"))
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from .demo import main as demo_main
+
+    return demo_main(a.demo_args)
+
+
+# --------------------------------------------------------------------------- parser
+
+EPILOG = """exit codes: 0 ok, 1 not verified (the failed check is printed), 2 bad command line,
+3 unreadable or malformed input, 4 proving/circuit failure, 130 interrupted"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summaries")
+    common.add_argument("-v", "--verbose", action="count", default=0, help="log to stderr (-vv: debug)")
+    common.add_argument("--cache", type=Path, default=None,
+                        help="circuit and key cache (default $ZKIMG_CACHE or ~/.cache/zkimg)")
+    common.add_argument("--srs", type=Path, default=None,
+                        help="directory of ceremony SRS files kzg<K>.srs (default: a development SRS)")
+    common.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+    p = argparse.ArgumentParser(prog="zkimg", description="Zero-knowledge attestations of exact image edits.",
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"zkimg {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    k = sub.add_parser("keygen", parents=[common], help="make a camera signing key",
+                       description="Make a camera key: OUT (private, 0600) and OUT.pub.pem (public).", epilog=EPILOG)
+    k.add_argument("--out", "-o", default="camera.pem", help="private key file (default camera.pem)")
+    k.add_argument("--curve", choices=["Ed25519", "P-256"], default="Ed25519")
+    k.add_argument("--passphrase-env", metavar="VAR", help="encrypt the key with the passphrase in $VAR")
+    k.add_argument("--c2pa-dev-ca", metavar="DIR", type=Path,
+                   help="also make a development C2PA root CA and signer certificate in DIR (tests, demos)")
+
+    c = sub.add_parser("capture", parents=[common], help="commit to a photo and sign it (the camera's step)",
+                       description="Commit to IMAGE tile by tile with fresh salts and sign the root. Writes "
+                                   "OUT.capture.json (public) and OUT.secrets.npz (secret).", epilog=EPILOG)
+    c.add_argument("image", help="PNG, JPEG, TIFF or WebP")
+    c.add_argument("--key", required=True, help="camera private key (from keygen)")
+    c.add_argument("--out", "-o", help="output stem (default: the image path without its suffix)")
+    c.add_argument("--tile", type=int, default=32, help="tile side in pixels (default 32)")
+    c.add_argument("--border", type=int, default=None, help="border cell width (default min(2, tile/4))")
+    c.add_argument("--alpha", choices=["auto", "keep", "drop"], default="auto",
+                   help="alpha channel: auto drops it if fully opaque, else refuses (default auto)")
+    c.add_argument("--orientation", choices=["apply", "ignore"], default="apply",
+                   help="EXIF orientation: apply it to the pixels (default) or ignore it")
+    c.add_argument("--passphrase-env", metavar="VAR", help="the key's passphrase is in $VAR")
+
+    pr = sub.add_parser("prove", parents=[common], help="prove an edit of a captured photo",
+                        description="Prove that the edit applied to the captured (hidden) photo gives the "
+                                    "output. The edit is --pipeline FILE (JSON or YAML) or step options, "
+                                    "applied in the order given.", epilog=EPILOG)
+    pr.add_argument("--capture", required=True, help="public capture record (X.capture.json)")
+    pr.add_argument("--secrets", required=True, help="capture secrets (X.secrets.npz)")
+    pr.add_argument("--out", "-o", required=True, help="attestation bundle to write (e.g. edit.zkimg)")
+    pr.add_argument("--image-out", help="also write the edited image (lossless: .png, .tif, .webp)")
+    pr.add_argument("--pipeline", type=Path, help="pipeline file (.json, .yaml)")
+    for flag, (metavar, text, _) in STEP_FLAGS.items():
+        optional = {"nargs": "?", "const": "1"} if flag == "--grayscale" else {}  # bare --grayscale: 1 channel
+        pr.add_argument(flag, metavar=metavar, action=_Step, dest="steps", help=text, **optional)
+    pr.add_argument("--hide-output", action="store_true", help="commit to the output instead of publishing it")
+    pr.add_argument("--segments", metavar="N,N,...", help="prove groups of steps separately (hidden intermediates)")
+    pr.add_argument("--workdir", type=Path, help="keep finished tile proofs here; rerun to resume")
+    pr.add_argument("--jobs", type=int, help="worker processes (default: one per core)")
+    pr.add_argument("--dask", metavar="ADDRESS", help="run tile jobs on a Dask scheduler (tcp://host:8786)")
+    pr.add_argument("--c2pa-cert", help="sign a C2PA manifest holding the bundle into --image-out with this "
+                                        "PEM certificate chain")
+    pr.add_argument("--c2pa-key", help="the certificate's PEM private key (default: in --c2pa-cert)")
+    pr.add_argument("--c2pa-alg", default="es256", help="C2PA signing algorithm (default es256)")
+
+    v = sub.add_parser("verify", parents=[common], help="verify an attestation against a published image",
+                       description="Check the proofs, the camera signature and every link. Without --bundle "
+                                   "the bundle is read from IMAGE's C2PA manifest.", epilog=EPILOG)
+    v.add_argument("image", nargs="?", help="published image (omit for a hidden output)")
+    v.add_argument("--bundle", "-b", help="attestation bundle (default: from the image's C2PA manifest)")
+    v.add_argument("--trust", action="append", required=True, metavar="PUBKEY",
+                   help="a trusted camera public key (PEM); repeat for several")
+    v.add_argument("--c2pa-trust", action="append", metavar="CA_PEM",
+                   help="trust anchor for the C2PA manifest signature (reported, not required)")
+
+    i = sub.add_parser("inspect", help="summarise a bundle (or an image's manifest) without verifying",
+                       description="Print what a bundle claims: pipeline, sizes, camera key, tiles, SRS.",
+                       epilog=EPILOG)
+    i.add_argument("file", help="bundle file, or an image with a C2PA manifest")
+    i.add_argument("--json", action="store_true", help="machine-readable output")
+    i.set_defaults(quiet=False, verbose=0)
+
+    d = sub.add_parser("demo", help="prove and verify an edit of a bundled photo",
+                       description="Runs python -m zkimg.demo; arguments after 'demo' go to it.")
+    d.add_argument("demo_args", nargs=argparse.REMAINDER, help="e.g. --tile 16")
+    d.set_defaults(quiet=False, verbose=0)
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    logging.basicConfig(level={0: logging.WARNING, 1: logging.INFO}.get(a.verbose, logging.DEBUG),
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not a.verbose:
+        warnings.simplefilter("ignore", DevelopmentSRSWarning)  # the commands say it once, plainly
+    commands: Dict[str, Callable[[], int]] = {
+        "keygen": lambda: cmd_keygen(a), "capture": lambda: cmd_capture(a),
+        "prove": lambda: cmd_prove(a, parser._subparsers._group_actions[0].choices["prove"]),  # type: ignore
+        "verify": lambda: cmd_verify(a), "inspect": lambda: cmd_inspect(a), "demo": lambda: cmd_demo(a),
+    }
+    try:
+        return commands[a.command]()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except VerificationError as e:  # e.g. a capture record whose own signature fails
+        print(f"NOT VERIFIED: {e.check} check failed: {e}", file=sys.stderr)
+        return EXIT_NOT_VERIFIED
+    except (ProvingError, CircuitError) as e:
+        print(f"zkimg: proving failed: {e}", file=sys.stderr)
+        return EXIT_PROVING
+    except (Error, OSError) as e:
+        print(f"zkimg: {e}", file=sys.stderr)
+        return EXIT_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Reading and writing image files (Pillow) with exactly defined pixels.
+
+What is committed and proved is a ``uint8`` H×W×C array; this module is the only place
+that turns files into such arrays and back, and it never changes a pixel silently:
+
+* Formats read: PNG, JPEG, TIFF, WebP (and anything else Pillow decodes to the modes below).
+  Animated or multi-page files are refused.
+* Modes: ``RGB`` → H×W×3; ``L`` → H×W×1 (grey stays one channel); ``1`` → H×W×1 of 0/255;
+  ``P`` (palette) → RGB, or RGBA when the palette has transparency (expanding a palette is
+  lossless). ``RGBA``/``LA``: see ``alpha``. 16-bit, 32-bit, float, CMYK, YCbCr and other
+  modes raise :class:`~zkimg.errors.InvalidImage` (convert to 8-bit RGB first; that
+  conversion is not part of any proof).
+* ``alpha="auto"`` (default) drops an alpha channel that is fully opaque and refuses one that
+  is not; ``"keep"`` keeps it as a fourth (second) channel, committed and proved like the
+  others; ``"drop"`` discards it.
+* EXIF orientation: ``orientation="apply"`` (default) rotates/flips the pixels upright as a
+  viewer shows them, so the committed pixels are what people see; ``"ignore"`` keeps the
+  stored order. Either way the result carries no orientation tag.
+* Writing is lossless only (PNG, TIFF, lossless WebP): a lossy format would change pixels
+  and the published image would no longer match its proof, so JPEG and the like are refused
+  with :class:`~zkimg.errors.LossyFormat`. Every written file is read back and compared.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+import numpy as np
+
+from .errors import InvalidImage, InvalidParameter, LossyFormat
+from .limits import DEFAULT_LIMITS, Limits
+from .transforms import check_image
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+ALPHA_POLICIES = ("auto", "keep", "drop")
+ORIENTATION_POLICIES = ("apply", "ignore")
+#: file suffix → (Pillow format, save options); only lossless encodings.
+LOSSLESS = {
+    ".png": ("PNG", {"optimize": False}),
+    ".tif": ("TIFF", {"compression": "tiff_deflate"}),
+    ".tiff": ("TIFF", {"compression": "tiff_deflate"}),
+    ".webp": ("WEBP", {"lossless": True, "quality": 100, "exact": True}),
+}
+LOSSY = {".jpg", ".jpeg", ".jpe", ".jfif", ".jxl", ".jp2", ".j2k", ".heic", ".heif", ".avif", ".gif", ".bmp"}
+_MODES = {"RGB": 3, "L": 1, "RGBA": 4, "LA": 2}
+_MEDIA_TYPES = {".png": "image/png", ".tif": "image/tiff", ".tiff": "image/tiff", ".webp": "image/webp"}
+
+
+def read_image(source: "str | Path | bytes | BinaryIO", *, alpha: str = "auto", orientation: str = "apply",
+               limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
+    """Decode an image file into a ``uint8`` H×W×C array (see the module doc for the rules).
+
+    Raises :class:`~zkimg.errors.InvalidImage` for anything undecodable, too large for
+    ``limits.max_image_pixels``, animated, or in a mode that has no exact 8-bit reading.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if alpha not in ALPHA_POLICIES:
+        raise InvalidParameter("alpha", f"must be one of {ALPHA_POLICIES}, got {alpha!r}")
+    if orientation not in ORIENTATION_POLICIES:
+        raise InvalidParameter("orientation", f"must be one of {ORIENTATION_POLICIES}, got {orientation!r}")
+    if isinstance(source, (bytes, bytearray)):
+        source = io.BytesIO(bytes(source))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(source)
+        with im:
+            w, h = im.size
+            if w * h > limits.max_image_pixels:
+                raise InvalidImage(f"{w}×{h} pixels exceeds max_image_pixels={limits.max_image_pixels}")
+            if getattr(im, "n_frames", 1) != 1:
+                raise InvalidImage("animated or multi-page images are not supported; extract one frame first")
+            im.load()
+            if orientation == "apply":
+                im = ImageOps.exif_transpose(im)
+            return _to_array(im, alpha)
+    except InvalidImage:
+        raise
+    except FileNotFoundError as e:
+        raise InvalidImage(f"no such image file: {e.filename}") from e
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning, EOFError) as e:
+        raise InvalidImage(f"cannot decode image: {e}") from e
+
+
+def _to_array(im: "Image.Image", alpha: str) -> np.ndarray:
+    mode = im.mode
+    if mode == "1":
+        im, mode = im.convert("L"), "L"
+    elif mode == "P":
+        mode = "RGBA" if "transparency" in im.info else "RGB"
+        im = im.convert(mode)
+    elif mode == "PA":
+        im, mode = im.convert("RGBA"), "RGBA"
+    if mode not in _MODES:
+        hint = "16-bit or 32-bit" if mode.startswith("I") else ("floating-point" if mode == "F" else mode)
+        raise InvalidImage(f"{hint} images are not supported: convert to 8-bit RGB (or L) first; "
+                           "that conversion is outside the proof")
+    arr = np.array(im, dtype=np.uint8)  # a writable copy
+    arr = arr.reshape(arr.shape[0], arr.shape[1], _MODES[mode])
+    if mode in ("RGBA", "LA") and alpha != "keep":
+        opaque = bool((arr[..., -1] == 255).all())
+        if alpha == "auto" and not opaque:
+            raise InvalidImage("the image has transparent pixels: pass alpha='keep' to commit the alpha channel "
+                               "or alpha='drop' to discard it")
+        arr = arr[..., :-1]
+    return np.ascontiguousarray(arr)
+
+
+def media_type(path: "str | Path") -> str:
+    """The media type of a lossless output path (``LossyFormat`` if it is not one)."""
+    return _MEDIA_TYPES[_format(Path(path))[2]]
+
+
+def _format(path: Path) -> tuple:
+    suffix = path.suffix.lower()
+    if suffix in LOSSLESS:
+        return (*LOSSLESS[suffix], suffix)
+    if suffix in LOSSY:
+        raise LossyFormat(f"refusing to write {suffix}: it is lossy or palette-limited, so the written pixels "
+                          "would differ from the proved ones and the image would no longer verify; "
+                          "use .png, .tif or .webp (lossless)")
+    raise LossyFormat(f"unknown output format {suffix or '(no suffix)'}: use .png, .tif or .webp (lossless)")
+
+
+def encode_image(image: np.ndarray, suffix: str = ".png") -> bytes:
+    """Encode ``image`` losslessly in the format of ``suffix``; read back and compared."""
+    image = check_image(image)
+    fmt, options, suffix = _format(Path("x" + suffix))
+    from PIL import Image
+
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[image.shape[2]]
+    if fmt == "WEBP" and mode in ("L", "LA"):
+        raise LossyFormat("WebP stores colour only; write a one- or two-channel image as .png or .tif")
+    pil = Image.fromarray(image[..., 0] if mode == "L" else image, mode=mode)
+    buf = io.BytesIO()
+    pil.save(buf, format=fmt, **options)
+    data = buf.getvalue()
+    if not np.array_equal(read_image(data, alpha="keep", orientation="ignore"), image):
+        raise LossyFormat(f"{fmt} did not round-trip these pixels exactly; use .png")  # never expected
+    return data
+
+
+def write_image(path: "str | Path", image: np.ndarray) -> None:
+    """Write ``image`` to ``path`` in the lossless format its suffix names (PNG, TIFF, WebP).
+
+    Raises :class:`~zkimg.errors.LossyFormat` for JPEG and other lossy formats, before
+    writing anything.
+    """
+    Path(path).write_bytes(encode_image(image, Path(path).suffix))

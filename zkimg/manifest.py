@@ -1,0 +1,298 @@
+"""C2PA manifests that carry a zkimg attestation (through c2pa-python).
+
+:func:`embed` signs a C2PA manifest into a published image (PNG, TIFF or WebP) holding:
+
+* the custom assertion ``org.zkimg.attestation``: ``{"media_type": <bundle media type>,
+  "bundle": <base64 of the canonical bundle>}``; or, when the bundle would push the manifest
+  JSON past c2pa's 1 MiB cap, ``{"media_type": ..., "sidecar": {"name": <file name>,
+  "sha256": <hex>, "bytes": <size>}}`` with the bundle written beside the image;
+* ``c2pa.actions``: ``c2pa.opened`` of the hidden original, then one action per pipeline step;
+* a ``parentOf`` ingredient naming the original only by its signed capture root
+  (``instance_id = "zkimg:capture-root:<hex>"``): no pixels, no thumbnail, no file hash.
+
+:func:`read` returns the attestation and c2pa's validation state. The zkimg proof is checked
+separately, by :func:`zkimg.verify` on the decoded pixels; the C2PA signature only says who
+published the manifest. Signing needs an X.509 certificate whose chain c2pa accepts
+(``ManifestSigner.from_files``); :func:`development_signer` makes a local root CA and a leaf
+for tests and demos — trusted only where that CA is given as a trust anchor.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as _dt
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+from .bundle import MEDIA_TYPE, Attestation
+from .commitments import felt_to_hex
+from .errors import InvalidBundle, InvalidParameter, ManifestError
+from .images import media_type
+from .limits import DEFAULT_LIMITS, Limits
+
+ASSERTION_LABEL = "org.zkimg.attestation"
+MAX_MANIFEST_JSON = 1 << 20  # c2pa-rs rejects a longer manifest definition ("StringTooLong")
+ORIGINAL_LABEL = "zkimg-original"
+ALGORITHMS = ("es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519")
+#: zkimg op → C2PA action name (https://c2pa.org/specifications: actions).
+ACTIONS = {"crop": "c2pa.cropped", "resize": "c2pa.resized", "flip": "c2pa.orientation",
+           "rotate90": "c2pa.orientation", "box_blur": "c2pa.filtered", "gaussian_blur": "c2pa.filtered",
+           "grayscale": "c2pa.color_adjustments", "brightness": "c2pa.color_adjustments",
+           "contrast": "c2pa.color_adjustments", "white_balance": "c2pa.color_adjustments"}
+
+
+def _c2pa() -> Any:
+    try:
+        import c2pa
+    except ImportError as e:  # pragma: no cover - depends on the install
+        raise ManifestError("C2PA support needs c2pa-python: pip install 'zkimg[c2pa]'") from e
+    return c2pa
+
+
+@dataclass(frozen=True)
+class ManifestSigner:
+    """The C2PA signing credential: a PEM certificate chain (leaf first) and its PEM private
+    key. ``tsa_url`` (an RFC 3161 timestamp authority) is optional; none is used offline."""
+
+    certificate_chain: bytes
+    private_key: bytes = b""
+    algorithm: str = "es256"
+    tsa_url: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise InvalidParameter("algorithm", f"must be one of {ALGORITHMS}")
+        if b"BEGIN CERTIFICATE" not in self.certificate_chain or b"PRIVATE KEY" not in self.private_key:
+            raise InvalidParameter("certificate_chain", "expected a PEM certificate chain and a PEM private key")
+
+    def __repr__(self) -> str:  # never print the key
+        return f"ManifestSigner(algorithm={self.algorithm!r}, tsa_url={self.tsa_url!r})"
+
+    @classmethod
+    def from_files(cls, certificate_chain: "str | Path", private_key: "str | Path", algorithm: str = "es256",
+                   tsa_url: Optional[str] = None) -> "ManifestSigner":
+        return cls(Path(certificate_chain).read_bytes(), Path(private_key).read_bytes(), algorithm, tsa_url)
+
+    def _signer(self) -> Any:
+        c2pa = _c2pa()
+        info = c2pa.C2paSignerInfo(self.algorithm, self.certificate_chain, self.private_key, self.tsa_url)
+        try:
+            return c2pa.Signer.from_info(info)
+        except c2pa.C2paError as e:
+            raise ManifestError(f"cannot make a C2PA signer from this certificate and key: {e}") from e
+
+
+def development_signer(directory: "str | Path") -> Tuple[ManifestSigner, Path]:
+    """Make a local root CA and a P-256 leaf it issued (AKI/SKI, EKU emailProtection), write
+    ``ca.pem``, ``signer-chain.pem`` and ``signer-key.pem`` (0600) to ``directory``, and
+    return the signer and the CA's path (pass it as a trust anchor to :func:`read`).
+
+    For tests and demos only: nobody else trusts this CA.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    now = _dt.datetime.now(_dt.timezone.utc)
+
+    def cert(subject: str, key: Any, issuer: Any, issuer_key: Any, ca: bool) -> Any:
+        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+        aki = x509.SubjectKeyIdentifier.from_public_key(issuer_key.public_key())
+        usage = dict(digital_signature=True, content_commitment=False, key_encipherment=False,
+                     data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
+                     encipher_only=False, decipher_only=False)
+        b = (x509.CertificateBuilder()
+             .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "zkimg development"),
+                                      x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+             .issuer_name(issuer).public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now - _dt.timedelta(days=1)).not_valid_after(now + _dt.timedelta(days=365))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+             .add_extension(x509.KeyUsage(**usage), critical=True)
+             .add_extension(ski, critical=False)
+             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(aki), critical=False))
+        if not ca:
+            b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        return b.sign(issuer_key, hashes.SHA256())
+
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "zkimg development"),
+                         x509.NameAttribute(NameOID.COMMON_NAME, "zkimg development root CA")])
+    ca = cert("zkimg development root CA", ca_key, ca_name, ca_key, True)
+    leaf = cert("zkimg development signer", leaf_key, ca_name, ca_key, False)
+    pem = lambda c: c.public_bytes(serialization.Encoding.PEM)  # noqa: E731
+    key = leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                 serialization.NoEncryption())
+    (d / "ca.pem").write_bytes(pem(ca))
+    (d / "signer-chain.pem").write_bytes(pem(leaf) + pem(ca))
+    fd = os.open(str(d / "signer-key.pem"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+    return ManifestSigner(pem(leaf) + pem(ca), key), d / "ca.pem"
+
+
+def _manifest(att: Attestation, title: str, fmt: str, payload: Dict[str, Any]) -> Dict[str, Any]:
+    from . import __version__
+
+    cap = att.capture
+    steps: List[Dict[str, Any]] = [{"action": "c2pa.opened", "parameters": {"ingredientIds": [ORIGINAL_LABEL]}}]
+    for t in att.pipeline:
+        params = ", ".join(f"{k}={v}" for k, v in t.params().items() if k not in ("kernel",))
+        steps.append({"action": ACTIONS.get(t.op, "c2pa.edited"),
+                      "description": f"zkimg {t.op}({params}), proved in zero knowledge"})
+    return {
+        "claim_generator_info": [{"name": "zkimg", "version": __version__}],
+        "title": title,
+        "format": fmt,
+        "ingredients": [{
+            "title": f"original {cap.layout.width}×{cap.layout.height} (hidden; committed by camera "
+                     f"{cap.camera_key.key_id[:16]})",
+            "format": fmt, "relationship": "parentOf", "label": ORIGINAL_LABEL,
+            "instance_id": f"zkimg:capture-root:{felt_to_hex(cap.root)}",
+        }],
+        "assertions": [{"label": "c2pa.actions", "data": {"actions": steps}},
+                       {"label": ASSERTION_LABEL, "data": payload}],
+    }
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """Where :func:`embed` put the bundle: in the manifest, or in ``sidecar`` beside the image."""
+
+    image: Path
+    sidecar: Optional[Path]
+
+
+def embed(image: "str | Path", attestation: Attestation, signer: ManifestSigner, dest: "str | Path", *,
+          title: Optional[str] = None) -> Embedded:
+    """Sign a C2PA manifest carrying ``attestation`` into a copy of ``image`` at ``dest``.
+
+    ``image`` is the published file (PNG, TIFF or WebP; its pixels are not changed). If the
+    bundle does not fit c2pa's 1 MiB manifest cap it is written to ``<dest>.zkimg`` and the
+    manifest holds its name and SHA-256 instead.
+    """
+    c2pa = _c2pa()
+    src, out = Path(image), Path(dest)
+    fmt = media_type(out)
+    if media_type(src) != fmt:
+        raise InvalidParameter("dest", "the signed copy must keep the image's format")
+    bundle = attestation.dumps()
+    title = title or out.name
+    payload: Dict[str, Any] = {"media_type": MEDIA_TYPE, "bundle": base64.b64encode(bundle).decode()}
+    sidecar = None
+    if len(json.dumps(_manifest(attestation, title, fmt, payload))) > MAX_MANIFEST_JSON - 4096:
+        sidecar = out.with_name(out.name + ".zkimg")
+        sidecar.write_bytes(bundle)
+        payload = {"media_type": MEDIA_TYPE, "sidecar": {"name": sidecar.name, "bytes": len(bundle),
+                                                          "sha256": hashlib.sha256(bundle).hexdigest()}}
+    settings = c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": False}}})
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        builder = c2pa.Builder(_manifest(attestation, title, fmt, payload), settings)
+        with open(src, "rb") as s, open(tmp, "w+b") as d:
+            builder.sign(signer._signer(), fmt, s, d)
+        os.replace(tmp, out)
+    except c2pa.C2paError as e:
+        raise ManifestError(f"C2PA signing failed: {e}") from e
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return Embedded(out, sidecar)
+
+
+@dataclass(frozen=True)
+class ManifestReading:
+    """What :func:`read` found: the attestation, c2pa's validation state (``"Trusted"``,
+    ``"Valid"`` or ``"Invalid"``), its failure codes, the signer's certificate subject, and
+    the sidecar used, if any."""
+
+    attestation: Attestation
+    validation_state: str
+    failures: Tuple[str, ...]
+    signer: str
+    sidecar: Optional[Path]
+
+
+def read(image: "str | Path", *, trust_anchors: Optional[bytes] = None,
+         limits: Limits = DEFAULT_LIMITS) -> ManifestReading:
+    """Read the zkimg attestation from ``image``'s active C2PA manifest.
+
+    ``trust_anchors``: PEM root certificates c2pa should trust (else a valid manifest reads
+    as ``"Valid"``, not ``"Trusted"``). Raises :class:`ManifestError` if there is no
+    manifest or no zkimg assertion, :class:`InvalidBundle` if the bundle is malformed.
+    Everything read is untrusted until :func:`zkimg.verify` has checked it.
+    """
+    c2pa = _c2pa()
+    path = Path(image)
+    ctx = c2pa.Context.from_dict({"trust": {"trust_anchors": trust_anchors.decode()}}) if trust_anchors else None
+    try:
+        with c2pa.Reader(str(path), context=ctx) as r:
+            store = json.loads(r.json())
+            state = r.get_validation_state() or "Invalid"
+            results = r.get_validation_results() or {}
+    except c2pa.C2paError as e:
+        if "ManifestNotFound" in type(e).__name__ or "ManifestNotFound" in str(e):
+            raise ManifestError(f"{path.name} has no C2PA manifest") from e
+        raise ManifestError(f"cannot read the C2PA manifest of {path.name}: {e}") from e
+    except (OSError, ValueError) as e:
+        raise ManifestError(f"cannot read the C2PA manifest of {path.name}: {e}") from e
+    manifest = _get(_get(store, "manifests", dict), store.get("active_manifest"), dict)
+    data = None
+    for a in manifest.get("assertions", []) if isinstance(manifest.get("assertions"), list) else []:
+        if isinstance(a, dict) and a.get("label") == ASSERTION_LABEL:
+            data = a.get("data")
+    if data is None:
+        raise ManifestError(f"{path.name}'s C2PA manifest has no {ASSERTION_LABEL} assertion")
+    if not isinstance(data, dict) or data.get("media_type") != MEDIA_TYPE:
+        raise InvalidBundle(f"the {ASSERTION_LABEL} assertion does not hold a zkimg bundle")
+    sidecar = None
+    if "bundle" in data:
+        text = data["bundle"]
+        if not isinstance(text, str) or len(text) > (limits.max_bundle_bytes * 4) // 3 + 4:
+            raise InvalidBundle("the embedded bundle is not a base64 string within max_bundle_bytes")
+        try:
+            bundle = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError) as e:
+            raise InvalidBundle(f"the embedded bundle is not valid base64: {e}") from e
+    else:
+        bundle, sidecar = _sidecar(path, data.get("sidecar"), limits)
+    failures = tuple(str(f.get("code")) for f in
+                     _get(_get(results, "activeManifest", dict), "failure", list) if isinstance(f, dict))
+    sig = manifest.get("signature_info")
+    signer = str(sig.get("common_name") or sig.get("issuer") or "") if isinstance(sig, dict) else ""
+    return ManifestReading(Attestation.loads(bundle, limits), str(state), failures, signer, sidecar)
+
+
+def _get(d: Any, key: Any, kind: type) -> Any:
+    v = d.get(key) if isinstance(d, dict) and isinstance(key, str) else None
+    if not isinstance(v, kind):
+        if kind is list:
+            return []
+        raise ManifestError("the C2PA manifest store has no active manifest")
+    return v
+
+
+def _sidecar(image: Path, ref: Any, limits: Limits) -> Tuple[bytes, Path]:
+    """The bundle file a manifest names: a bare file name beside the image, checked by SHA-256."""
+    if not (isinstance(ref, dict) and isinstance(ref.get("name"), str) and isinstance(ref.get("sha256"), str)):
+        raise InvalidBundle("the zkimg assertion names neither an embedded bundle nor a sidecar")
+    name = ref["name"]
+    if name != Path(name).name or name in ("", ".", ".."):  # no paths: the sidecar sits beside the image
+        raise InvalidBundle(f"sidecar name {name!r} must be a bare file name")
+    p = image.with_name(name)
+    try:
+        if p.stat().st_size > limits.max_bundle_bytes:
+            raise InvalidBundle("sidecar bundle larger than max_bundle_bytes")
+        data = p.read_bytes()
+    except OSError as e:
+        raise ManifestError(f"the manifest refers to the sidecar bundle {name}, which cannot be read: {e}") from e
+    if hashlib.sha256(data).hexdigest() != ref["sha256"].lower():
+        raise InvalidBundle(f"sidecar {name} does not match the SHA-256 in the signed manifest")
+    return data, p
