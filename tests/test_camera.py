@@ -96,3 +96,17 @@ def test_default_tile_and_border():
     assert cam.capture(x, tile=4).signed.layout.border == 1  # never more than a quarter tile
     with pytest.raises(zkimg.InvalidParameter):
         cam.capture(x, tile=3)
+
+
+def test_capture_refuses_secrets_of_another_capture():
+    cam = Camera.generate()
+    a, b = cam.capture(PHOTO, tile=16), cam.capture(PHOTO, tile=16)  # same pixels, other salts
+    with pytest.raises(zkimg.InvalidParameter, match="not the ones"):
+        zkimg.Capture(a.signed, b.secrets)
+    with pytest.raises(zkimg.InvalidParameter, match="not the ones"):
+        zkimg.Capture(a.signed, zkimg.CaptureSecrets(PHOTO[:-1], a.secrets.salts))
+    salts = list(a.secrets.salts)
+    salts[-1] = b.secrets.salts[-1]  # only the last cell differs
+    with pytest.raises(zkimg.InvalidParameter, match="cell"):
+        zkimg.Capture(a.signed, zkimg.CaptureSecrets(PHOTO, tuple(salts)))
+    assert zkimg.Capture(a.signed, a.secrets).signed is a.signed

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import zkimg
 from zkimg import cli
@@ -76,6 +77,17 @@ def test_changed_pixel_is_not_verified(session, capsys, tmp_path):
     assert code == cli.EXIT_NOT_VERIFIED and "NOT VERIFIED: proof check failed" in err
 
 
+def test_orientation_tag_added_to_published_file_is_not_verified(session, capsys, tmp_path):
+    d, cache = session
+    exif = Image.Exif()
+    exif[0x0112] = 3  # viewers now show the published image upside down
+    Image.open(d / "edit.png").save(tmp_path / "turned.png", exif=exif.tobytes())
+    assert np.array_equal(read_image(tmp_path / "turned.png", orientation="ignore"), read_image(d / "edit.png"))
+    code, _, err = run(capsys, "verify", tmp_path / "turned.png", "--bundle", d / "edit.zkimg",
+                       "--trust", d / "camera.pub.pem", *cache)
+    assert code == cli.EXIT_NOT_VERIFIED and "NOT VERIFIED" in err
+
+
 def test_untrusted_camera_is_not_verified(session, capsys, tmp_path):
     d, cache = session
     assert cli.main(["keygen", "-q", "-o", str(tmp_path / "other.pem")]) == 0
@@ -107,6 +119,8 @@ def test_bad_inputs_have_exit_codes(session, capsys, tmp_path):
     prove = ["prove", "--capture", d / "photo.capture.json", "--secrets", d / "photo.secrets.npz", *cache]
     code, _, err = run(capsys, *prove, *STEPS, "-o", tmp_path / "x.zkimg", "--image-out", tmp_path / "x.jpg")
     assert code == cli.EXIT_INPUT and "lossy" in err and not (tmp_path / "x.zkimg").exists()  # refused before proving
+    code, _, err = run(capsys, *prove, *STEPS, "-o", tmp_path / "g.zkimg", "--image-out", tmp_path / "g.webp")
+    assert code == cli.EXIT_INPUT and "WebP" in err and not (tmp_path / "g.zkimg").exists()  # grey output
     code, _, err = run(capsys, *prove, *STEPS, "-o", d / "edit.zkimg")
     assert code == cli.EXIT_INPUT and "--force" in err  # never overwrites silently
     with pytest.raises(SystemExit) as e:
@@ -115,14 +129,22 @@ def test_bad_inputs_have_exit_codes(session, capsys, tmp_path):
     with pytest.raises(SystemExit) as e:
         cli.main([*map(str, prove), "--crop", "1,2,3", "-o", str(tmp_path / "y.zkimg")])
     assert e.value.code == cli.EXIT_USAGE
+    for bad in (["--segments", "1,x"], ["--jobs", "0"], ["--srs-digest", "14=abc"]):
+        with pytest.raises(SystemExit) as e:
+            cli.main([*map(str, prove), *STEPS, *bad, "-o", str(tmp_path / "z.zkimg")])
+        assert e.value.code == cli.EXIT_USAGE
+    other = tmp_path / "other.secrets.npz"
+    zkimg.Camera.generate().capture(PHOTO, tile=16).secrets.save(other)  # same pixels, other salts
+    code, _, err = run(capsys, "prove", "--capture", d / "photo.capture.json", "--secrets", other, *STEPS,
+                       "-o", tmp_path / "w.zkimg", *cache)
+    assert code == cli.EXIT_INPUT and "not the ones" in err
     code, _, err = run(capsys, "capture", tmp_path / "missing.png", "--key", d / "camera.pem")
     assert code == cli.EXIT_INPUT and "no such image" in err
 
 
 def _parse_pipeline(*argv):
-    parser = cli.build_parser()
-    a = parser.parse_args(["prove", "--capture", "c", "--secrets", "s", "-o", "o", *argv])
-    return cli._pipeline(a, parser)
+    a = cli.build_parser().parse_args(["prove", "--capture", "c", "--secrets", "s", "-o", "o", *argv])
+    return cli._pipeline(a, a.parser)
 
 
 def test_inline_steps_keep_their_order():

@@ -265,3 +265,108 @@ def test_proof_field_garbage_is_invalid_bundle(bundle):
         doc["segments"][0]["proofs"][0] = proof
         with pytest.raises(zkimg.InvalidBundle):
             Attestation.loads(json.dumps(doc))
+
+
+# ----------------------------------------------------------------- image files, pipeline files, manifests
+
+def _png(arr) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@given(raw=st.binary(max_size=4096))
+def test_random_image_bytes_are_a_typed_error(raw):
+    try:
+        img = zkimg.read_image(raw)
+        assert img.dtype == np.uint8 and img.ndim == 3
+    except zkimg.InvalidImage:
+        pass
+
+
+@SLOW
+@given(data=st.data())
+def test_mutated_image_files_are_typed(data):
+    raw = bytearray(_png(PHOTO))
+    for _ in range(data.draw(st.integers(1, 8))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(raw)))
+    try:
+        img = zkimg.read_image(bytes(raw[:cut]))
+        assert img.dtype == np.uint8 and img.shape[2] in (1, 2, 3, 4)
+    except zkimg.InvalidImage:
+        pass
+
+
+@SLOW
+@given(doc=json_values)
+def test_any_pipeline_document_is_a_pipeline_or_typed(tmp_path, doc):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(doc))
+    try:
+        assert isinstance(zkimg.load_pipeline(path), zkimg.Pipeline)
+    except zkimg.InvalidBundle:
+        pass
+
+
+@SLOW
+@given(text=st.text(max_size=300))
+def test_any_yaml_text_is_a_pipeline_or_typed(tmp_path, text):
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    try:
+        assert isinstance(zkimg.load_pipeline(path), zkimg.Pipeline)
+    except zkimg.InvalidBundle:
+        pass
+
+
+def test_yaml_bombs_are_refused_quickly(tmp_path):
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(12)) + "steps: [{crop: {left: *m, top: 0, width: 1, height: 1}}]\n"
+    for text in (bomb, "[" * 20000 + "]" * 20000, "{a: " * 5000 + "1" + "}" * 5000):
+        (tmp_path / "p.yaml").write_text(text)
+        t = time.perf_counter()
+        with pytest.raises(zkimg.InvalidBundle):
+            zkimg.load_pipeline(tmp_path / "p.yaml")
+        assert time.perf_counter() - t < 5
+
+
+@SLOW
+@given(data=st.data())
+def test_mutated_c2pa_images_are_typed(tmp_path_factory, bundle, data):
+    pytest.importorskip("c2pa")
+    from zkimg import manifest
+
+    d = tmp_path_factory.getbasetemp() / "fuzz-c2pa"
+    if not (d / "signed.png").exists():  # one real signed image with a real bundle, made once
+        d.mkdir(exist_ok=True)
+        _sign_any(d, bundle)
+    raw = bytearray((d / "signed.png").read_bytes())
+    for _ in range(data.draw(st.integers(1, 4))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    path = tmp_path_factory.mktemp("m") / "x.png"
+    path.write_bytes(bytes(raw[:data.draw(st.integers(0, len(raw)))]))
+    try:
+        assert isinstance(manifest.read(path).attestation, Attestation)
+    except (zkimg.ManifestError, zkimg.InvalidBundle):
+        pass
+
+
+def _sign_any(d, bundle: bytes):
+    import c2pa
+
+    from zkimg import manifest
+
+    signer, _ = manifest.development_signer(d)
+    (d / "plain.png").write_bytes(_png(PHOTO))
+    m = {"claim_generator_info": [{"name": "zkimg-fuzz", "version": "0"}], "title": "x", "format": "image/png",
+         "assertions": [{"label": "c2pa.actions", "data": {"actions": [{
+                            "action": "c2pa.created",
+                            "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/digitalCapture"}]}},
+                        {"label": manifest.ASSERTION_LABEL,
+                         "data": {"media_type": zkimg.bundle.MEDIA_TYPE, "bundle": base64.b64encode(bundle).decode()}}]}
+    with open(d / "plain.png", "rb") as s, open(d / "signed.png", "w+b") as o:
+        c2pa.Builder(m).sign(signer._signer(), "image/png", s, o)

@@ -115,3 +115,33 @@ def test_hostile_files():
 def test_webp_refuses_grey():
     with pytest.raises(zkimg.LossyFormat):
         encode_image(PHOTO[..., :1], ".webp")
+
+
+def test_png_colour_key_counts_as_alpha():
+    key = tuple(int(v) for v in PHOTO[2, 3])
+    data = _file(PHOTO, "PNG", transparency=key)  # tRNS: pixels of this colour are transparent
+    with pytest.raises(zkimg.InvalidImage, match="transparent"):
+        read_image(data)
+    kept = read_image(data, alpha="keep")
+    assert kept.shape[2] == 4 and kept[2, 3, 3] == 0 and np.array_equal(kept[..., :3], PHOTO)
+    grey = PHOTO[..., 0]
+    unused = next(v for v in range(256) if v not in grey)
+    assert np.array_equal(read_image(_file(grey, "PNG", transparency=unused)), grey[..., None])  # opaque after all
+
+
+def test_only_the_four_formats_are_decoded():
+    for fmt in ("BMP", "GIF", "PPM", "ICO"):
+        with pytest.raises(zkimg.InvalidImage, match="not a PNG, JPEG, TIFF or WebP"):
+            read_image(_file(PHOTO, fmt))
+
+
+def test_check_writable_before_any_work():
+    from zkimg.images import check_writable
+
+    assert check_writable("x.png", (5, 5, 1)) == "image/png"
+    with pytest.raises(zkimg.LossyFormat):
+        check_writable("x.webp", (5, 5, 1))
+    with pytest.raises(zkimg.LossyFormat):
+        check_writable("x.webp", (5, 20000, 3))
+    with pytest.raises(zkimg.LossyFormat):
+        check_writable("x.jpeg", (5, 5, 3))

@@ -85,6 +85,9 @@ def _sign_payload(d, att, signer, payload, name):
     {"media_type": zkimg.bundle.MEDIA_TYPE, "bundle": 7},
     {"media_type": zkimg.bundle.MEDIA_TYPE, "sidecar": {"name": "../../etc/passwd", "sha256": "00" * 32}},
     {"media_type": zkimg.bundle.MEDIA_TYPE, "sidecar": "x"},
+    {"media_type": zkimg.bundle.MEDIA_TYPE, "sidecar": {"name": "a\x00b", "sha256": "00" * 32}},
+    {"media_type": zkimg.bundle.MEDIA_TYPE, "sidecar": {"name": "a\nb.zkimg", "sha256": "00" * 32}},
+    {"media_type": zkimg.bundle.MEDIA_TYPE, "sidecar": {"name": "x" * 300, "sha256": "00" * 32}},
     ["not", "an", "object"],
 ])
 def test_hostile_assertions_are_invalid_bundles(made, payload):

@@ -20,6 +20,9 @@ def test_examples_run(tmp_path):
     r = subprocess.run([sys.executable, "-m", "zkimg.demo", "--tile", "8"], capture_output=True,
                        text=True, env=env, timeout=600)
     assert r.returncode == 0 and "VERIFIED" in r.stdout and "ProofInvalid" in r.stdout, r.stdout + r.stderr
+    zkimg_cli = Path(sys.executable).parent / "zkimg"  # the console script; same demo, keys now cached
+    r = subprocess.run([str(zkimg_cli), "demo", "--tile", "8"], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0 and "VERIFIED" in r.stdout and "ProofInvalid" in r.stdout, r.stdout + r.stderr
 
 
 def test_readme_example_runs(store, tmp_path, monkeypatch):
@@ -39,3 +42,17 @@ def test_readme_example_runs(store, tmp_path, monkeypatch):
     scope: dict = {}
     exec(compile(block, "README.md", "exec"), scope)
     assert scope["result"].tiles == len(scope["att"].proofs) and (tmp_path / "edit.png").exists()
+
+
+def test_ezkl_scale_warning_is_filtered(tmp_path, caplog):
+    """zkimg's circuits are exact at scale 0; ezkl's "low scale values" warning is dropped."""
+    import logging
+
+    import zkimg
+
+    with caplog.at_level(logging.WARNING):
+        zkimg.CircuitStore(tmp_path).circuit(zkimg.TileJob(zkimg.Pipeline([zkimg.Flip()]), (4, 5, 3)))
+    assert not [r for r in caplog.records if "low scale" in r.getMessage()]
+    logging.getLogger("ezkl").warning("low scale values (<8) may impact precision")  # the filter is what drops it
+    logging.getLogger("ezkl").warning("another ezkl warning")
+    assert [r.getMessage() for r in caplog.records if r.name == "ezkl"] == ["another ezkl warning"]

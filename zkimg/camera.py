@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-import os
 import struct
 import zipfile
 from dataclasses import dataclass
@@ -23,8 +22,9 @@ from Crypto.Hash import SHA256
 from Crypto.PublicKey import ECC
 from Crypto.Signature import DSS, eddsa
 
-from .commitments import felt_from_hex, felt_to_hex, new_salt
+from .commitments import commit, felt_from_hex, felt_to_hex, new_salt
 from .errors import CommitmentMismatch, InvalidBundle, InvalidParameter, RootMismatch, SignatureInvalid
+from .fileio import write_private
 from .limits import DEFAULT_LIMITS, Limits
 from .lowering import SALT_BYTES
 from .pipeline import canonical_json, parse_json, require_keys
@@ -205,10 +205,7 @@ class CaptureSecrets:
         """Write to ``path`` with owner-only permissions (0600)."""
         buf = io.BytesIO()
         np.savez(buf, pixels=self.pixels, salts=np.frombuffer(b"".join(self.salts), dtype=np.uint8))
-        fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
-        os.chmod(path, 0o600)
+        write_private(path, buf.getvalue())
 
     @classmethod
     def load(cls, path: str | Path, limits: Limits = DEFAULT_LIMITS) -> "CaptureSecrets":
@@ -240,10 +237,25 @@ class CaptureSecrets:
 
 @dataclass(frozen=True)
 class Capture:
-    """A capture: the public :class:`SignedCapture` plus the owner's :class:`CaptureSecrets`."""
+    """A capture: the public :class:`SignedCapture` plus the owner's :class:`CaptureSecrets`.
+
+    Construction checks that the two belong together (image shape, one salt per cell, and
+    the first and last cells' commitments), so mismatched files fail at once, not after
+    hours of proving.
+    """
 
     signed: SignedCapture
     secrets: CaptureSecrets
+
+    def __post_init__(self) -> None:
+        lay, px, salts = self.signed.layout, self.secrets.pixels, self.secrets.salts
+        if px.shape != (lay.height, lay.width, lay.channels) or len(salts) != len(self.signed.cell_commitments):
+            raise InvalidParameter("secrets", "these capture secrets are not the ones of this capture record "
+                                   f"(pixels {px.shape}, {len(salts)} salts)")
+        for i in {0, len(salts) - 1}:
+            if commit(lay.cell_pixels(px, lay.cells[i]), salts[i]) != self.signed.cell_commitments[i]:
+                raise InvalidParameter("secrets", "these capture secrets are not the ones of this capture "
+                                       f"record (cell {i} does not open its commitment)")
 
 
 class Camera:
@@ -268,10 +280,7 @@ class Camera:
                                        protection="PBKDF2WithHMAC-SHA512AndAES256-CBC")
         else:
             pem = self._key.export_key(format="PEM")
-        fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(pem)
-        os.chmod(path, 0o600)
+        write_private(path, pem.encode())
 
     @classmethod
     def load(cls, path: str | Path, passphrase: Optional[str] = None) -> "Camera":

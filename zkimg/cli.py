@@ -14,14 +14,17 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
 
 
-from . import __version__
+from . import __version__, demo
 from .bundle import Attestation
 from .camera import Camera, Capture, CaptureSecrets, PublicKey, SignedCapture
 from .circuits import SRS, CircuitStore, DevelopmentSRSWarning
-from .errors import CircuitError, Error, InvalidParameter, ProvingError, VerificationError
+from .errors import CircuitError, Error, InvalidParameter, ManifestError, ProvingError, VerificationError
+from .fileio import write_atomic, write_private
 from .pipeline import Pipeline, load_pipeline
 from .transforms import (BoxBlur, Brightness, Contrast, Crop, Flip, GaussianBlur, Grayscale, Resize, Rotate90,
                          Transform, WhiteBalance)
@@ -30,6 +33,9 @@ EXIT_OK, EXIT_NOT_VERIFIED, EXIT_USAGE, EXIT_INPUT, EXIT_PROVING, EXIT_INTERRUPT
 DEV_SRS_NOTE = ("development SRS: generated on this machine, so whoever made it could forge proofs; "
                 "use --srs with a ceremony SRS for real use")
 log = logging.getLogger("zkimg.cli")
+
+if TYPE_CHECKING:
+    from .manifest import ManifestReading
 
 
 # --------------------------------------------------------------------------- inline pipelines
@@ -93,11 +99,6 @@ def _pipeline(a: argparse.Namespace, parser: argparse.ArgumentParser) -> Pipelin
     return Pipeline(steps)
 
 
-def describe_step(t: Transform) -> str:
-    params = {k: v for k, v in t.params().items() if k != "kernel"}
-    return f"{t.op}(" + ", ".join(f"{k}={v}" for k, v in params.items()) + ")"
-
-
 # --------------------------------------------------------------------------- progress
 
 class Bars:
@@ -143,7 +144,9 @@ def _no_clobber(a: argparse.Namespace, *paths: Path) -> None:
 
 
 def _store(a: argparse.Namespace) -> CircuitStore:
-    srs = SRS.from_directory(a.srs) if a.srs else None
+    if a.srs_digest and not a.srs:
+        raise InvalidParameter("srs-digest", "pins the files of --srs: give --srs too")
+    srs = SRS.from_directory(a.srs, dict(a.srs_digest or [])) if a.srs else None
     return CircuitStore(a.cache, srs)
 
 
@@ -159,6 +162,8 @@ def _passphrase(a: argparse.Namespace) -> Optional[str]:
 def cmd_keygen(a: argparse.Namespace) -> int:
     key, pub = Path(a.out), Path(a.out).with_suffix(".pub.pem")
     _no_clobber(a, key, pub)
+    if a.c2pa_dev_ca:
+        _no_clobber(a, *(Path(a.c2pa_dev_ca) / n for n in ("ca.pem", "signer-chain.pem", "signer-key.pem")))
     cam = Camera.generate(a.curve)
     cam.save(key, _passphrase(a))
     pub.write_text(cam.public_key.pem())
@@ -208,16 +213,19 @@ def _executor(a: argparse.Namespace) -> Any:
     return None
 
 
-def cmd_prove(a: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def cmd_prove(a: argparse.Namespace) -> int:
     from .attest import prove
-    from .images import encode_image, media_type
+    from .images import check_writable, encode_image, read_image
 
+    parser = a.parser
     pipe = _pipeline(a, parser)
     out = Path(a.out)
     image_out = Path(a.image_out) if a.image_out else None
     _no_clobber(a, out, *([image_out] if image_out else []))
+    capture = Capture(SignedCapture.load(a.capture), CaptureSecrets.load(a.secrets))
     if image_out is not None:
-        media_type(image_out)  # refuse a lossy format before hours of proving
+        lay = capture.signed.layout  # refuse an output file that cannot hold it before hours of proving
+        check_writable(image_out, pipe.output_shape((lay.height, lay.width, lay.channels)))
         if a.hide_output:
             parser.error("--image-out publishes the output, --hide-output hides it: pick one")
     if a.c2pa_cert and not image_out:
@@ -227,8 +235,7 @@ def cmd_prove(a: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         from .manifest import ManifestSigner
 
         signer = ManifestSigner.from_files(a.c2pa_cert, a.c2pa_key or a.c2pa_cert, a.c2pa_alg)
-    capture = Capture(SignedCapture.load(a.capture), CaptureSecrets.load(a.secrets))
-    segments = [int(s) for s in a.segments.split(",")] if a.segments else None
+    segments = a.segments
     store, bars = _store(a), Bars(a.quiet)
     executor = _executor(a)
     try:
@@ -239,7 +246,7 @@ def cmd_prove(a: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if executor is not None and hasattr(executor, "shutdown"):
             executor.shutdown()
     att.save(out)
-    lines = [f"proved       {' → '.join(describe_step(t) for t in pipe)}",
+    lines = [f"proved       {' → '.join(t.describe() for t in pipe)}",
              f"bundle       {out} ({out.stat().st_size:,} bytes, {len(att.proofs)} tile proofs)"]
     if image_out is not None:
         data = encode_image(pipe.apply(capture.secrets.pixels), image_out.suffix)
@@ -252,16 +259,17 @@ def cmd_prove(a: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 done = embed(plain, att, signer, image_out)
             finally:
                 plain.unlink()
+            if not np.array_equal(read_image(image_out, alpha="keep", orientation="ignore"),
+                                  read_image(data, alpha="keep", orientation="ignore")):
+                raise ManifestError(f"the C2PA-signed {image_out} does not hold the proved pixels")
             where = f"sidecar {done.sidecar.name}" if done.sidecar else "embedded"
             lines.append(f"image        {image_out} (C2PA manifest with the bundle {where})")
         else:
-            image_out.write_bytes(data)
+            write_atomic(image_out, data)
             lines.append(f"image        {image_out}")
     if att.output_salts is not None:
         salts = Path(f"{out}.output-salts")
-        fd = os.open(str(salts), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(b"".join(att.output_salts))
+        write_private(salts, b"".join(att.output_salts))
         lines.append(f"secret       {salts} (salts of the hidden output's commitments, mode 0600)")
     if att.development_srs:
         lines.append(f"WARNING      {DEV_SRS_NOTE}")
@@ -269,7 +277,7 @@ def cmd_prove(a: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return EXIT_OK
 
 
-def _load_attestation(a: argparse.Namespace, image: Optional[Path]) -> tuple:
+def _load_attestation(a: argparse.Namespace, image: Optional[Path]) -> "Tuple[Attestation, Optional[ManifestReading]]":
     """(attestation, C2PA reading or None) from --bundle, or from the image's manifest."""
     if a.bundle:
         return Attestation.load(a.bundle), None
@@ -288,7 +296,8 @@ def cmd_verify(a: argparse.Namespace) -> int:
 
     image = Path(a.image) if a.image else None
     att, reading = _load_attestation(a, image)
-    published = read_image(image, alpha="keep", orientation="ignore") if image is not None else None
+    # what viewers show: an orientation tag added to a published file changes what it depicts
+    published = read_image(image, alpha="keep", orientation="apply") if image is not None else None
     if image is not None and att.hidden_output:
         raise InvalidParameter("image", "this attestation hides its output: verify it without an image")
     keys = [PublicKey.from_pem(Path(p).read_bytes()) for p in a.trust]
@@ -305,12 +314,13 @@ def cmd_verify(a: argparse.Namespace) -> int:
     ih, iw, ic = res.input_size
     oh, ow, oc = res.output_size
     lines = ["VERIFIED",
-             f"edit         {' → '.join(describe_step(t) for t in res.pipeline)}",
+             f"edit         {' → '.join(t.describe() for t in res.pipeline)}",
              f"original     {iw}×{ih}×{ic}, hidden; signed by camera key {res.camera_key_id}",
              f"output       {ow}×{oh}×{oc}, " + ("hidden (committed)" if res.hidden_output else f"{image}"),
              f"tiles        {res.tiles} proofs checked"]
     if reading is not None:
-        lines.append(f"C2PA         manifest {reading.validation_state}"
+        lines.append(("WARNING      C2PA " if reading.validation_state == "Invalid" else "C2PA         ")
+                     + f"manifest {reading.validation_state}"
                      + (f" ({', '.join(reading.failures)})" if reading.failures else "")
                      + (f", signed by {reading.signer}" if reading.signer else ""))
     if res.development_srs:
@@ -323,7 +333,7 @@ def summary(att: Attestation, size: Optional[int] = None) -> Dict[str, Any]:
     """A JSON-able summary of a bundle (nothing is verified)."""
     cap, lay = att.capture, att.capture.layout
     return {
-        "pipeline": [describe_step(t) for t in att.pipeline],
+        "pipeline": [t.describe() for t in att.pipeline],
         "pipeline_digest": att.pipeline.digest,
         "input": {"width": lay.width, "height": lay.height, "channels": lay.channels},
         "output": {"height": att.output_shape[0], "width": att.output_shape[1], "channels": att.output_shape[2],
@@ -337,9 +347,11 @@ def summary(att: Attestation, size: Optional[int] = None) -> Dict[str, Any]:
 
 
 def cmd_inspect(a: argparse.Namespace) -> int:
+    from .images import LOSSLESS
+
     path = Path(a.file)
     reading = None
-    if path.suffix.lower() in (".png", ".tif", ".tiff", ".webp"):
+    if path.suffix.lower() in LOSSLESS:  # an image: the bundle is in its C2PA manifest
         from .manifest import read
 
         reading = read(path)
@@ -371,16 +383,31 @@ def cmd_inspect(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_demo(a: argparse.Namespace) -> int:
-    from .demo import main as demo_main
-
-    return demo_main(a.demo_args)
-
-
 # --------------------------------------------------------------------------- parser
 
 EPILOG = """exit codes: 0 ok, 1 not verified (the failed check is printed), 2 bad command line,
 3 unreadable or malformed input, 4 proving/circuit failure, 130 interrupted"""
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _pin(text: str) -> Tuple[int, str]:
+    k, _, digest = text.partition("=")
+    if not k.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest.lower()):
+        raise argparse.ArgumentTypeError(f"expected K=<64 hex digits>, got {text!r}")
+    return int(k), digest.lower()
+
+
+def _counts(text: str) -> List[int]:
+    return [_positive(part) for part in text.split(",")]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -391,6 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="circuit and key cache (default $ZKIMG_CACHE or ~/.cache/zkimg)")
     common.add_argument("--srs", type=Path, default=None,
                         help="directory of ceremony SRS files kzg<K>.srs (default: a development SRS)")
+    common.add_argument("--srs-digest", metavar="K=SHA256", action="append", type=_pin,
+                        help="pin the SHA-256 of the --srs file for logrows K (repeat per K)")
     common.add_argument("--force", action="store_true", help="overwrite existing output files")
 
     p = argparse.ArgumentParser(prog="zkimg", description="Zero-knowledge attestations of exact image edits.",
@@ -400,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     k = sub.add_parser("keygen", parents=[common], help="make a camera signing key",
                        description="Make a camera key: OUT (private, 0600) and OUT.pub.pem (public).", epilog=EPILOG)
+    k.set_defaults(run=cmd_keygen)
     k.add_argument("--out", "-o", default="camera.pem", help="private key file (default camera.pem)")
     k.add_argument("--curve", choices=["Ed25519", "P-256"], default="Ed25519")
     k.add_argument("--passphrase-env", metavar="VAR", help="encrypt the key with the passphrase in $VAR")
@@ -409,10 +439,11 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("capture", parents=[common], help="commit to a photo and sign it (the camera's step)",
                        description="Commit to IMAGE tile by tile with fresh salts and sign the root. Writes "
                                    "OUT.capture.json (public) and OUT.secrets.npz (secret).", epilog=EPILOG)
+    c.set_defaults(run=cmd_capture)
     c.add_argument("image", help="PNG, JPEG, TIFF or WebP")
     c.add_argument("--key", required=True, help="camera private key (from keygen)")
     c.add_argument("--out", "-o", help="output stem (default: the image path without its suffix)")
-    c.add_argument("--tile", type=int, default=32, help="tile side in pixels (default 32)")
+    c.add_argument("--tile", type=_positive, default=32, help="tile side in pixels (default 32)")
     c.add_argument("--border", type=int, default=None, help="border cell width (default min(2, tile/4))")
     c.add_argument("--alpha", choices=["auto", "keep", "drop"], default="auto",
                    help="alpha channel: auto drops it if fully opaque, else refuses (default auto)")
@@ -424,6 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Prove that the edit applied to the captured (hidden) photo gives the "
                                     "output. The edit is --pipeline FILE (JSON or YAML) or step options, "
                                     "applied in the order given.", epilog=EPILOG)
+    pr.set_defaults(run=cmd_prove, parser=pr)
     pr.add_argument("--capture", required=True, help="public capture record (X.capture.json)")
     pr.add_argument("--secrets", required=True, help="capture secrets (X.secrets.npz)")
     pr.add_argument("--out", "-o", required=True, help="attestation bundle to write (e.g. edit.zkimg)")
@@ -433,9 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
         optional = {"nargs": "?", "const": "1"} if flag == "--grayscale" else {}  # bare --grayscale: 1 channel
         pr.add_argument(flag, metavar=metavar, action=_Step, dest="steps", help=text, **optional)
     pr.add_argument("--hide-output", action="store_true", help="commit to the output instead of publishing it")
-    pr.add_argument("--segments", metavar="N,N,...", help="prove groups of steps separately (hidden intermediates)")
+    pr.add_argument("--segments", metavar="N,N,...", type=_counts, help="prove groups of steps separately (hidden intermediates)")
     pr.add_argument("--workdir", type=Path, help="keep finished tile proofs here; rerun to resume")
-    pr.add_argument("--jobs", type=int, help="worker processes (default: one per core)")
+    pr.add_argument("--jobs", type=_positive, help="worker processes (default: one per core)")
     pr.add_argument("--dask", metavar="ADDRESS", help="run tile jobs on a Dask scheduler (tcp://host:8786)")
     pr.add_argument("--c2pa-cert", help="sign a C2PA manifest holding the bundle into --image-out with this "
                                         "PEM certificate chain")
@@ -445,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", parents=[common], help="verify an attestation against a published image",
                        description="Check the proofs, the camera signature and every link. Without --bundle "
                                    "the bundle is read from IMAGE's C2PA manifest.", epilog=EPILOG)
+    v.set_defaults(run=cmd_verify)
     v.add_argument("image", nargs="?", help="published image (omit for a hidden output)")
     v.add_argument("--bundle", "-b", help="attestation bundle (default: from the image's C2PA manifest)")
     v.add_argument("--trust", action="append", required=True, metavar="PUBKEY",
@@ -457,11 +490,12 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=EPILOG)
     i.add_argument("file", help="bundle file, or an image with a C2PA manifest")
     i.add_argument("--json", action="store_true", help="machine-readable output")
-    i.set_defaults(quiet=False, verbose=0)
+    i.set_defaults(run=cmd_inspect, quiet=False, verbose=0)
 
     d = sub.add_parser("demo", help="prove and verify an edit of a bundled photo",
-                       description="Runs python -m zkimg.demo; arguments after 'demo' go to it.")
-    d.add_argument("demo_args", nargs=argparse.REMAINDER, help="e.g. --tile 16")
+                       description="Commit a tile of a bundled real photo, prove crop → resize → blur → "
+                                   "contrast on it, verify, and show that a one-bit change is rejected.")
+    demo.add_arguments(d)
     d.set_defaults(quiet=False, verbose=0)
     return p
 
@@ -473,13 +507,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if not a.verbose:
         warnings.simplefilter("ignore", DevelopmentSRSWarning)  # the commands say it once, plainly
-    commands: Dict[str, Callable[[], int]] = {
-        "keygen": lambda: cmd_keygen(a), "capture": lambda: cmd_capture(a),
-        "prove": lambda: cmd_prove(a, parser._subparsers._group_actions[0].choices["prove"]),  # type: ignore
-        "verify": lambda: cmd_verify(a), "inspect": lambda: cmd_inspect(a), "demo": lambda: cmd_demo(a),
-    }
     try:
-        return commands[a.command]()
+        return a.run(a)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import (CircuitStore, Contrast, DevelopmentSRSWarning, Crop, GaussianBlur, Pipeline, Resize, TileJob, commit, prove_tile,
                verify_tile)
-from .errors import Error
+from .errors import CircuitError, Error, ProvingError
 
 BUNDLED_PHOTO = "astronaut_128.png"  # NASA portrait of Eileen Collins (public domain), via scikit-image
 
@@ -44,12 +44,24 @@ def demo_pipeline(size: int) -> Pipeline:
     ])
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m zkimg.demo", description=__doc__.splitlines()[0])
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The demo's options (shared by ``python -m zkimg.demo`` and ``zkimg demo``)."""
     ap.add_argument("--photo", type=Path, default=None, help="an image file (default: bundled photo)")
     ap.add_argument("--tile", type=int, default=16, help="tile side in pixels (default 16)")
     ap.add_argument("--cache", type=Path, default=None, help="circuit/key cache directory")
-    a = ap.parse_args(argv)
+    ap.set_defaults(run=run, parser=ap)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m zkimg.demo", description=__doc__.splitlines()[0])
+    add_arguments(ap)
+    return run(ap.parse_args(argv))
+
+
+def run(a: argparse.Namespace) -> int:
+    """Run the demo with parsed options. Exit status as the CLI's: 0 success, 1 a tampered
+    output verified (never expected), 3 bad input, 4 proving failed."""
+    ap = a.parser
     warnings.simplefilter("ignore", DevelopmentSRSWarning)  # said once, plainly, below
     try:
         photo = load_photo(a.photo)
@@ -91,9 +103,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except Error as e:
             print(f"one flipped bit in the output is rejected: {type(e).__name__}")
         return 0
+    except (ProvingError, CircuitError) as e:
+        print(f"zkimg demo failed: {e}", file=sys.stderr)
+        return 4
     except Error as e:
         print(f"zkimg demo failed: {e}", file=sys.stderr)
-        return 2
+        return 3
 
 
 if __name__ == "__main__":

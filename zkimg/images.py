@@ -3,15 +3,15 @@
 What is committed and proved is a ``uint8`` H×W×C array; this module is the only place
 that turns files into such arrays and back, and it never changes a pixel silently:
 
-* Formats read: PNG, JPEG, TIFF, WebP (and anything else Pillow decodes to the modes below).
-  Animated or multi-page files are refused.
+* Formats read: PNG, JPEG, TIFF, WebP (no other decoder is ever asked). Animated or
+  multi-page files are refused.
 * Modes: ``RGB`` → H×W×3; ``L`` → H×W×1 (grey stays one channel); ``1`` → H×W×1 of 0/255;
   ``P`` (palette) → RGB, or RGBA when the palette has transparency (expanding a palette is
   lossless). ``RGBA``/``LA``: see ``alpha``. 16-bit, 32-bit, float, CMYK, YCbCr and other
   modes raise :class:`~zkimg.errors.InvalidImage` (convert to 8-bit RGB first; that
   conversion is not part of any proof).
 * ``alpha="auto"`` (default) drops an alpha channel that is fully opaque and refuses one that
-  is not; ``"keep"`` keeps it as a fourth (second) channel, committed and proved like the
+  is not (a PNG colour key, tRNS, counts as alpha); ``"keep"`` keeps it as a fourth (second) channel, committed and proved like the
   others; ``"drop"`` discards it.
 * EXIF orientation: ``orientation="apply"`` (default) rotates/flips the pixels upright as a
   viewer shows them, so the committed pixels are what people see; ``"ignore"`` keeps the
@@ -26,17 +26,19 @@ from __future__ import annotations
 import io
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Tuple
 
 import numpy as np
 
 from .errors import InvalidImage, InvalidParameter, LossyFormat
+from .fileio import write_atomic
 from .limits import DEFAULT_LIMITS, Limits
 from .transforms import check_image
 
 if TYPE_CHECKING:
     from PIL import Image
 
+FORMATS = ("PNG", "JPEG", "TIFF", "WEBP")
 ALPHA_POLICIES = ("auto", "keep", "drop")
 ORIENTATION_POLICIES = ("apply", "ignore")
 #: file suffix → (Pillow format, save options); only lossless encodings.
@@ -69,7 +71,7 @@ def read_image(source: "str | Path | bytes | BinaryIO", *, alpha: str = "auto", 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(source)
+            im = Image.open(source, formats=FORMATS)  # never other decoders (EPS would run Ghostscript)
         with im:
             w, h = im.size
             if w * h > limits.max_image_pixels:
@@ -84,7 +86,9 @@ def read_image(source: "str | Path | bytes | BinaryIO", *, alpha: str = "auto", 
         raise
     except FileNotFoundError as e:
         raise InvalidImage(f"no such image file: {e.filename}") from e
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
+    except UnidentifiedImageError as e:
+        raise InvalidImage(f"not a PNG, JPEG, TIFF or WebP image ({e})") from e
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError,
             Image.DecompressionBombWarning, EOFError) as e:
         raise InvalidImage(f"cannot decode image: {e}") from e
 
@@ -93,8 +97,8 @@ def _to_array(im: "Image.Image", alpha: str) -> np.ndarray:
     mode = im.mode
     if mode == "1":
         im, mode = im.convert("L"), "L"
-    elif mode == "P":
-        mode = "RGBA" if "transparency" in im.info else "RGB"
+    elif mode == "P" or (mode in ("RGB", "L") and "transparency" in im.info):  # palette, or a tRNS colour key
+        mode = ("LA" if mode == "L" else "RGBA") if "transparency" in im.info else "RGB"
         im = im.convert(mode)
     elif mode == "PA":
         im, mode = im.convert("RGBA"), "RGBA"
@@ -118,7 +122,8 @@ def media_type(path: "str | Path") -> str:
     return _MEDIA_TYPES[_format(Path(path))[2]]
 
 
-def _format(path: Path) -> tuple:
+def _format(path: Path) -> Tuple[str, Dict[str, Any], str]:
+    """(Pillow format, save options, suffix) of a lossless output path."""
     suffix = path.suffix.lower()
     if suffix in LOSSLESS:
         return (*LOSSLESS[suffix], suffix)
@@ -129,15 +134,28 @@ def _format(path: Path) -> tuple:
     raise LossyFormat(f"unknown output format {suffix or '(no suffix)'}: use .png, .tif or .webp (lossless)")
 
 
+WEBP_MAX_SIDE = 16383
+
+
+def check_writable(path: "str | Path", shape: "tuple[int, int, int]") -> str:
+    """Check, before any work, that an image of ``shape`` (H, W, C) can be written losslessly
+    to ``path``; returns its media type or raises :class:`~zkimg.errors.LossyFormat`."""
+    fmt, _, suffix = _format(Path(path))
+    h, w, c = shape
+    if fmt == "WEBP" and (c < 3 or max(h, w) > WEBP_MAX_SIDE):
+        raise LossyFormat(f"WebP holds only colour images up to {WEBP_MAX_SIDE} px a side; "
+                          f"write this {w}×{h}×{c} output as .png or .tif")
+    return _MEDIA_TYPES[suffix]
+
+
 def encode_image(image: np.ndarray, suffix: str = ".png") -> bytes:
     """Encode ``image`` losslessly in the format of ``suffix``; read back and compared."""
     image = check_image(image)
+    check_writable("x" + suffix, image.shape)
     fmt, options, suffix = _format(Path("x" + suffix))
     from PIL import Image
 
     mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[image.shape[2]]
-    if fmt == "WEBP" and mode in ("L", "LA"):
-        raise LossyFormat("WebP stores colour only; write a one- or two-channel image as .png or .tif")
     pil = Image.fromarray(image[..., 0] if mode == "L" else image, mode=mode)
     buf = io.BytesIO()
     pil.save(buf, format=fmt, **options)
@@ -153,4 +171,4 @@ def write_image(path: "str | Path", image: np.ndarray) -> None:
     Raises :class:`~zkimg.errors.LossyFormat` for JPEG and other lossy formats, before
     writing anything.
     """
-    Path(path).write_bytes(encode_image(image, Path(path).suffix))
+    write_atomic(path, encode_image(image, Path(path).suffix))

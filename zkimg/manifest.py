@@ -25,6 +25,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import reprlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -32,6 +33,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from .bundle import MEDIA_TYPE, Attestation
 from .commitments import felt_to_hex
 from .errors import InvalidBundle, InvalidParameter, ManifestError
+from .fileio import write_atomic, write_private
 from .images import media_type
 from .limits import DEFAULT_LIMITS, Limits
 
@@ -132,9 +134,7 @@ def development_signer(directory: "str | Path") -> Tuple[ManifestSigner, Path]:
                                  serialization.NoEncryption())
     (d / "ca.pem").write_bytes(pem(ca))
     (d / "signer-chain.pem").write_bytes(pem(leaf) + pem(ca))
-    fd = os.open(str(d / "signer-key.pem"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(key)
+    write_private(d / "signer-key.pem", key)
     return ManifestSigner(pem(leaf) + pem(ca), key), d / "ca.pem"
 
 
@@ -144,9 +144,8 @@ def _manifest(att: Attestation, title: str, fmt: str, payload: Dict[str, Any]) -
     cap = att.capture
     steps: List[Dict[str, Any]] = [{"action": "c2pa.opened", "parameters": {"ingredientIds": [ORIGINAL_LABEL]}}]
     for t in att.pipeline:
-        params = ", ".join(f"{k}={v}" for k, v in t.params().items() if k not in ("kernel",))
         steps.append({"action": ACTIONS.get(t.op, "c2pa.edited"),
-                      "description": f"zkimg {t.op}({params}), proved in zero knowledge"})
+                      "description": f"zkimg {t.describe()}, proved in zero knowledge"})
     return {
         "claim_generator_info": [{"name": "zkimg", "version": __version__}],
         "title": title,
@@ -188,8 +187,7 @@ def embed(image: "str | Path", attestation: Attestation, signer: ManifestSigner,
     payload: Dict[str, Any] = {"media_type": MEDIA_TYPE, "bundle": base64.b64encode(bundle).decode()}
     sidecar = None
     if len(json.dumps(_manifest(attestation, title, fmt, payload))) > MAX_MANIFEST_JSON - 4096:
-        sidecar = out.with_name(out.name + ".zkimg")
-        sidecar.write_bytes(bundle)
+        sidecar = out.with_name(out.name + ".zkimg")  # written once the manifest is signed
         payload = {"media_type": MEDIA_TYPE, "sidecar": {"name": sidecar.name, "bytes": len(bundle),
                                                           "sha256": hashlib.sha256(bundle).hexdigest()}}
     settings = c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": False}}})
@@ -198,6 +196,8 @@ def embed(image: "str | Path", attestation: Attestation, signer: ManifestSigner,
         builder = c2pa.Builder(_manifest(attestation, title, fmt, payload), settings)
         with open(src, "rb") as s, open(tmp, "w+b") as d:
             builder.sign(signer._signer(), fmt, s, d)
+        if sidecar is not None:
+            write_atomic(sidecar, bundle)
         os.replace(tmp, out)
     except c2pa.C2paError as e:
         raise ManifestError(f"C2PA signing failed: {e}") from e
@@ -284,15 +284,17 @@ def _sidecar(image: Path, ref: Any, limits: Limits) -> Tuple[bytes, Path]:
     if not (isinstance(ref, dict) and isinstance(ref.get("name"), str) and isinstance(ref.get("sha256"), str)):
         raise InvalidBundle("the zkimg assertion names neither an embedded bundle nor a sidecar")
     name = ref["name"]
-    if name != Path(name).name or name in ("", ".", ".."):  # no paths: the sidecar sits beside the image
-        raise InvalidBundle(f"sidecar name {name!r} must be a bare file name")
+    if (name != Path(name).name or name in ("", ".", "..") or len(name) > 255
+            or any(ord(ch) < 32 or ord(ch) == 127 for ch in name)):  # a bare, printable file name beside the image
+        raise InvalidBundle(f"sidecar name {reprlib.repr(name)} must be a bare file name")
     p = image.with_name(name)
     try:
-        if p.stat().st_size > limits.max_bundle_bytes:
-            raise InvalidBundle("sidecar bundle larger than max_bundle_bytes")
-        data = p.read_bytes()
-    except OSError as e:
+        with open(p, "rb") as f:
+            data = f.read(limits.max_bundle_bytes + 1)
+    except (OSError, ValueError) as e:
         raise ManifestError(f"the manifest refers to the sidecar bundle {name}, which cannot be read: {e}") from e
+    if len(data) > limits.max_bundle_bytes:
+        raise InvalidBundle("sidecar bundle larger than max_bundle_bytes")
     if hashlib.sha256(data).hexdigest() != ref["sha256"].lower():
         raise InvalidBundle(f"sidecar {name} does not match the SHA-256 in the signed manifest")
     return data, p

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import reprlib
 from pathlib import Path
 from typing import Any, Iterable, Iterator, List, Sequence, Tuple
 
@@ -50,7 +51,7 @@ class Pipeline:
             raise InvalidParameter("steps", f"at most {MAX_STEPS} transforms")
         for i, s in enumerate(steps):
             if not isinstance(s, Transform):
-                raise InvalidParameter("steps", f"step {i} is not a Transform: {s!r}")
+                raise InvalidParameter("steps", f"step {i} is not a Transform: {reprlib.repr(s)}")
         self._steps: Tuple[Transform, ...] = steps
 
     @property
@@ -114,7 +115,7 @@ class Pipeline:
         if not isinstance(data, dict) or set(data) != {"schema", "steps"}:
             raise InvalidBundle("a pipeline is an object with exactly 'schema' and 'steps'")
         if data["schema"] != PIPELINE_SCHEMA:
-            raise InvalidBundle(f"unsupported pipeline schema {data['schema']!r}")
+            raise InvalidBundle(f"unsupported pipeline schema {reprlib.repr(data['schema'])}")
         steps = data["steps"]
         if not isinstance(steps, list) or not 1 <= len(steps) <= MAX_STEPS:
             raise InvalidBundle(f"'steps' must be a list of 1 to {MAX_STEPS} transforms")
@@ -142,15 +143,27 @@ def load_pipeline(path: "str | Path") -> Pipeline:
     except (OSError, UnicodeDecodeError) as e:
         raise InvalidBundle(f"cannot read pipeline file: {e}") from e
     if p.suffix.lower() in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise InvalidBundle(f"pipeline file is not valid YAML: {e}") from e
+        data = _safe_yaml(text)
     else:
         data = parse_json(text, MAX_JSON_BYTES, "pipeline file")
     return pipeline_from_steps(data)
+
+
+def _safe_yaml(text: str) -> Any:
+    """Plain YAML data: no tags beyond the safe ones, and no anchors or aliases (an alias
+    bomb expands a small file into an enormous document)."""
+    import yaml
+
+    class NoAliases(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent) or getattr(self.peek_event(), "anchor", None):
+                raise yaml.YAMLError("anchors and aliases are not allowed in a pipeline file")
+            return super().compose_node(parent, index)
+
+    try:
+        return yaml.load(text, Loader=NoAliases)  # noqa: S506 - a SafeLoader subclass
+    except (yaml.YAMLError, RecursionError) as e:
+        raise InvalidBundle(f"pipeline file is not valid YAML: {str(e)[:300]}") from e
 
 
 def pipeline_from_steps(data: Any) -> Pipeline:
@@ -159,7 +172,7 @@ def pipeline_from_steps(data: Any) -> Pipeline:
         if not set(data) <= {"schema", "steps"} or "steps" not in data:
             raise InvalidBundle("a pipeline document has 'steps' (and optionally 'schema')")
         if data.get("schema", PIPELINE_SCHEMA) != PIPELINE_SCHEMA:
-            raise InvalidBundle(f"unsupported pipeline schema {data['schema']!r}")
+            raise InvalidBundle(f"unsupported pipeline schema {reprlib.repr(data['schema'])}")
         data = data["steps"]
     if not isinstance(data, list) or not 1 <= len(data) <= MAX_STEPS:
         raise InvalidBundle(f"a pipeline is a list of 1 to {MAX_STEPS} steps")

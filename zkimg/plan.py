@@ -205,5 +205,6 @@ def chain_plans(pipeline: Pipeline, layout: TileLayout, *, hidden_output: bool, 
     for i, seg in enumerate(parts):
         last = i == len(parts) - 1
         plans.append(Plan(seg, layout, hidden_output if last else True, max_out, None if last else layout.tile))
-        layout = intermediate_layout(plans[-1].output_shape, layout.tile)
+        if not last:
+            layout = intermediate_layout(plans[-1].output_shape, layout.tile)
     return plans

@@ -17,6 +17,7 @@ import numpy as np
 from .circuits import EZKL_VERSION, Circuit, CircuitStore
 from .commitments import check_salt, commit, felt_from_hex, felt_to_hex, new_salt
 from .errors import CircuitError, CommitmentMismatch, InvalidBundle, InvalidParameter, ProvingError
+from .fileio import write_atomic, write_private
 from .pipeline import parse_json
 from .lowering import PACK_GROUP, SALT_BYTES, CircuitSpec, TileJob, run_reference
 from .primitives import run_all
@@ -253,16 +254,8 @@ def _output_salt(workdir: Optional[Path], index: int) -> bytes:
     if f.exists() and f.stat().st_size == SALT_BYTES:
         return f.read_bytes()
     salt = new_salt()
-    fd = os.open(str(f), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(salt)
+    write_private(f, salt)
     return salt
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def prove_plan(plan: Any, pixels: np.ndarray, salts: Sequence[bytes], *, store: Optional[CircuitStore] = None,
@@ -323,7 +316,7 @@ def prove_plan(plan: Any, pixels: np.ndarray, salts: Sequence[bytes], *, store: 
         for job, proof in results:
             proofs[job.index] = proof
             if workdir is not None:
-                _write_atomic(workdir / f"job-{job.index:06d}.proof", proof)
+                write_atomic(workdir / f"job-{job.index:06d}.proof", proof)
             done += 1
             log.info("proved tile job %d/%d", done, total)
             report(progress, "prove", done, total)

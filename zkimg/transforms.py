@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import math
+import reprlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, Mapping, Tuple, Type
 
@@ -45,16 +46,21 @@ def check_image(image: Any, parameter: str = "image") -> np.ndarray:
 def check_shape(shape: Any, parameter: str = "shape") -> Shape:
     """Validate an (H, W, C) shape tuple."""
     if not isinstance(shape, (tuple, list)) or len(shape) != 3:
-        raise InvalidParameter(parameter, f"expected (height, width, channels), got {shape!r}")
+        raise InvalidParameter(parameter, f"expected (height, width, channels), got {_short(shape)}")
     h, w, c = (_int(v, parameter) for v in shape)
     if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE and 1 <= c <= MAX_CHANNELS):
         raise InvalidParameter(parameter, f"shape {tuple(shape)} is out of range")
     return (h, w, c)
 
 
+def _short(value: Any) -> str:
+    """A bounded repr for error messages (a hostile value may be huge or deeply shared)."""
+    return reprlib.repr(value)
+
+
 def _int(value: Any, parameter: str, lo: int | None = None, hi: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidParameter(parameter, f"expected an integer, got {value!r}")
+        raise InvalidParameter(parameter, f"expected an integer, got {_short(value)}")
     v = int(value)
     if lo is not None and v < lo:
         raise InvalidParameter(parameter, f"must be >= {lo}, got {v}")
@@ -65,10 +71,10 @@ def _int(value: Any, parameter: str, lo: int | None = None, hi: int | None = Non
 
 def _real(value: Any, parameter: str, lo: float = 0.0, hi: float = 255.0) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InvalidParameter(parameter, f"expected a number, got {value!r}")
+        raise InvalidParameter(parameter, f"expected a number, got {_short(value)}")
     v = float(value)
     if not math.isfinite(v) or not lo <= v <= hi:
-        raise InvalidParameter(parameter, f"must be a finite number in [{lo}, {hi}], got {value!r}")
+        raise InvalidParameter(parameter, f"must be a finite number in [{lo}, {hi}], got {_short(value)}")
     return v
 
 
@@ -110,6 +116,11 @@ class Transform(abc.ABC):
     def to_json(self) -> Dict[str, Any]:
         return {"op": self.op, **self.params()}
 
+    def describe(self) -> str:
+        """One line for people, e.g. ``crop(left=1, top=2, width=20, height=14)`` (derived
+        fields such as a blur's integer kernel left out)."""
+        return f"{self.op}(" + ", ".join(f"{k}={v}" for k, v in self.params().items() if k != "kernel") + ")"
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "op" in cls.__dict__:
@@ -123,11 +134,6 @@ class Transform(abc.ABC):
 _REGISTRY: Dict[str, Type[Transform]] = {}
 
 
-def transform_ops() -> Tuple[str, ...]:
-    """The ``op`` names of every registered transform."""
-    return tuple(sorted(_REGISTRY))
-
-
 def transform_from_json(data: Any, canonical: bool = True) -> Transform:
     """Parse one transform's JSON object; raises InvalidBundle on anything malformed.
 
@@ -139,7 +145,7 @@ def transform_from_json(data: Any, canonical: bool = True) -> Transform:
         raise InvalidBundle("a transform must be a JSON object with a string 'op'")
     cls = _REGISTRY.get(data["op"])
     if cls is None:
-        raise InvalidBundle(f"unknown transform op {data['op']!r}")
+        raise InvalidBundle(f"unknown transform op {_short(data['op'])}")
     params = {k: v for k, v in data.items() if k != "op"}
     try:
         t = cls._from_params(params)
@@ -203,7 +209,7 @@ class Flip(Transform):
 
     def __post_init__(self) -> None:
         if self.direction not in ("horizontal", "vertical"):
-            raise InvalidParameter("direction", f"must be 'horizontal' or 'vertical', got {self.direction!r}")
+            raise InvalidParameter("direction", f"must be 'horizontal' or 'vertical', got {_short(self.direction)}")
 
     def params(self) -> Dict[str, Any]:
         return {"direction": self.direction}
@@ -259,7 +265,7 @@ class Resize(Transform):
         _int(self.width, "width", 1, MAX_SIDE)
         _int(self.height, "height", 1, MAX_SIDE)
         if self.mode not in ("nearest", "bilinear"):
-            raise InvalidParameter("mode", f"must be 'nearest' or 'bilinear', got {self.mode!r}")
+            raise InvalidParameter("mode", f"must be 'nearest' or 'bilinear', got {_short(self.mode)}")
 
     def params(self) -> Dict[str, Any]:
         return {"width": self.width, "height": self.height, "mode": self.mode}
@@ -390,7 +396,7 @@ class Grayscale(Transform):
 
     def __post_init__(self) -> None:
         if self.num_output_channels not in (1, 3) or isinstance(self.num_output_channels, bool):
-            raise InvalidParameter("num_output_channels", f"must be 1 or 3, got {self.num_output_channels!r}")
+            raise InvalidParameter("num_output_channels", f"must be 1 or 3, got {_short(self.num_output_channels)}")
 
     def params(self) -> Dict[str, Any]:
         return {"num_output_channels": self.num_output_channels}
@@ -463,7 +469,7 @@ class WhiteBalance(Transform):
 
     def __post_init__(self) -> None:
         if not isinstance(self.gains, (tuple, list)) or not 1 <= len(self.gains) <= MAX_CHANNELS:
-            raise InvalidParameter("gains", f"expected 1 to {MAX_CHANNELS} gains, got {self.gains!r}")
+            raise InvalidParameter("gains", f"expected 1 to {MAX_CHANNELS} gains, got {_short(self.gains)}")
         object.__setattr__(self, "gains", tuple(_real(g, "gains") for g in self.gains))
 
     @property
