@@ -110,3 +110,17 @@ def test_capture_refuses_secrets_of_another_capture():
     with pytest.raises(zkimg.InvalidParameter, match="cell"):
         zkimg.Capture(a.signed, zkimg.CaptureSecrets(PHOTO, tuple(salts)))
     assert zkimg.Capture(a.signed, a.secrets).signed is a.signed
+
+
+def test_parallel_capture_commits_exactly_as_serial(monkeypatch):
+    """Large images are hashed on a process pool; the commitments are the same, in cell order."""
+    import zkimg.camera
+
+    monkeypatch.setattr(zkimg.camera, "PARALLEL_CELLS", 1)  # use the default pool even for this small image
+    cam = Camera.generate()
+    seen = []
+    cap = cam.capture(PHOTO, tile=8, progress=lambda *a: seen.append(a))
+    lay = cap.signed.layout
+    assert list(cap.signed.cell_commitments) == lay.commit_cells(PHOTO, cap.secrets.salts)
+    assert seen[0] == ("commit", 0, lay.cell_count) and seen[-1] == ("commit", lay.cell_count, lay.cell_count)
+    cap.signed.verify()

@@ -187,6 +187,6 @@ def test_console_script_is_installed():
     exe = str(beside) if beside.exists() else shutil.which("zkimg") or pytest.fail("no zkimg console script")
     r = subprocess.run([exe, "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "keygen" in r.stdout and "exit codes" in r.stdout
-    for cmd in ("keygen", "capture", "prove", "verify", "inspect"):
+    for cmd in ("keygen", "capture", "prove", "verify", "inspect", "demo"):
         r = subprocess.run([sys.executable, "-m", "zkimg.cli", cmd, "--help"], capture_output=True, text=True)
         assert r.returncode == 0 and "usage: zkimg " + cmd in r.stdout

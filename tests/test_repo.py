@@ -26,19 +26,20 @@ def test_examples_run(tmp_path):
 
 
 def test_readme_example_runs(store, tmp_path, monkeypatch):
-    """The README's ten-line example, verbatim, on a 96×64 JPEG of a real photo."""
+    """The README's ten-line example, verbatim, on a 32×24 JPEG of a real photo (the
+    quickstart notebook's region and edit: its keys are reused when the notebooks ran first)."""
     import re
 
     from PIL import Image
 
-    from conftest import photo_tile
-
     text = (ROOT / "README.md").read_text()
     block = re.search(r"## In ten lines of Python\n\n```python\n(.*?)```", text, re.S).group(1)
     assert len(block.strip().splitlines()) <= 12
-    Image.fromarray(photo_tile("astronaut", 30, 150, 64, 96)).save(tmp_path / "photo.jpg", quality=92)
+    from zkimg.demo import load_photo
+
+    Image.fromarray(load_photo()[24:48, 44:76]).save(tmp_path / "photo.jpg", quality=92)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ZKIMG_CACHE", str(store.cache_dir))  # same shapes as test_attest: keys are reused
+    monkeypatch.setenv("ZKIMG_CACHE", str(store.cache_dir))
     scope: dict = {}
     exec(compile(block, "README.md", "exec"), scope)
     assert scope["result"].tiles == len(scope["att"].proofs) and (tmp_path / "edit.png").exists()

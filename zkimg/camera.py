@@ -11,8 +11,11 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import multiprocessing
+import os
 import struct
 import zipfile
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
@@ -37,6 +40,7 @@ CAPTURE_MEDIA_TYPE = "application/vnd.zkimg.capture+json"
 CURVES = {"Ed25519": "Ed25519", "P-256": "NIST P-256"}
 MAX_KEY_BYTES = 16 * 1024
 DEFAULT_TILE = 32
+PARALLEL_CELLS = 2048  # below this, starting worker processes costs more than it saves
 DEFAULT_BORDER = 2  # covers 3×3 and 5×5 blur halos; 1 + 4·2/32 ≈ 1.25 values hashed per value
 
 
@@ -293,12 +297,14 @@ class Camera:
         return DSS.new(self._key, "fips-186-3").sign(SHA256.new(message))
 
     def capture(self, image: np.ndarray, tile: int = DEFAULT_TILE, border: Optional[int] = None, *,
-                progress: Optional[ProgressCallback] = None) -> Capture:
+                progress: Optional[ProgressCallback] = None, executor: Optional[Executor] = None) -> Capture:
         """Commit to ``image`` (uint8 H×W×C) cell by cell with fresh salts and sign the root.
 
         ``tile``: tile side in pixels (default 32); ``border``: width of the separately
         committed border cells (default ``min(2, tile // 4)``); ``progress("commit", done,
-        total)`` after each cell.
+        total)`` as cells are committed. Hashing runs on ``executor`` if given; by default
+        an image of at least ``PARALLEL_CELLS`` cells is hashed on a local process pool
+        sized to the machine, a smaller one in this process.
         """
         check_image(image)
         if border is None:
@@ -306,7 +312,13 @@ class Camera:
         h, w, c = image.shape
         layout = TileLayout(w, h, c, tile, border)
         salts = tuple(new_salt() for _ in layout.cells)
-        cells = tuple(layout.commit_cells(image, salts, progress))
+        own = executor is None and layout.cell_count >= PARALLEL_CELLS and (os.cpu_count() or 1) > 1
+        pool = ProcessPoolExecutor(os.cpu_count(), mp_context=multiprocessing.get_context("spawn")) if own else executor
+        try:
+            cells = tuple(layout.commit_cells(image, salts, progress, pool))
+        finally:
+            if own and pool is not None:
+                pool.shutdown()
         root = layout.root(cells)
         signed = SignedCapture(layout, cells, root, self.sign(capture_message(layout, root)), self.public_key)
         return Capture(signed, CaptureSecrets(np.array(image, copy=True), salts))

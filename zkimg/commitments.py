@@ -80,6 +80,11 @@ def commit(pixels: np.ndarray, salt: bytes) -> int:
     return poseidon(pack(data))
 
 
+def commit_many(parts: Sequence[np.ndarray], salts: Sequence[bytes]) -> List[int]:
+    """``[commit(p, s) for p, s in zip(parts, salts)]`` (module level: an executor's task)."""
+    return [commit(p, s) for p, s in zip(parts, salts)]
+
+
 def hash_public(pixels: np.ndarray) -> int:
     """Unsalted hash ``Poseidon(pack(pixels))`` of a public output (the verifier's side)."""
     if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8:

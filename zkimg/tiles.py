@@ -16,19 +16,21 @@ all computed with ezkl's Poseidon, natively (the circuit only ever hashes cells)
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .commitments import commit, poseidon
+from .commitments import commit, commit_many, poseidon
 from .errors import InvalidImage, InvalidParameter
 from .progress import ProgressCallback, report
 from .transforms import MAX_CHANNELS, MAX_SIDE, _int
 
 LAYOUT_VERSION = 1
 MAX_CELLS = 1 << 20
+COMMIT_CHUNK = 256  # cells per executor task when committing in parallel
 
 
 def _split(n: int, border: int) -> bool:
@@ -127,17 +129,27 @@ class TileLayout:
                                f"got {image.dtype} {image.shape}")
 
     def commit_cells(self, image: np.ndarray, salts: Sequence[bytes],
-                     progress: Optional[ProgressCallback] = None) -> List[int]:
+                     progress: Optional[ProgressCallback] = None, executor: Optional[Executor] = None) -> List[int]:
         """Commitment of every cell of ``image`` under its salt (``salts[i]`` for ``cells[i]``);
-        ``progress("commit", done, total)`` after each cell."""
+        ``progress("commit", done, total)`` as cells are done. With ``executor`` the cells are
+        hashed in chunks on it (same results, in cell order)."""
         self.check_image(image)
-        if len(salts) != len(self.cells):
-            raise InvalidParameter("salts", f"need {len(self.cells)} salts, got {len(salts)}")
+        total = len(self.cells)
+        if len(salts) != total:
+            raise InvalidParameter("salts", f"need {total} salts, got {len(salts)}")
         out: List[int] = []
-        report(progress, "commit", 0, len(self.cells))
-        for c, s in zip(self.cells, salts):
-            out.append(commit(self.cell_pixels(image, c), s))
-            report(progress, "commit", len(out), len(self.cells))
+        report(progress, "commit", 0, total)
+        if executor is None:
+            for c, s in zip(self.cells, salts):
+                out.append(commit(self.cell_pixels(image, c), s))
+                report(progress, "commit", len(out), total)
+            return out
+        step = max(1, min(COMMIT_CHUNK, -(-total // 64)))
+        futures = [executor.submit(commit_many, [self.cell_pixels(image, c) for c in self.cells[i:i + step]],
+                                   list(salts[i:i + step])) for i in range(0, total, step)]
+        for f in futures:
+            out.extend(f.result())
+            report(progress, "commit", len(out), total)
         return out
 
     def tile_commitments(self, cell_commitments: Sequence[int]) -> List[int]:
