@@ -1,7 +1,7 @@
 """Scale-out benchmark: the same ``zkimg.prove()`` on a Dask LocalCluster of N workers.
 
 Usage:
-    python benchmarks/dask_scaling.py                       # N = 1, 2; 96×64 photo, 16 px tiles
+    python benchmarks/dask_scaling.py                       # N = 1, 2; 64×32 photo, 16 px tiles
     python benchmarks/dask_scaling.py --workers 1 2 4 --width 192 --height 128
 
 Keys are built once before the timed runs (a warm-up ``prove()`` in this process), so the
@@ -30,8 +30,8 @@ import zkimg  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    ap.add_argument("--width", type=int, default=96)
-    ap.add_argument("--height", type=int, default=64)
+    ap.add_argument("--width", type=int, default=64)
+    ap.add_argument("--height", type=int, default=32)
     ap.add_argument("--tile", type=int, default=16)
     ap.add_argument("--markdown", type=Path, default=None)
     a = ap.parse_args()

@@ -300,26 +300,24 @@ def test_mutated_image_files_are_typed(data):
         pass
 
 
-@SLOW
-@given(doc=json_values)
-def test_any_pipeline_document_is_a_pipeline_or_typed(tmp_path, doc):
-    path = tmp_path / "p.json"
-    path.write_text(json.dumps(doc))
-    try:
-        assert isinstance(zkimg.load_pipeline(path), zkimg.Pipeline)
-    except zkimg.InvalidBundle:
-        pass
-
-
-@SLOW
-@given(text=st.text(max_size=300))
-def test_any_yaml_text_is_a_pipeline_or_typed(tmp_path, text):
-    path = tmp_path / "p.yaml"
+def _pipeline_or_typed(path, text: str) -> None:
     path.write_text(text)
     try:
         assert isinstance(zkimg.load_pipeline(path), zkimg.Pipeline)
     except zkimg.InvalidBundle:
         pass
+
+
+@SLOW
+@given(doc=json_values)
+def test_any_pipeline_document_is_a_pipeline_or_typed(tmp_path, doc):
+    _pipeline_or_typed(tmp_path / "p.json", json.dumps(doc))
+
+
+@SLOW
+@given(text=st.text(max_size=300))
+def test_any_yaml_text_is_a_pipeline_or_typed(tmp_path, text):
+    _pipeline_or_typed(tmp_path / "p.yaml", text)
 
 
 def test_yaml_bombs_are_refused_quickly(tmp_path):
