@@ -112,19 +112,59 @@ def test_pixel_outside_byte_range_cannot_be_proved(store, bad_value):
         zkimg.prove_tile(job, TILE.astype(np.int64) + 1, store=store)
 
 
+def _edit_hint(hint: int, position: int, value):
+    """A witness edit: ``value(q)`` replaces the ``position``-th quotient of hint ``hint``."""
+    def edit(inputs):  # inputs: part_0, then hint_0 (the row pass), hint_1 (the column pass)
+        q = int.from_bytes(bytes.fromhex(inputs[1 + hint][position]), "little")
+        inputs[1 + hint][position] = _felt(value(q))
+    return edit
+
+
+@pytest.mark.parametrize("hint", [0, 1])
 @pytest.mark.parametrize("delta", [1, -1])
-def test_rounding_hint_off_by_one_cannot_be_proved(store, delta):
+def test_rounding_hint_off_by_one_cannot_be_proved(store, hint, delta):
     # A 3×3 Gaussian rounds through prover-supplied quotients (its divisor is too large for
     # the one-lookup path). Ceil instead of floor (delta=+1) or one less (delta=-1) leaves the
-    # remainder outside [0, d): only the remainder lookup stops it.
+    # remainder outside [0, d): only the remainder lookup stops it. The two passes share a
+    # divisor, so the column pass (hint 1) uses shifted tables (one table per lookup, see
+    # zkimg.lowering).
     job = TileJob(zkimg.Pipeline([zkimg.GaussianBlur(3)]), TILE.shape)
     assert len(store.circuit(job).hints) == 2
+    assert_edited_witness_does_not_prove(store, job, TILE, _edit_hint(hint, 5, lambda q: q + delta))
 
-    def edit(inputs):  # inputs: part_0, then hint_0 (the row pass), hint_1
-        q = int.from_bytes(bytes.fromhex(inputs[1][5]), "little")
-        inputs[1][5] = _felt(q + delta)
 
+def test_quotient_past_the_byte_table_cannot_be_proved(store):
+    # A 3×3 Gaussian divides by 256, so each quotient table (arange(256) + s) gets one extra
+    # entry, index 256 → quotient 255, to differ from its remainder table (arange(256) + s):
+    # no two lookups may share a constant. Index 256 passes that lookup but means a quotient
+    # of 255, and the remainder check then fails unless 255 is the true quotient.
+    job = TileJob(zkimg.Pipeline([zkimg.GaussianBlur(3)]), TILE.shape)
+    edit = _edit_hint(1, 5, lambda q: 256)
     assert_edited_witness_does_not_prove(store, job, TILE, edit)
+
+
+@pytest.mark.parametrize("steps", [[zkimg.Resize(4, 4)], [zkimg.GaussianBlur(3)], [zkimg.GaussianBlur(5, 1.2)],
+                                   [zkimg.Contrast(1.3), zkimg.Contrast(1.3), zkimg.Brightness(0.9)],
+                                   [zkimg.BoxBlur(3), zkimg.Resize(3, 3), zkimg.GaussianBlur(3)]],
+                         ids=lambda s: "+".join(t.op for t in s))
+def test_no_two_lookups_share_a_table(steps):
+    # ezkl 23.0.5 decomposes a constant that feeds two nodes (≈23 rows per entry), and tract
+    # merges equal constants: a floor table shared by a resize's two passes cost a third of
+    # a 32 px job. Every lookup's table must therefore be a distinct constant.
+    import onnx
+    from onnx import numpy_helper
+
+    from zkimg.lowering import lower_circuit
+
+    graph = onnx.load_from_string(lower_circuit(TileJob(zkimg.Pipeline(steps), (8, 8, 3)).spec()).model).graph
+    inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    tables = [inits[n.input[0]] for n in graph.node if n.op_type == "Gather" and n.input[0] in inits]
+    assert len(tables) >= 2
+    keys = [(t.shape, t.astype(np.int64).tobytes()) for t in tables]
+    assert len(set(keys)) == len(keys)
+    # and the hidden inputs and hints are int64, indexing their range checks without a Cast
+    # (ezkl lays out a float→int Cast as two copies of every value)
+    assert not {n.input[0] for n in graph.node if n.op_type == "Cast"} & {i.name for i in graph.input}
 
 
 def test_small_divisors_round_by_one_lookup_without_hints(store):

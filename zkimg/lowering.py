@@ -3,16 +3,17 @@
 A :class:`CircuitSpec` (committed input parts → region → primitives → output; a
 :class:`TileJob` is the one-part case) lowers to two graphs built from the same code:
 
-* the **circuit graph** that ezkl compiles. Inputs (all private, integers at scale 0):
-  ``part_i`` = the i-th input part's values followed by its 16 salt bytes;
-  ``output_salt`` (hidden output only); one ``hint_i`` per rounding step. Outputs (each
+* the **circuit graph** that ezkl compiles. Inputs (all private, int64 at scale 0, so
+  that they index their range-check tables without a ``Cast``, which ezkl lays out as two
+  copies of every value): ``part_i`` = the i-th input part's values followed by its 16
+  salt bytes; ``output_salt`` (hidden output only); one ``hint_i`` per rounding step. Outputs (each
   Poseidon-hashed by ezkl, the hashes being the proof's public instances, in this order):
   ``part_i_packed`` = pack(part_i ‖ salt_i) for every part, then ``output_packed`` =
   pack(output) for a public output or pack(output ‖ output_salt) for a hidden one.
 * the **reference graph** that onnxruntime runs: the same transform lowering on the
   H×W×C region with rounding done by ``Floor(Div)``; it returns the output and the hints.
 
-Soundness of the circuit graph (each point is tested in tests/test_circuits.py):
+Soundness of the circuit graph (each point is tested in tests/test_proofs.py):
 
 * Range: every hidden input byte (all parts with their salts, and the output salt) goes
   through one ``Gather(arange(256), x)`` — a lookup into a 256-entry table — before
@@ -21,21 +22,35 @@ Soundness of the circuit graph (each point is tested in tests/test_circuits.py):
   digits, which makes the Poseidon commitment binding on the pixels.
 * Small roundings: weights, divisor and offset are first divided by their common factor
   (exact, :func:`reduce_weighted_sum`); when the numerator ``n = y + offset`` is then
-  always below ``ROUNDING_TABLE_MAX``, the output is one lookup ``floor(v / d)`` over
-  ``v ∈ [0, max n]``. Membership of ``(n, out)`` in that table is the whole check: it
-  forces ``n`` to be an integer in range and ``out = floor(n / d)``. Used where every tap
+  always below ``ROUNDING_TABLE_MAX``, the output is one lookup of the sum ``y`` into
+  ``floor((v + offset) / d)`` over ``v ∈ [0, max y]`` (the offset lives in the table, not in
+  an ``Add``). Membership of ``(y, out)`` in that table is the whole check: it forces ``y``
+  to be an integer in range and ``out = floor((y + offset) / d)``. Used where every tap
   has one weight for all positions (a 2× bilinear downscale, a box blur): there it cut a
   32 px job by 15–40 % of its rows; with per-position weights ezkl's rows grew instead
   (measured, see benchmarks/RESULTS.md), so those keep the hint below.
 * Rounding: ezkl's own ``Div`` only enforces ``|x − q·d| < d`` (layouts.rs, ``div`` via
   ``diff_less_than``), which admits both floor and ceil, so it is not used. Instead the
   prover supplies ``q`` as a hint; the circuit looks ``q`` up in ``arange(256)`` and
-  ``r = y + offset − d·q`` up in ``arange(d)``. Together they force ``0 ≤ r < d`` and
+  ``r = y + offset − d·q`` up in ``arange(d)`` (both tables shifted, see below). Together
+  they force ``0 ≤ r < d`` and
   ``q ∈ [0, 255]``, i.e. ``q = floor((y + offset)/d)`` exactly (y is an integer below
   256·d, so no field wrap-around). Without the range check on ``q`` a prover could shift
   value between neighbouring packed digits; with it the output digits are unique. The
-  looked-up remainder enters the output as ``q + (lookup(r) − r)`` (= q), which keeps the
+  looked-up remainder enters the output as ``q − (lookup(r) − r)`` (= q), which keeps the
   check in the graph without changing a value.
+* One use per table: ezkl 23.0.5 lays out a constant that feeds more than one node as
+  cells and decomposes each (≈ 23 rows per entry under ``RUN_ARGS``), and tract merges
+  equal constants — a 512-entry floor table shared by a resize's two passes cost 11,776 of a
+  32 px job's 32,171 rows. So every lookup gets a table of its own (:meth:`_Graph.lookup`):
+  a repeated table is extended by copies of its last entry. That is sound where the circuit
+  only reads the lookup's *output* and the extra entry is a valid output: ``arange(256)``
+  range checks (the extra index maps to 255, a byte), floor tables and point-operation
+  tables (indices past the original end are unreachable: their inputs are sums of checked
+  bytes). A rounding's two tables, whose *index* is also read (``r``), are instead shifted
+  by the same ``s``: ``Q = lookup(q, arange(256) + s)``, the numerator carries ``d·s`` so
+  that ``r = y + offset + d·s − d·Q`` is still the true remainder, ``R = lookup(r,
+  arange(d) + s)`` forces ``0 ≤ r < d``, and the output ``Q − (R − r) = Q − s = q``.
 * Point operations are a lookup into their exact table (``Gather``), so clamping and
   rounding are the table's.
 * ``ignore_range_check_inputs_outputs``: ezkl's generic range checks on graph inputs and
@@ -186,6 +201,8 @@ class _Graph:
         self.inputs: List[onnx.ValueInfoProto] = []
         self.outputs: List[onnx.ValueInfoProto] = []
         self._n = 0
+        self._table_uses: Dict[bytes, int] = {}
+        self._int_values: set = set()  # names of int64 values (graph inputs and their concatenation)
 
     def fresh(self, prefix: str) -> str:
         self._n += 1
@@ -202,9 +219,23 @@ class _Graph:
         self.nodes.append(helper.make_node(op_type, list(inputs), [out], **attrs))
         return out
 
-    def add_input(self, name: str, shape: Sequence[int]) -> str:
-        self.inputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape)))
+    def add_input(self, name: str, shape: Sequence[int], integer: bool = False) -> str:
+        """A graph input: float32 holding integers, or int64 with ``integer`` (an int64 value
+        indexes a lookup table directly; ezkl lays out a float→int ``Cast`` as two copies)."""
+        dtype = TensorProto.INT64 if integer else TensorProto.FLOAT
+        self.inputs.append(helper.make_tensor_value_info(name, dtype, list(shape)))
+        if integer:
+            self._int_values.add(name)
         return name
+
+    def concat(self, values: Sequence[str]) -> str:
+        """``values`` concatenated along axis 0 (int64 if they all are)."""
+        if len(values) == 1:
+            return values[0]
+        out = self.op("Concat", list(values), axis=0)
+        if all(v in self._int_values for v in values):
+            self._int_values.add(out)
+        return out
 
     def add_output(self, value: str, name: str, shape: Sequence[int], copy: bool = False) -> None:
         """Expose ``value`` as graph output ``name``.
@@ -231,10 +262,25 @@ class _Graph:
 
     # ----- value-level helpers (all values are float32 holding integers)
 
-    def lookup(self, x: str, table: np.ndarray) -> str:
-        """``table[x]`` through a lookup: also proves ``x`` is an index of ``table``."""
-        idx = self.op("Cast", [x], to=TensorProto.INT64)
-        return self.op("Gather", [self.const(table), idx], axis=0)
+    def table_uses(self, table: np.ndarray) -> int:
+        """How many lookups into ``table`` (exactly these entries) this graph already has."""
+        return self._table_uses.get(np.asarray(table, dtype=np.int64).tobytes(), 0)
+
+    def lookup(self, x: str, table: np.ndarray, extend: bool = True) -> str:
+        """``table[x]`` through a lookup: also proves ``x`` is an index of the table laid out.
+
+        ``extend``: a table used before in this graph is laid out with one more copy of its
+        last entry per earlier use, so that no two lookups share a constant (see the module
+        doc for when that is sound); with ``extend=False`` the caller makes it unique.
+        """
+        table = np.asarray(table, dtype=np.int64)
+        key = table.tobytes()
+        uses = self._table_uses.get(key, 0)
+        self._table_uses[key] = uses + 1
+        if uses and extend:
+            table = np.concatenate([table, np.full(uses, table[-1])])
+        idx = x if x in self._int_values else self.op("Cast", [x], to=TensorProto.INT64)
+        return self.op("Gather", [self.const(table), idx], axis=0)  # float32 out
 
 
 def reduce_weighted_sum(p: WeightedSum) -> WeightedSum:
@@ -299,10 +345,11 @@ class _Lowerer:
         if p.divisor == 1:
             return acc if p.offset == 0 else g.op("Add", [acc, g.const([p.offset])])
         if p.sum_max < ROUNDING_TABLE_MAX and all(len(set(w)) == 1 for w in p.weight):  # see module doc
-            num = g.op("Add", [acc, g.const([p.offset])]) if p.offset else acc
             if not self.circuit:
+                num = g.op("Add", [acc, g.const([p.offset])]) if p.offset else acc
                 return g.op("Floor", [g.op("Div", [num, g.const([p.divisor])])])
-            return g.lookup(num, np.arange(p.sum_max + 1) // p.divisor)
+            # the offset lives in the table: entry v is floor((v + offset) / d), v = the sum
+            return g.lookup(acc, (np.arange(p.sum_max - p.offset + 1) + p.offset) // p.divisor)
         return self.round_div(acc, p.out_shape(shape), p.divisor, p.offset)
 
     def round_div(self, y: str, shape: Shape, d: int, offset: int) -> str:
@@ -310,15 +357,27 @@ class _Lowerer:
         g = self.g
         hint_name = f"hint_{len(self.hints)}"
         self.hints.append((hint_name, shape))
-        num = g.op("Add", [y, g.const([offset])]) if offset else y
         if not self.circuit:
+            num = g.op("Add", [y, g.const([offset])]) if offset else y
             q = g.op("Floor", [g.op("Div", [num, g.const([d])])])
             g.add_output(q, hint_name, shape, copy=True)
             return q
-        q = g.lookup(g.add_input(hint_name, shape), np.arange(256))
-        r = g.op("Sub", [num, g.op("Mul", [q, g.const([d])])])
-        r_checked = g.lookup(r, np.arange(d))
-        return g.op("Add", [q, g.op("Sub", [r_checked, r])])
+        # Tables arange(256) + s and arange(d) + s, with s the first shift making both unused
+        # (one use per table, see module doc). Q = q + s; the numerator carries d·s so that
+        # r = y + offset + d·s − d·Q = y + offset − d·q; R = r + s iff 0 ≤ r < d.
+        s = 0
+        while True:
+            q_table, r_table = np.arange(256) + s, np.arange(d) + s
+            if d == 256:  # the same table twice: extend Q's (its index is not read)
+                q_table = np.append(q_table, 255 + s)
+            if not (g.table_uses(q_table) or g.table_uses(r_table)):
+                break
+            s += 1
+        num = g.op("Add", [y, g.const([offset + d * s])]) if offset + d * s else y
+        q_s = g.lookup(g.add_input(hint_name, shape, integer=True), q_table, extend=False)
+        r = g.op("Sub", [num, g.op("Mul", [q_s, g.const([d])])])
+        r_s = g.lookup(r, r_table, extend=False)
+        return g.op("Sub", [q_s, g.op("Sub", [r_s, r])])  # Q − (R − r) = Q − s = q
 
     def body(self, x: str, shape: Shape, prims: Sequence[Primitive]) -> str:
         for p in prims:
@@ -353,14 +412,14 @@ def lower_circuit(spec: CircuitSpec) -> LoweredJob:
     """The circuit graph ezkl compiles (see module docstring for its contract)."""
     g = _Graph()
     lw = _Lowerer(g, circuit=True)
-    raw = [g.add_input(f"part_{i}", [n + SALT_BYTES]) for i, n in enumerate(spec.part_sizes)]
+    raw = [g.add_input(f"part_{i}", [n + SALT_BYTES], integer=True) for i, n in enumerate(spec.part_sizes)]
     sizes = [n + SALT_BYTES for n in spec.part_sizes]
     if spec.hidden_output:
-        raw.append(g.add_input("output_salt", [SALT_BYTES]))
+        raw.append(g.add_input("output_salt", [SALT_BYTES], integer=True))
         sizes.append(SALT_BYTES)
     # One range check for every hidden byte; everything below reads only ``checked``, through
     # constant gathers (wiring, and cheaper in ezkl than Slice).
-    checked = g.lookup(raw[0] if len(raw) == 1 else g.op("Concat", raw, axis=0), np.arange(256))
+    checked = g.lookup(g.concat(raw), np.arange(256))
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
     def take(index: np.ndarray) -> str:
