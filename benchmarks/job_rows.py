@@ -32,7 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import zkimg  # noqa: E402
 from zkimg import circuits  # noqa: E402
 from zkimg.lowering import SALT_BYTES, lower_circuit  # noqa: E402
 from zkimg.plan import Plan  # noqa: E402
