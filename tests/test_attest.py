@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -153,6 +154,44 @@ def test_tiles_swapped(small, camera, store):
     p = list(small.proofs)
     p[0], p[1] = p[1], p[0]
     expect(with_segment(small, proofs=tuple(p)), SMALL_PIPE.apply(SMALL), zkimg.ProofInvalid, camera, store)
+
+
+def test_proofs_checked_on_an_executor(small, camera, store):
+    # A process pool checks the tile proofs; the first bad tile in plan order is reported.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    published = SMALL_PIPE.apply(SMALL)
+    p = list(small.proofs)
+    p[2] = p[3]
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        seen = []
+        res = zkimg.verify(small, published, trusted_keys=[camera.public_key], store=store, executor=pool,
+                           progress=lambda *a: seen.append(a))
+        assert res.tiles == len(small.proofs) and seen[-1] == ("verify", res.tiles, res.tiles)
+        with pytest.raises(zkimg.ProofInvalid, match="tile 2 proof"):
+            zkimg.verify(with_segment(small, proofs=tuple(p)), published, trusted_keys=[camera.public_key],
+                         store=store, executor=pool)
+
+
+def test_large_bundles_are_verified_on_a_local_pool(small, camera, store, monkeypatch):
+    import importlib
+
+    verify_module = importlib.import_module("zkimg.verify")  # zkimg.verify is also the function
+    pools = []
+
+    class CountingPool(verify_module.ProcessPoolExecutor):
+        def __init__(self, *a, **kw):
+            pools.append(kw.get("max_workers"))
+            super().__init__(*a, **kw)
+
+    monkeypatch.setattr(verify_module, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(verify_module, "PARALLEL_VERIFY_TILES", len(small.proofs))
+    zkimg.verify(small, SMALL_PIPE.apply(SMALL), trusted_keys=[camera.public_key], store=store)
+    assert len(pools) == (1 if (os.cpu_count() or 1) > 1 else 0)
+    monkeypatch.setattr(verify_module, "PARALLEL_VERIFY_TILES", len(small.proofs) + 1)
+    zkimg.verify(small, SMALL_PIPE.apply(SMALL), trusted_keys=[camera.public_key], store=store)
+    assert len(pools) == (1 if (os.cpu_count() or 1) > 1 else 0)  # below the threshold: this process
 
 
 def test_proof_from_another_capture(small, camera, store):

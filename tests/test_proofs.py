@@ -126,8 +126,8 @@ def test_rounding_hint_off_by_one_cannot_be_proved(store, hint, delta):
     # A 3×3 Gaussian rounds through prover-supplied quotients (its divisor is too large for
     # the one-lookup path). Ceil instead of floor (delta=+1) or one less (delta=-1) leaves the
     # remainder outside [0, d): only the remainder lookup stops it. The two passes share a
-    # divisor, so the column pass (hint 1) uses shifted tables (one table per lookup, see
-    # zkimg.lowering).
+    # divisor, so each uses its own shifted tables (s = 1 and s = 2; one table per lookup,
+    # see zkimg.lowering).
     job = TileJob(zkimg.Pipeline([zkimg.GaussianBlur(3)]), TILE.shape)
     assert len(store.circuit(job).hints) == 2
     assert_edited_witness_does_not_prove(store, job, TILE, _edit_hint(hint, 5, lambda q: q + delta))
@@ -138,14 +138,28 @@ def test_quotient_past_the_byte_table_cannot_be_proved(store):
     # entry, index 256 → quotient 255, to differ from its remainder table (arange(256) + s):
     # no two lookups may share a constant. Index 256 passes that lookup but means a quotient
     # of 255, and the remainder check then fails unless 255 is the true quotient.
+    import onnx
+    from onnx import numpy_helper
+
+    from zkimg.lowering import lower_circuit
+
     job = TileJob(zkimg.Pipeline([zkimg.GaussianBlur(3)]), TILE.shape)
-    edit = _edit_hint(1, 5, lambda q: 256)
-    assert_edited_witness_does_not_prove(store, job, TILE, edit)
+    graph = onnx.load_from_string(lower_circuit(job.spec()).model).graph
+    inits = {t.name: numpy_helper.to_array(t).astype(np.int64) for t in graph.initializer}
+    hints = {i.name for i in graph.input if i.name.startswith("hint_")}
+    q_tables = [inits[n.input[0]] for n in graph.node if n.op_type == "Gather" and n.input[1] in hints]
+    assert len(q_tables) == 2
+    for t in q_tables:  # arange(256) + s, then index 256 → 255 + s
+        s = t[0]
+        assert s > 0 and np.array_equal(t, np.append(np.arange(256) + s, 255 + s))
+    assert_edited_witness_does_not_prove(store, job, TILE, _edit_hint(1, 5, lambda q: 256))
 
 
 @pytest.mark.parametrize("steps", [[zkimg.Resize(4, 4)], [zkimg.GaussianBlur(3)], [zkimg.GaussianBlur(5, 1.2)],
                                    [zkimg.Contrast(1.3), zkimg.Contrast(1.3), zkimg.Brightness(0.9)],
-                                   [zkimg.BoxBlur(3), zkimg.Resize(3, 3), zkimg.GaussianBlur(3)]],
+                                   [zkimg.BoxBlur(3), zkimg.Resize(3, 3), zkimg.GaussianBlur(3)],
+                                   [zkimg.Grayscale(3), zkimg.Brightness(1.0), zkimg.Resize(12, 12),
+                                    zkimg.GaussianBlur(3)]],
                          ids=lambda s: "+".join(t.op for t in s))
 def test_no_two_lookups_share_a_table(steps):
     # ezkl 23.0.5 decomposes a constant that feeds two nodes (≈23 rows per entry), and tract

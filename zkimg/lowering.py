@@ -50,7 +50,9 @@ Soundness of the circuit graph (each point is tested in tests/test_proofs.py):
   bytes). A rounding's two tables, whose *index* is also read (``r``), are instead shifted
   by the same ``s``: ``Q = lookup(q, arange(256) + s)``, the numerator carries ``d·s`` so
   that ``r = y + offset + d·s − d·Q`` is still the true remainder, ``R = lookup(r,
-  arange(d) + s)`` forces ``0 ≤ r < d``, and the output ``Q − (R − r) = Q − s = q``.
+  arange(d) + s)`` forces ``0 ≤ r < d``, and the output ``Q − (R − r) = Q − s = q``. When
+  ``d = 256`` the two would be the same table, so the quotient table gets one more entry
+  (index 256 → 255 + s; the remainder check alone fixes ``q``, so any value would do).
 * Point operations are a lookup into their exact table (``Gather``), so clamping and
   rounding are the table's.
 * ``ignore_range_check_inputs_outputs``: ezkl's generic range checks on graph inputs and

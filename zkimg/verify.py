@@ -5,10 +5,13 @@ supplied by the prover."""
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import tempfile
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -107,6 +110,40 @@ def check_proof(circuit: Circuit, keys: Keys, proof: bytes, instances: Sequence[
         raise ProofInvalid(f"{what} does not verify")
 
 
+#: ``verify()`` checks proofs on a local process pool from this many tiles on (ezkl's
+#: verifier holds the GIL and reloads key and SRS on every call, ≈ 20–100 ms per proof).
+PARALLEL_VERIFY_TILES = 64
+
+_ProofCheck = Tuple[Circuit, Keys, bytes, Tuple[int, ...], str]
+
+
+def _check_proofs(checks: List[_ProofCheck], executor: Optional[Executor],
+                  progress: Optional[ProgressCallback]) -> None:
+    """Run :func:`check_proof` on every check; raise the first failure in list order."""
+    total = len(checks)
+    report(progress, "verify", 0, total)
+    cpus = os.cpu_count() or 1
+    own = executor is None and total >= PARALLEL_VERIFY_TILES and cpus > 1
+    pool = (ProcessPoolExecutor(max_workers=cpus, mp_context=multiprocessing.get_context("spawn"))
+            if own else executor)
+    futures: List[Future] = []
+    try:
+        if pool is None:
+            for n, check in enumerate(checks, 1):
+                check_proof(*check)
+                report(progress, "verify", n, total)
+            return
+        futures = [pool.submit(check_proof, *check) for check in checks]
+        for n, f in enumerate(futures, 1):
+            f.result()
+            report(progress, "verify", n, total)
+    finally:
+        for f in futures:
+            f.cancel()
+        if own and pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
 @dataclass(frozen=True)
 class Verification:
     """What an accepted attestation established (``verify`` never returns anything falsy)."""
@@ -123,7 +160,8 @@ class Verification:
 
 def verify(attestation: "Attestation | str | Path | bytes", published: Optional[np.ndarray], *,
            trusted_keys: Iterable[PublicKey], store: Optional[CircuitStore] = None,
-           limits: Limits = DEFAULT_LIMITS, progress: Optional[ProgressCallback] = None) -> Verification:
+           limits: Limits = DEFAULT_LIMITS, progress: Optional[ProgressCallback] = None,
+           executor: Optional[Executor] = None) -> Verification:
     """Check an attestation against the published image and the trusted camera keys.
 
     Checks, in order (the first failure raises the named error): the camera key is trusted
@@ -136,6 +174,9 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
     commitments and the published pixels (``ProofInvalid``). A path or bytes are parsed
     under ``limits`` (:class:`zkimg.Limits`) before anything they declare is allocated.
     ``progress("verify", done, total)`` is called as tile proofs are checked.
+    Proofs are checked on ``executor`` (any ``concurrent.futures.Executor``; by default a
+    local process pool from :data:`PARALLEL_VERIFY_TILES` tiles on, else in this process);
+    the first failing tile in plan order is the one reported.
     """
     from .bundle import Attestation
 
@@ -169,8 +210,7 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
     for i, (plan, seg) in enumerate(zip(plans, attestation.segments)):
         if len(seg.proofs) != len(plan.jobs):
             raise InvalidBundle(f"segment {i} has {len(seg.proofs)} proofs for {len(plan.jobs)} planned tiles")
-    total, tiles = sum(len(p.jobs) for p in plans), 0
-    report(progress, "verify", 0, total)
+    checks: List[_ProofCheck] = []
     inputs = cap.cell_commitments
     for i, (plan, seg) in enumerate(zip(plans, attestation.segments)):
         for job, proof in zip(plan.jobs, seg.proofs):
@@ -184,12 +224,12 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
                 assert published is not None
                 out_instance = hash_public(
                     np.ascontiguousarray(published[job.rows[0]:job.rows[1], job.cols[0]:job.cols[1]]))
-            instances = [inputs[k] for k in job.cells] + [out_instance]
-            check_proof(circuit, keys, proof, instances, what=f"segment {i} tile {job.index} proof")
-            tiles += 1
-            report(progress, "verify", tiles, total)
+            instances = tuple(inputs[k] for k in job.cells) + (out_instance,)
+            checks.append((circuit, keys, proof, instances, f"segment {i} tile {job.index} proof"))
         if i < len(plans) - 1:  # chain link: this segment's output commitments are the next one's inputs
             assert seg.output_commitments is not None and len(seg.output_commitments) == len(plans[i + 1].layout.cells)
             inputs = seg.output_commitments
+    _check_proofs(checks, executor, progress)
+    tiles = len(checks)
     return Verification(attestation.pipeline, input_shape, final_shape, cap.camera_key.key_id,
                         cap.root, tiles, store.srs.development, hidden)
