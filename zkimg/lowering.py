@@ -70,7 +70,7 @@ import dataclasses
 import hashlib
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 import onnx
@@ -204,7 +204,7 @@ class _Graph:
         self.outputs: List[onnx.ValueInfoProto] = []
         self._n = 0
         self._table_uses: Dict[bytes, int] = {}
-        self._int_values: set = set()  # names of int64 values (graph inputs and their concatenation)
+        self._int_values: Set[str] = set()  # int64 values: graph inputs and their concatenation
 
     def fresh(self, prefix: str) -> str:
         self._n += 1
@@ -262,7 +262,7 @@ class _Graph:
         onnx.checker.check_model(model)
         return model.SerializeToString()
 
-    # ----- value-level helpers (all values are float32 holding integers)
+    # ----- value-level helpers (float32 values holding integers; int64 graph inputs)
 
     def table_uses(self, table: np.ndarray) -> int:
         """How many lookups into ``table`` (exactly these entries) this graph already has."""
