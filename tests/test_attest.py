@@ -177,15 +177,17 @@ def test_proofs_checked_on_an_executor(small, camera, store):
 def test_large_bundles_are_verified_on_a_local_pool(small, camera, store, monkeypatch):
     import importlib
 
+    import zkimg.pool
+
     verify_module = importlib.import_module("zkimg.verify")  # zkimg.verify is also the function
     pools = []
 
-    class CountingPool(verify_module.ProcessPoolExecutor):
+    class CountingPool(zkimg.pool.ProcessPoolExecutor):
         def __init__(self, *a, **kw):
             pools.append(kw.get("max_workers"))
             super().__init__(*a, **kw)
 
-    monkeypatch.setattr(verify_module, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(zkimg.pool, "ProcessPoolExecutor", CountingPool)
     monkeypatch.setattr(verify_module, "PARALLEL_VERIFY_TILES", len(small.proofs))
     zkimg.verify(small, SMALL_PIPE.apply(SMALL), trusted_keys=[camera.public_key], store=store)
     assert len(pools) == (1 if (os.cpu_count() or 1) > 1 else 0)

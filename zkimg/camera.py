@@ -11,11 +11,9 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-import multiprocessing
-import os
 import struct
 import zipfile
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
@@ -31,6 +29,7 @@ from .fileio import write_private
 from .limits import DEFAULT_LIMITS, Limits
 from .lowering import SALT_BYTES
 from .pipeline import canonical_json, parse_json, require_keys
+from .pool import executor_for
 from .progress import ProgressCallback
 from .tiles import LAYOUT_VERSION, TileLayout
 from .transforms import MAX_CHANNELS, check_image
@@ -312,13 +311,8 @@ class Camera:
         h, w, c = image.shape
         layout = TileLayout(w, h, c, tile, border)
         salts = tuple(new_salt() for _ in layout.cells)
-        own = executor is None and layout.cell_count >= PARALLEL_CELLS and (os.cpu_count() or 1) > 1
-        pool = ProcessPoolExecutor(os.cpu_count(), mp_context=multiprocessing.get_context("spawn")) if own else executor
-        try:
+        with executor_for(executor, layout.cell_count, PARALLEL_CELLS) as pool:
             cells = tuple(layout.commit_cells(image, salts, progress, pool))
-        finally:
-            if own and pool is not None:
-                pool.shutdown()
         root = layout.root(cells)
         signed = SignedCapture(layout, cells, root, self.sign(capture_message(layout, root)), self.public_key)
         return Capture(signed, CaptureSecrets(np.array(image, copy=True), salts))

@@ -85,7 +85,6 @@ class Plan:
 
     @cached_property
     def jobs(self) -> Tuple[Job, ...]:
-        prims = self.primitives
         oh, ow, oc = self.output_shape
         row_dep_axis = self._dep_axis(0)
         col_dep_axis = self._dep_axis(1)

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
-import os
 import tempfile
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -20,6 +18,7 @@ from .errors import CircuitError, CommitmentMismatch, InvalidBundle, InvalidPara
 from .fileio import write_atomic, write_private
 from .pipeline import parse_json
 from .lowering import PACK_GROUP, SALT_BYTES, CircuitSpec, TileJob, run_reference
+from .pool import executor_for
 from .primitives import run_all
 from .progress import ProgressCallback, report
 from .transforms import check_image
@@ -301,10 +300,7 @@ def prove_plan(plan: Any, pixels: np.ndarray, salts: Sequence[bytes], *, store: 
             pending.append(job)
     total, done = len(jobs), len(proofs)
     report(progress, "prove", done, total)
-    own = executor is None and len(pending) > 1
-    pool = ProcessPoolExecutor(max_workers=min(os.cpu_count() or 1, len(pending)),
-                               mp_context=multiprocessing.get_context("spawn")) if own else executor
-    try:
+    with executor_for(executor, len(pending), 2) as pool:
         if pool is None:
             results = ((job, prove_spec(store, job.spec, _parts(layout, pixels, job), [salts[k] for k in job.cells],
                                         out_salts.get(job.index)))
@@ -320,9 +316,6 @@ def prove_plan(plan: Any, pixels: np.ndarray, salts: Sequence[bytes], *, store: 
             done += 1
             log.info("proved tile job %d/%d", done, total)
             report(progress, "prove", done, total)
-    finally:
-        if own and pool is not None:
-            pool.shutdown(cancel_futures=True)
     commitments = salts_out = None
     if plan.hidden_output:
         output = plan.pipeline.apply(pixels)

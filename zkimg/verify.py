@@ -5,10 +5,8 @@ supplied by the prover."""
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 import tempfile
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence, Tuple
@@ -24,6 +22,7 @@ from .limits import DEFAULT_LIMITS, Limits
 from .lowering import TileJob
 from .pipeline import Pipeline
 from .plan import chain_plans
+from .pool import executor_for
 from .progress import ProgressCallback, report
 from .prove import TileProof, ezkl_proof_json
 from .transforms import check_image
@@ -122,26 +121,20 @@ def _check_proofs(checks: List[_ProofCheck], executor: Optional[Executor],
     """Run :func:`check_proof` on every check; raise the first failure in list order."""
     total = len(checks)
     report(progress, "verify", 0, total)
-    cpus = os.cpu_count() or 1
-    own = executor is None and total >= PARALLEL_VERIFY_TILES and cpus > 1
-    pool = (ProcessPoolExecutor(max_workers=cpus, mp_context=multiprocessing.get_context("spawn"))
-            if own else executor)
-    futures: List[Future] = []
-    try:
+    with executor_for(executor, total, PARALLEL_VERIFY_TILES) as pool:
         if pool is None:
             for n, check in enumerate(checks, 1):
                 check_proof(*check)
                 report(progress, "verify", n, total)
             return
         futures = [pool.submit(check_proof, *check) for check in checks]
-        for n, f in enumerate(futures, 1):
-            f.result()
-            report(progress, "verify", n, total)
-    finally:
-        for f in futures:
-            f.cancel()
-        if own and pool is not None:
-            pool.shutdown(cancel_futures=True)
+        try:
+            for n, f in enumerate(futures, 1):
+                f.result()
+                report(progress, "verify", n, total)
+        finally:
+            for f in futures:  # after a failure, checks not yet started are not run
+                f.cancel()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,25 @@
+"""The one place zkimg starts worker processes of its own."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+
+@contextmanager
+def executor_for(executor: Optional[Executor], tasks: int, threshold: int) -> Iterator[Optional[Executor]]:
+    """The executor to run ``tasks`` tasks on: ``executor`` if the caller gave one; else, from
+    ``threshold`` tasks on and on a multi-core machine, a local pool of spawned processes (one
+    per core, at most one per task) shut down on exit; else ``None``: run in this process."""
+    cpus = os.cpu_count() or 1
+    if executor is not None or tasks < threshold or cpus < 2:
+        yield executor
+        return
+    pool = ProcessPoolExecutor(max_workers=min(cpus, tasks), mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(cancel_futures=True)
