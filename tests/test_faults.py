@@ -109,6 +109,26 @@ def test_interrupted_cache_write_is_never_trusted(store, tmp_path):
                       output=proved.output, store=fresh)
 
 
+def test_verifier_checksums_only_the_verifying_key(store, tmp_path):
+    """A verifier never reads the proving key (hundreds of MB), but still rejects a bad vk."""
+    s = CircuitStore(tmp_path, store.srs)
+    job = zkimg.TileJob(zkimg.Pipeline([zkimg.Flip()]), (8, 8, 3))
+    keys = s.keys(s.circuit(job))
+    good = keys.vk_path.read_bytes()
+    with open(keys.pk_path, "r+b") as f:
+        f.truncate(f.seek(0, 2) // 2)
+    verifier = CircuitStore(tmp_path, store.srs)
+    assert verifier.keys(verifier.circuit(job), proving=False).vk_path.read_bytes() == good
+    assert verifier.stats.rebuilt_corrupt == 0 and verifier.stats.setups == 0
+    verifier.keys(verifier.circuit(job))  # a prover from the same store checks the pk too
+    assert verifier.stats.rebuilt_corrupt == 1
+    keys = verifier.keys(verifier.circuit(job))
+    keys.vk_path.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    other = CircuitStore(tmp_path, store.srs)
+    assert other.keys(other.circuit(job), proving=False).vk_path.read_bytes() == good
+    assert other.stats.rebuilt_corrupt == 1
+
+
 # ----------------------------------------------------------------------------- secrets
 
 

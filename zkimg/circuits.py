@@ -20,7 +20,7 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from .errors import CacheCorruption, CircuitError
 from .lowering import SALT_BYTES, CircuitSpec, LoweredJob, TileJob, lower_circuit, packed_len
@@ -242,13 +242,15 @@ def _write_manifest(directory: Path, files: list) -> None:
     (directory / "MANIFEST.json").write_text(json.dumps(manifest, sort_keys=True))
 
 
-def _check_manifest(directory: Path) -> bool:
+def _check_manifest(directory: Path, only: Optional[Tuple[str, ...]] = None) -> bool:
+    """Whether ``directory``'s files (or just those in ``only``) match its manifest."""
     try:
         manifest = json.loads((directory / "MANIFEST.json").read_text())
         files = manifest["files"]
         if manifest.get("layout") != CACHE_LAYOUT or not isinstance(files, dict) or not files:
             return False
-        return all(sha256_file(directory / f) == d for f, d in files.items())
+        names = files if only is None else only
+        return all(f in files and sha256_file(directory / f) == files[f] for f in names)
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
@@ -266,15 +268,16 @@ class CircuitStore:
         self.stats = CacheStats()
         self._memo: Dict[str, Circuit] = {}
         self._by_spec: Dict[CircuitSpec, Circuit] = {}
-        self._keys: Dict[str, Keys] = {}
+        self._keys: Dict[Tuple[str, bool], Keys] = {}
         self._lock = threading.Lock()
 
     # ----- atomic, checksummed directories
 
-    def _entry(self, directory: Path, build) -> Path:
-        """Return ``directory`` after verifying its manifest, building it atomically if needed."""
+    def _entry(self, directory: Path, build, only: Optional[Tuple[str, ...]] = None) -> Path:
+        """Return ``directory`` after verifying its manifest (for the files in ``only``, if
+        given), building it atomically if needed."""
         if directory.exists():
-            if _check_manifest(directory):
+            if _check_manifest(directory, only):
                 self.stats.hits += 1
                 return directory
             log.warning("cache entry %s failed its checksum; rebuilding it", directory)
@@ -350,19 +353,23 @@ class CircuitStore:
             raise CircuitError(f"ezkl could not compile the tile job: {e}") from e
         return ["network.onnx", "settings.json", "network.ezkl"]
 
-    def keys(self, circuit: Circuit) -> Keys:
-        """Proving and verifying keys of ``circuit`` under this store's SRS (setup runs once)."""
+    def keys(self, circuit: Circuit, proving: bool = True) -> Keys:
+        """Proving and verifying keys of ``circuit`` under this store's SRS (setup runs once).
+
+        ``proving=False`` (a verifier): only the verifying key is checksummed; the proving
+        key (hundreds of MB) is neither read nor to be used.
+        """
         srs_path = self.srs.path(circuit.logrows)
         srs_digest = self.srs.digest(circuit.logrows)
         memo_key = f"{circuit.digest}/{srs_digest}"
-        with self._lock:
-            if memo_key in self._keys:  # checksummed once per store, not on every use
-                return self._keys[memo_key]
+        with self._lock:  # checksummed once per store, not on every use
+            if (memo_key, True) in self._keys or (memo_key, proving) in self._keys:
+                return self._keys.get((memo_key, True)) or self._keys[(memo_key, proving)]
         directory = self._entry(circuit.directory.parent / f"{circuit.digest}.keys-{srs_digest[:32]}",
-                                lambda d: self._setup(d, circuit, srs_path))
+                                lambda d: self._setup(d, circuit, srs_path), None if proving else ("vk.key",))
         keys = Keys(directory / "vk.key", directory / "pk.key", srs_path, srs_digest)
         with self._lock:
-            self._keys[memo_key] = keys
+            self._keys[(memo_key, proving)] = keys
         return keys
 
     def _setup(self, d: Path, circuit: Circuit, srs_path: Path) -> list:

@@ -3,8 +3,9 @@
 ``pack(v)``: values in [0, 255], in order, grouped 16 at a time, each group becoming
 ``Σ v_i·256^i`` (little-endian base 256, last group zero-padded). A tile commitment is
 ``Poseidon(pack(pixels in H, W, C order ‖ salt16))``; a public output's hash is
-``Poseidon(pack(pixels))``. Poseidon is ezkl's (the chip the circuit uses), called
-through ``ezkl.poseidon_hash``; field elements travel as 32-byte little-endian hex.
+``Poseidon(pack(pixels))``. Poseidon is ezkl's (the chip the circuit uses), computed by
+:mod:`zkimg.poseidon` (checked against ``ezkl.poseidon_hash``); field elements travel as
+32-byte little-endian hex.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ import numpy as np
 
 from .errors import CommitmentMismatch, InvalidImage, InvalidParameter
 from .lowering import PACK_BASE, PACK_GROUP, SALT_BYTES
+from .poseidon import FIELD_MODULUS, poseidon_hash
 
-#: BN254 scalar field modulus (ezkl's Fr).
-FIELD_MODULUS = 0x30644E72E131A029B85045B68181585D2833E84879B9709143E1F593F0000001
+assert PACK_BASE == 256  # pack() reads each group as little-endian bytes
 
 
 def new_salt() -> bytes:
@@ -33,15 +34,16 @@ def check_salt(salt: object, parameter: str = "salt") -> bytes:
 
 
 def pack(values: Iterable[int] | np.ndarray) -> List[int]:
-    """Pack byte values (each in [0, 255]) into field elements, 16 per element."""
-    v = np.asarray(values if isinstance(values, np.ndarray) else list(values), dtype=np.int64).ravel()
+    """Pack byte values (each in [0, 255]) into field elements, 16 per element:
+    ``Σ v_i·256^i`` over each group, i.e. the group's bytes read little-endian."""
+    v = np.asarray(values if isinstance(values, np.ndarray) else list(values)).ravel()
+    if v.dtype != np.uint8:
+        v = v.astype(np.int64)
     if v.size and (v.min() < 0 or v.max() > 255):
         raise InvalidImage("packed values must lie in [0, 255]", "values")
-    out: List[int] = []
-    for start in range(0, v.size, PACK_GROUP):
-        group = v[start:start + PACK_GROUP].tolist()
-        out.append(sum(int(d) * PACK_BASE ** i for i, d in enumerate(group)))
-    return out
+    data = v.astype(np.uint8).tobytes()
+    data += bytes(-len(data) % PACK_GROUP)
+    return [int.from_bytes(data[i:i + PACK_GROUP], "little") for i in range(0, len(data), PACK_GROUP)]
 
 
 def felt_to_hex(x: int) -> str:
@@ -65,11 +67,8 @@ def felt_from_hex(s: object) -> int:
 
 
 def poseidon(felts: Sequence[int]) -> int:
-    """ezkl's Poseidon hash of a sequence of field elements."""
-    import ezkl
-
-    (h,) = ezkl.poseidon_hash([felt_to_hex(f) for f in felts])
-    return felt_from_hex(h)
+    """ezkl's Poseidon hash of a non-empty sequence of field elements."""
+    return poseidon_hash(felts)
 
 
 def commit(pixels: np.ndarray, salt: bytes) -> int:

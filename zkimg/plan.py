@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -122,27 +122,23 @@ class Plan:
              channels: int) -> Job:
         local, in_rows, in_cols = restrict(self.primitives, range(*rows), range(*cols))
         owner = cell_index[np.ix_(in_rows, in_cols)]  # cell of every needed pixel
-        used = tuple(sorted(set(owner.ravel().tolist())))
-        offsets: Dict[int, int] = {}
-        total = 0
-        c = self.layout.channels
-        for k in used:
-            offsets[k] = total
-            h, w = self.layout.cells[k].shape2
-            total += h * w * c
+        used = tuple(int(k) for k in np.unique(owner))
         cells = self.layout.cells
+        c = self.layout.channels
+        # Per used cell: where its values start in the concatenated parts, its origin, width.
+        sizes = np.asarray([cells[k].shape2[0] * cells[k].shape2[1] * c for k in used], dtype=np.int64)
+        per_cell = np.zeros((4, len(cells)), dtype=np.int64)
+        per_cell[:, list(used)] = [np.concatenate([[0], np.cumsum(sizes)[:-1]]), [cells[k].r0 for k in used],
+                                   [cells[k].c0 for k in used], [cells[k].c1 - cells[k].c0 for k in used]]
+        base, r0, c0, wid = per_cell[:, owner]
         r = np.asarray(in_rows, dtype=np.int64)[:, None]
         q = np.asarray(in_cols, dtype=np.int64)[None, :]
-        base = np.vectorize(lambda k: offsets[k])(owner)
-        r0 = np.vectorize(lambda k: cells[k].r0)(owner)
-        c0 = np.vectorize(lambda k: cells[k].c0)(owner)
-        wid = np.vectorize(lambda k: cells[k].c1 - cells[k].c0)(owner)
         pix = base + ((r - r0) * wid + (q - c0)) * c
         region_index = (pix[..., None] + np.arange(c)).ravel()
         spec = CircuitSpec(
-            part_sizes=tuple((cells[k].r1 - cells[k].r0) * (cells[k].c1 - cells[k].c0) * c for k in used),
+            part_sizes=tuple(int(n) for n in sizes),
             region_shape=(len(in_rows), len(in_cols), c),
-            region_index=tuple(int(v) for v in region_index),
+            region_index=tuple(region_index.tolist()),
             primitives=local,
             output_shape=(rows[1] - rows[0], cols[1] - cols[0], channels),
             hidden_output=self.hidden_output,

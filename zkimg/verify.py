@@ -56,7 +56,7 @@ def verify_tile(proof: TileProof, job: TileJob, *, input_commitment: int,
         raise CircuitMismatch(f"proof is for job {proof.job.digest[:16]}, expected {job.digest[:16]}")
     # 2. Circuit and keys are rebuilt from the expected job alone.
     circuit = store.circuit(job)
-    keys = store.keys(circuit)
+    keys = store.keys(circuit, proving=False)
     # 3. Same SRS as the prover's.
     if proof.srs_digest != keys.srs_digest:
         raise SRSMismatch(f"proof used SRS {proof.srs_digest[:16]}, verifier has {keys.srs_digest[:16]}")
@@ -113,21 +113,29 @@ def check_proof(circuit: Circuit, keys: Keys, proof: bytes, instances: Sequence[
 #: verifier holds the GIL and reloads key and SRS on every call, ≈ 20–100 ms per proof).
 PARALLEL_VERIFY_TILES = 64
 
-_ProofCheck = Tuple[Circuit, Keys, bytes, Tuple[int, ...], str]
+#: (circuit, keys, proof, input instances, output instance or the public pixels it hashes, name)
+_ProofCheck = Tuple[Circuit, Keys, bytes, Tuple[int, ...], "int | np.ndarray", str]
+
+
+def _check(circuit: Circuit, keys: Keys, proof: bytes, inputs: Tuple[int, ...], output: "int | np.ndarray",
+           what: str) -> None:
+    """:func:`check_proof`, hashing a public output tile first (in the worker, in parallel)."""
+    out_instance = hash_public(output) if isinstance(output, np.ndarray) else output
+    check_proof(circuit, keys, proof, inputs + (out_instance,), what)
 
 
 def _check_proofs(checks: List[_ProofCheck], executor: Optional[Executor],
                   progress: Optional[ProgressCallback]) -> None:
-    """Run :func:`check_proof` on every check; raise the first failure in list order."""
+    """Run :func:`_check` on every check; raise the first failure in list order."""
     total = len(checks)
     report(progress, "verify", 0, total)
     with executor_for(executor, total, PARALLEL_VERIFY_TILES) as pool:
         if pool is None:
             for n, check in enumerate(checks, 1):
-                check_proof(*check)
+                _check(*check)
                 report(progress, "verify", n, total)
             return
-        futures = [pool.submit(check_proof, *check) for check in checks]
+        futures = [pool.submit(_check, *check) for check in checks]
         try:
             for n, f in enumerate(futures, 1):
                 f.result()
@@ -208,17 +216,17 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
     for i, (plan, seg) in enumerate(zip(plans, attestation.segments)):
         for job, proof in zip(plan.jobs, seg.proofs):
             circuit = store.circuit(job.spec)
-            keys = store.keys(circuit)
+            keys = store.keys(circuit, proving=False)
             if attestation.srs_digests.get(circuit.logrows) != keys.srs_digest:
                 raise SRSMismatch(f"tile {job.index} was proved with another SRS for logrows {circuit.logrows}")
+            output: "int | np.ndarray"  # the output instance, or the pixels it is hashed from
             if seg.output_commitments is not None:  # hidden: intermediate tile or hidden output tile
-                out_instance = seg.output_commitments[job.index]
+                output = seg.output_commitments[job.index]
             else:
                 assert published is not None
-                out_instance = hash_public(
-                    np.ascontiguousarray(published[job.rows[0]:job.rows[1], job.cols[0]:job.cols[1]]))
-            instances = tuple(inputs[k] for k in job.cells) + (out_instance,)
-            checks.append((circuit, keys, proof, instances, f"segment {i} tile {job.index} proof"))
+                output = np.ascontiguousarray(published[job.rows[0]:job.rows[1], job.cols[0]:job.cols[1]])
+            checks.append((circuit, keys, proof, tuple(inputs[k] for k in job.cells), output,
+                           f"segment {i} tile {job.index} proof"))
         if i < len(plans) - 1:  # chain link: this segment's output commitments are the next one's inputs
             assert seg.output_commitments is not None and len(seg.output_commitments) == len(plans[i + 1].layout.cells)
             inputs = seg.output_commitments
