@@ -125,9 +125,9 @@ def _edit_hint(hint: int, position: int, value):
 def test_rounding_hint_off_by_one_cannot_be_proved(store, hint, delta):
     # A 3×3 Gaussian rounds through prover-supplied quotients (its divisor is too large for
     # the one-lookup path). Ceil instead of floor (delta=+1) or one less (delta=-1) leaves the
-    # remainder outside [0, d): only the remainder lookup stops it. The two passes share a
-    # divisor, so each uses its own shifted tables (s = 1 and s = 2; one table per lookup,
-    # see zkimg.lowering).
+    # remainder outside [0, d): only the remainder lookup stops it. The two passes would
+    # share weights and divisor, so the second is scaled by 2 (weights and divisor 512) and
+    # each uses its own shifted tables (one constant per use, see zkimg.lowering).
     job = TileJob(zkimg.Pipeline([zkimg.GaussianBlur(3)]), TILE.shape)
     assert len(store.circuit(job).hints) == 2
     assert_edited_witness_does_not_prove(store, job, TILE, _edit_hint(hint, 5, lambda q: q + delta))
@@ -150,9 +150,11 @@ def test_quotient_past_the_byte_table_cannot_be_proved(store):
     q_tables = [numpy_helper.to_array(inits[n.input[0]]).astype(np.int64) for n in graph.node
                 if n.op_type == "Gather" and n.input[1] in hints]
     assert len(q_tables) == 2
-    for t in q_tables:  # arange(256) + s, then index 256 → 255 + s
-        s = t[0]
-        assert s > 0 and np.array_equal(t, np.append(np.arange(256) + s, 255 + s))
+    s = q_tables[0][0]  # the first pass divides by 256: arange(256) + s, then index 256 → 255 + s
+    assert s > 0 and np.array_equal(q_tables[0], np.append(np.arange(256) + s, 255 + s))
+    s = q_tables[1][0]  # the second, scaled, by 512: no extra entry needed
+    assert s > 0 and np.array_equal(q_tables[1], np.arange(256) + s)
+    assert_edited_witness_does_not_prove(store, job, TILE, _edit_hint(0, 5, lambda q: 256))
     assert_edited_witness_does_not_prove(store, job, TILE, _edit_hint(1, 5, lambda q: 256))
 
 
@@ -160,23 +162,33 @@ def test_quotient_past_the_byte_table_cannot_be_proved(store):
                                    [zkimg.Contrast(1.3), zkimg.Contrast(1.3), zkimg.Brightness(0.9)],
                                    [zkimg.BoxBlur(3), zkimg.Resize(3, 3), zkimg.GaussianBlur(3)],
                                    [zkimg.Grayscale(3), zkimg.Brightness(1.0), zkimg.Resize(12, 12),
-                                    zkimg.GaussianBlur(3)]],
+                                    zkimg.GaussianBlur(3)],
+                                   [zkimg.GaussianBlur(3), zkimg.GaussianBlur(3), zkimg.Resize(5, 5)],
+                                   [zkimg.WhiteBalance((1.1, 0.9, 1.3)), zkimg.WhiteBalance((1.1, 0.9, 1.3))]],
                          ids=lambda s: "+".join(t.op for t in s))
-def test_no_two_lookups_share_a_table(steps):
-    # ezkl 23.0.5 decomposes a constant that feeds two nodes (≈23 rows per entry), and tract
-    # merges equal constants: a floor table shared by a resize's two passes cost a third of
-    # a 32 px job. Every lookup's table must therefore be a distinct constant.
+def test_no_constant_feeds_two_nodes(store, steps):
+    # ezkl 23.0.5 treats equal constants as one (whatever their shapes) and decomposes a
+    # constant that feeds two nodes (≈23 rows per entry, plus two range-check lookups in
+    # every proof): a floor table shared by a resize's two passes cost a third of a 32 px
+    # job; a shared Gaussian weight or divisor ≈ 20 % of proving time and 1 kB of proof.
+    # So every lookup table and every Mul/Add/Sub operand must be a distinct constant.
     import onnx
     from onnx import numpy_helper
 
     from zkimg.lowering import lower_circuit
 
-    graph = onnx.load_from_string(lower_circuit(TileJob(zkimg.Pipeline(steps), (8, 8, 3)).spec()).model).graph
+    job = TileJob(zkimg.Pipeline(steps), (8, 8, 3))
+    graph = onnx.load_from_string(lower_circuit(job.spec()).model).graph
     inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     tables = [inits[n.input[0]] for n in graph.node if n.op_type == "Gather" and n.input[0] in inits]
     assert len(tables) >= 2
     keys = [(t.shape, t.astype(np.int64).tobytes()) for t in tables]
     assert len(set(keys)) == len(keys)
+    operands = [inits[i].astype(np.float32).ravel().tobytes() for n in graph.node
+                if n.op_type in ("Mul", "Add", "Sub", "MatMul", "Concat") for i in n.input if i in inits]
+    assert len(set(operands)) == len(operands)
+    # the observable: ezkl decomposes no constant, so the circuit has no range-check table
+    assert store.circuit(job).settings["required_range_checks"] == []
     # and the hidden inputs and hints are int64, indexing their range checks without a Cast
     # (ezkl lays out a float→int Cast as two copies of every value)
     assert not {n.input[0] for n in graph.node if n.op_type == "Cast"} & {i.name for i in graph.input}

@@ -53,6 +53,17 @@ Soundness of the circuit graph (each point is tested in tests/test_proofs.py):
   arange(d) + s)`` forces ``0 ≤ r < d``, and the output ``Q − (R − r) = Q − s = q``. When
   ``d = 256`` the two would be the same table, so the quotient table gets one more entry
   (index 256 → 255 + s; the remainder check alone fixes ``q``, so any value would do).
+* One use per constant operand, too: ezkl treats equal constants as one whatever their
+  shapes, and a shared one (a weight or divisor repeated by a blur's second pass, the
+  packing powers) also brings two range-check tables into every proof (≈ 20 % of proving
+  time and 1 kB of proof for a 3×3 Gaussian). So: taps with equal weights are summed
+  before one ``Mul``; a rounding whose weights, divisor or offset constant was used before
+  is scaled by the least k making them new (``floor(k·n / (k·d)) = floor(n / d)``; its
+  remainder table becomes ``arange(k·d) + s``, and ``r = k·(n − d·q)`` in it still forces
+  ``0 ≤ n − d·q < d``); a repeated per-channel lookup spaces its channels' tables by
+  ``256 + e`` (the ``e`` padding entries are unreachable from a byte); and every output
+  is packed by one ``MatMul`` against one powers constant, padded from one zeros constant.
+  Only an exact sum (divisor 1) cannot be rescaled and may still share a constant.
 * Point operations are a lookup into their exact table (``Gather``), so clamping and
   rounding are the table's.
 * ``ignore_range_check_inputs_outputs``: ezkl's generic range checks on graph inputs and
@@ -70,7 +81,7 @@ import dataclasses
 import hashlib
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 import onnx
@@ -205,6 +216,7 @@ class _Graph:
         self._n = 0
         self._table_uses: Dict[bytes, int] = {}
         self._int_values: Set[str] = set()  # int64 values: graph inputs and their concatenation
+        self._operands: Set[bytes] = set()  # values of the constant operands emitted so far
 
     def fresh(self, prefix: str) -> str:
         self._n += 1
@@ -215,6 +227,19 @@ class _Graph:
         name = self.fresh("c")
         self.inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
         return name
+
+    def operand(self, value: Any) -> str:
+        """A float32 constant operand of an elementwise op, recorded for :meth:`operands_new`."""
+        arr = np.asarray(value, dtype=np.float32)
+        self._operands.add(arr.ravel().tobytes())
+        return self.const(arr)
+
+    def operands_new(self, values: Sequence[Any]) -> bool:
+        """Whether ``values`` are pairwise different and none was an operand before. (ezkl
+        23.0.5 treats equal constants as one, whatever their shapes, and decomposes a
+        constant that feeds several nodes: see the module doc.)"""
+        keys = [np.asarray(v, dtype=np.float32).ravel().tobytes() for v in values]
+        return len(set(keys)) == len(keys) and not self._operands.intersection(keys)
 
     def op(self, op_type: str, inputs: Sequence[str], **attrs: Any) -> str:
         out = self.fresh(op_type.lower())
@@ -306,6 +331,20 @@ def _bcast(row: Sequence[int], axis: int) -> np.ndarray:
     return np.asarray(row, dtype=np.float32).reshape(shape)
 
 
+def _weight_groups(p: WeightedSum) -> Dict[Tuple[int, ...], List[Tuple[int, ...]]]:
+    """The non-zero taps of ``p`` grouped by their weights (first-appearance order)."""
+    groups: Dict[Tuple[int, ...], List[Tuple[int, ...]]] = {}
+    for idx, w in zip(p.index, p.weight):
+        if any(w):
+            groups.setdefault(tuple(w), []).append(idx)
+    return groups
+
+
+def _factor(w: Sequence[int], axis: int) -> Any:
+    """The Mul operand for one weight group: a scalar if all positions share the weight."""
+    return [w[0]] if len(set(w)) == 1 else _bcast(w, axis)
+
+
 class _Lowerer:
     """Emits the primitives of one job into a graph in circuit or reference mode."""
 
@@ -325,8 +364,15 @@ class _Lowerer:
         if isinstance(p, Lookup):
             if len(p.table) == 1:
                 return g.lookup(x, np.asarray(p.table[0]))
-            offsets = g.const(_bcast([256 * c for c in range(len(p.table))], 2))
-            return g.lookup(g.op("Add", [x, offsets]), np.asarray(p.table).reshape(-1))
+            # Channel c's table starts at (256 + e)·c, e ≥ 0 the least stride padding (copies
+            # of the table's last entry, unreachable from a byte) making the offsets new.
+            tables = np.asarray(p.table)
+            e = 0
+            while not g.operands_new([_bcast([(256 + e) * c for c in range(len(tables))], 2)]):
+                e += 1
+            offsets = g.operand(_bcast([(256 + e) * c for c in range(len(tables))], 2))
+            padded = np.concatenate([tables, np.repeat(tables[:, -1:], e, axis=1)], axis=1)
+            return g.lookup(g.op("Add", [x, offsets]), padded.reshape(-1))
         if isinstance(p, WeightedSum):
             return self.weighted_sum(x, shape, p)
         raise TypeError(f"unknown primitive {p!r}")
@@ -334,25 +380,64 @@ class _Lowerer:
     def weighted_sum(self, x: str, shape: Shape, p: WeightedSum) -> str:
         g = self.g
         p = reduce_weighted_sum(p)
+        by_table = p.divisor > 1 and p.sum_max < ROUNDING_TABLE_MAX and all(len(set(w)) == 1 for w in p.weight)
+        if self.circuit:
+            p = self._with_new_constants(p, by_table)
         acc: Optional[str] = None
-        for idx, w in zip(p.index, p.weight):
-            if not any(w):
-                continue
-            term = self.primitive(x, shape, Take(p.axis, idx))
+        for w, indices in _weight_groups(p).items():  # w·(x_a + x_b): one Mul per distinct weight
+            term = self.sum(self.primitive(x, shape, Take(p.axis, idx)) for idx in indices)
             if any(v != 1 for v in w):
-                factor = g.const([w[0]]) if len(set(w)) == 1 else g.const(_bcast(w, p.axis))
-                term = g.op("Mul", [term, factor])
-            acc = term if acc is None else g.op("Add", [acc, term])
+                term = g.op("Mul", [term, g.operand(_factor(w, p.axis))])
+            acc = self.sum([acc, term]) if acc is not None else term
         assert acc is not None  # WeightedSum guarantees a non-zero column per output
         if p.divisor == 1:
-            return acc if p.offset == 0 else g.op("Add", [acc, g.const([p.offset])])
-        if p.sum_max < ROUNDING_TABLE_MAX and all(len(set(w)) == 1 for w in p.weight):  # see module doc
+            return acc if p.offset == 0 else g.op("Add", [acc, g.operand([p.offset])])
+        if by_table:  # see module doc
             if not self.circuit:
                 num = g.op("Add", [acc, g.const([p.offset])]) if p.offset else acc
                 return g.op("Floor", [g.op("Div", [num, g.const([p.divisor])])])
             # the offset lives in the table: entry v is floor((v + offset) / d), v = the sum
             return g.lookup(acc, (np.arange(p.sum_max - p.offset + 1) + p.offset) // p.divisor)
         return self.round_div(acc, p.out_shape(shape), p.divisor, p.offset)
+
+    def _with_new_constants(self, p: WeightedSum, by_table: bool) -> WeightedSum:
+        """``p`` with weights, divisor and offset multiplied by the least k ≥ 1 for which every
+        constant operand its lowering emits is new to the graph (module doc: one use per
+        constant). The rounding is the same: ``floor(k·n / (k·d)) = floor(n / d)``. An exact
+        sum (divisor 1) cannot be scaled and is returned as is."""
+        if p.divisor == 1:
+            return p
+        for k in range(1, 65):
+            q = p if k == 1 else dataclasses.replace(
+                p, weight=tuple(tuple(w * k for w in row) for row in p.weight), divisor=p.divisor * k,
+                offset=p.offset * k)
+            operands = [_factor(w, q.axis) for w in _weight_groups(q) if any(v != 1 for v in w)]
+            if not by_table:
+                s = self._shift(q.divisor)[0]
+                operands += [[q.divisor]] + ([[q.offset + q.divisor * s]] if q.offset + q.divisor * s else [])
+            if self.g.operands_new(operands):
+                return q
+        return p
+
+    def sum(self, values: Iterable[str]) -> str:
+        """The elementwise sum of ``values`` (a chain of ``Add``)."""
+        it = iter(values)
+        acc = next(it)
+        for v in it:
+            acc = self.g.op("Add", [acc, v])
+        return acc
+
+    def _shift(self, d: int) -> Tuple[int, np.ndarray, np.ndarray]:
+        """(s, quotient table arange(256) + s, remainder table arange(d) + s) for the least
+        s ≥ 0 making both tables unused in the graph (one use per table, see module doc)."""
+        s = 0
+        while True:
+            q_table, r_table = np.arange(256) + s, np.arange(d) + s
+            if d == 256:  # the same table twice: extend Q's (its index is not read)
+                q_table = np.append(q_table, 255 + s)
+            if not (self.g.table_uses(q_table) or self.g.table_uses(r_table)):
+                return s, q_table, r_table
+            s += 1
 
     def round_div(self, y: str, shape: Shape, d: int, offset: int) -> str:
         """``floor((y + offset) / d)`` for integers 0 ≤ y + offset < 256·d (see module doc)."""
@@ -364,20 +449,12 @@ class _Lowerer:
             q = g.op("Floor", [g.op("Div", [num, g.const([d])])])
             g.add_output(q, hint_name, shape, copy=True)
             return q
-        # Tables arange(256) + s and arange(d) + s, with s the first shift making both unused
-        # (one use per table, see module doc). Q = q + s; the numerator carries d·s so that
-        # r = y + offset + d·s − d·Q = y + offset − d·q; R = r + s iff 0 ≤ r < d.
-        s = 0
-        while True:
-            q_table, r_table = np.arange(256) + s, np.arange(d) + s
-            if d == 256:  # the same table twice: extend Q's (its index is not read)
-                q_table = np.append(q_table, 255 + s)
-            if not (g.table_uses(q_table) or g.table_uses(r_table)):
-                break
-            s += 1
-        num = g.op("Add", [y, g.const([offset + d * s])]) if offset + d * s else y
+        # Q = q + s; the numerator carries d·s so that r = y + offset + d·s − d·Q
+        # = y + offset − d·q; R = r + s iff 0 ≤ r < d.
+        s, q_table, r_table = self._shift(d)
+        num = g.op("Add", [y, g.operand([offset + d * s])]) if offset + d * s else y
         q_s = g.lookup(g.add_input(hint_name, shape, integer=True), q_table, extend=False)
-        r = g.op("Sub", [num, g.op("Mul", [q_s, g.const([d])])])
+        r = g.op("Sub", [num, g.op("Mul", [q_s, g.operand([d])])])
         r_s = g.lookup(r, r_table, extend=False)
         return g.op("Sub", [q_s, g.op("Sub", [r_s, r])])  # Q − (R − r) = Q − s = q
 
@@ -388,14 +465,31 @@ class _Lowerer:
         return x
 
 
-def _pack(g: _Graph, flat: str, n: int) -> str:
-    """Σ v_i·256^i over consecutive groups of 16 (last group zero-padded) → [groups, 1]."""
-    groups = packed_len(n)
-    if groups * PACK_GROUP != n:
-        flat = g.op("Concat", [flat, g.const(np.zeros(groups * PACK_GROUP - n))], axis=0)
-    grid = g.op("Reshape", [flat, g.const([groups, PACK_GROUP], np.int64)])
+def _pack_outputs(g: _Graph, source: str, n_source: int, streams: Sequence[np.ndarray],
+                  names: Sequence[str]) -> None:
+    """Graph outputs ``names[i]`` = pack(``source[streams[i]]``): Σ v_j·256^j over
+    consecutive groups of 16 (the last group zero-padded), each of shape [groups, 1].
+
+    All streams go through one MatMul against one powers constant, padded from one zeros
+    constant, so that each constant feeds a single node (see the module doc).
+    """
+    groups = [packed_len(len(s)) for s in streams]
+    pad = sum(k * PACK_GROUP - len(s) for k, s in zip(groups, streams))
+    if pad:
+        source = g.op("Concat", [source, g.const(np.zeros(pad))], axis=0)
+    index, next_zero = [], n_source
+    for k, stream in zip(groups, streams):
+        fill = k * PACK_GROUP - len(stream)
+        index += [np.asarray(stream, dtype=np.int64), np.arange(next_zero, next_zero + fill)]
+        next_zero += fill
+    grid = g.op("Reshape", [g.op("Gather", [source, g.const(np.concatenate(index), np.int64)], axis=0),
+                            g.const([sum(groups), PACK_GROUP], np.int64)])
     powers = np.asarray([[float(PACK_BASE) ** i] for i in range(PACK_GROUP)], dtype=np.float32)
-    return g.op("MatMul", [grid, g.const(powers)])
+    packed = g.op("MatMul", [grid, g.const(powers)])
+    first = np.concatenate([[0], np.cumsum(groups)]).astype(np.int64)
+    for i, name in enumerate(names):
+        value = g.op("Gather", [packed, g.const(np.arange(first[i], first[i + 1]), np.int64)], axis=0)
+        g.add_output(value, name, [groups[i], 1])
 
 
 @dataclass(frozen=True)
@@ -423,26 +517,26 @@ def lower_circuit(spec: CircuitSpec) -> LoweredJob:
     # constant gathers (wiring, and cheaper in ezkl than Slice).
     checked = g.lookup(g.concat(raw), np.arange(256))
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-
-    def take(index: np.ndarray) -> str:
-        if len(index) == starts[-1] and np.array_equal(index, np.arange(starts[-1])):
-            return checked
-        return g.op("Gather", [checked, g.const(index, np.int64)], axis=0)
-
+    n_checked = int(starts[-1])
     pixel_index = np.concatenate([np.arange(starts[i], starts[i] + n) for i, n in enumerate(spec.part_sizes)])
     if spec.region_index is not None:
         pixel_index = pixel_index[np.asarray(spec.region_index, dtype=np.int64)]
-    region = g.op("Reshape", [take(pixel_index), g.const(spec.region_shape, np.int64)])
+    if len(pixel_index) == n_checked and np.array_equal(pixel_index, np.arange(n_checked)):
+        region = checked
+    else:
+        region = g.op("Gather", [checked, g.const(pixel_index, np.int64)], axis=0)
+    region = g.op("Reshape", [region, g.const(spec.region_shape, np.int64)])
     out = lw.body(region, spec.region_shape, spec.primitives)
     n_out = int(np.prod(spec.output_shape))
-    out_flat = g.op("Reshape", [out, g.const([n_out], np.int64)])
+    # Packed: every part with its salt, then the output (with the output salt if hidden),
+    # all read from ``checked`` followed by the output values.
+    source = g.op("Concat", [checked, g.op("Reshape", [out, g.const([n_out], np.int64)])], axis=0)
+    streams = [np.arange(starts[i], starts[i + 1]) for i in range(len(spec.part_sizes))]
+    output_stream = np.arange(n_checked, n_checked + n_out)
     if spec.hidden_output:
-        out_flat = g.op("Concat", [out_flat, take(np.arange(starts[-2], starts[-1]))], axis=0)
-        n_out += SALT_BYTES
-    for i, n in enumerate(sizes[:len(spec.part_sizes)]):
-        g.add_output(_pack(g, take(np.arange(starts[i], starts[i + 1])), n), f"part_{i}_packed",
-                     [packed_len(n), 1])
-    g.add_output(_pack(g, out_flat, n_out), "output_packed", [packed_len(n_out), 1])
+        output_stream = np.concatenate([output_stream, np.arange(starts[-2], starts[-1])])
+    _pack_outputs(g, source, n_checked + n_out, streams + [output_stream],
+                  [f"part_{i}_packed" for i in range(len(spec.part_sizes))] + ["output_packed"])
     return LoweredJob(g.model_bytes("zkimg_tile_job"), tuple(lw.hints))
 
 
