@@ -8,6 +8,7 @@ before anything is allocated). ``HYPOTHESIS_PROFILE=fuzz`` runs 10,000 cases per
 
 import base64
 import copy
+import gzip
 import io
 import json
 import time
@@ -106,6 +107,45 @@ def test_bit_flipped_bundle_never_verifies_unless_unchanged(bundle, camera, stor
     raw[i] ^= 1 << bit
     res = _verify(bytes(raw), camera, store)
     if isinstance(res, zkimg.Verification):  # only a flip that changes nothing may pass
+        assert Attestation.loads(bytes(raw)).dumps() == bundle
+    else:
+        assert isinstance(res, zkimg.Error)
+
+
+def test_compressed_bundle_loads_and_hostile_gzip_is_typed(bundle, camera, store):
+    att = Attestation.loads(bundle)
+    packed = att.dumps(compress=True)
+    assert packed[:2] == b"\x1f\x8b" and Attestation.loads(packed) == att
+    assert isinstance(_verify(packed, camera, store), zkimg.Verification)
+    crc_broken = packed[:-8] + bytes([packed[-8] ^ 1]) + packed[-7:]
+    for raw in (packed[:-1], packed[:len(packed) // 2], packed[:10], b"\x1f\x8b", packed + b"\0",
+                packed + packed, crc_broken, gzip.compress(b"not json"), gzip.compress(packed)):
+        assert isinstance(_verify(raw, camera, store), zkimg.InvalidBundle)
+    # inflation stops at the limit: a 64 MB bomb is never inflated whole ...
+    import tracemalloc
+
+    bomb = gzip.compress(b" " * (64 << 20) + bundle)
+    tracemalloc.start()
+    try:
+        with pytest.raises(zkimg.InvalidBundle, match="inflates past"):
+            Attestation.loads(bomb, limits=zkimg.Limits(max_bundle_bytes=1 << 20))
+        assert tracemalloc.get_traced_memory()[1] < 8 << 20
+    finally:
+        tracemalloc.stop()
+    # ... and a compressed bundle over the limit is not inflated at all
+    with pytest.raises(zkimg.InvalidBundle, match="larger than"):
+        Attestation.loads(packed, limits=zkimg.Limits(max_bundle_bytes=len(packed) - 1))
+
+
+@VERIFYING
+@given(data=st.data())
+def test_bit_flipped_compressed_bundle_never_verifies_unless_unchanged(bundle, camera, store, data):
+    packed = Attestation.loads(bundle).dumps(compress=True)
+    i = data.draw(st.integers(0, len(packed) - 1))
+    raw = bytearray(packed)
+    raw[i] ^= 1 << data.draw(st.integers(0, 7))
+    res = _verify(bytes(raw), camera, store)
+    if isinstance(res, zkimg.Verification):  # only a flip that changes nothing (e.g. a gzip header flag)
         assert Attestation.loads(bytes(raw)).dumps() == bundle
     else:
         assert isinstance(res, zkimg.Error)

@@ -355,7 +355,7 @@ def cmd_inspect(a: argparse.Namespace) -> int:
         from .manifest import read
 
         reading = read(path)
-        att, size = reading.attestation, len(reading.attestation.dumps())
+        att, size = reading.attestation, len(reading.attestation.dumps(compress=True))
     else:
         att, size = Attestation.load(path), path.stat().st_size
     s = summary(att, size)

@@ -182,7 +182,7 @@ def embed(image: "str | Path", attestation: Attestation, signer: ManifestSigner,
     fmt = media_type(out)
     if media_type(src) != fmt:
         raise InvalidParameter("dest", "the signed copy must keep the image's format")
-    bundle = attestation.dumps()
+    bundle = attestation.dumps(compress=True)  # the saved (gzip) form
     title = title or out.name
     payload: Dict[str, Any] = {"media_type": MEDIA_TYPE, "bundle": base64.b64encode(bundle).decode()}
     sidecar = None
