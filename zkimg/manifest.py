@@ -3,7 +3,7 @@
 :func:`embed` signs a C2PA manifest into a published image (PNG, TIFF or WebP) holding:
 
 * the custom assertion ``org.zkimg.attestation``: ``{"media_type": <bundle media type>,
-  "bundle": <base64 of the canonical bundle>}``; or, when the bundle would push the manifest
+  "bundle": <base64 of the saved (gzip) bundle>}``; or, when the bundle would push the manifest
   JSON past c2pa's 1 MiB cap, ``{"media_type": ..., "sidecar": {"name": <file name>,
   "sha256": <hex>, "bytes": <size>}}`` with the bundle written beside the image;
 * ``c2pa.actions``: ``c2pa.opened`` of the hidden original, then one action per pipeline step;
