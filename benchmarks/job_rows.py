@@ -10,8 +10,8 @@ For each capture tile size, takes the most common tile job of the workload's pla
 and Poseidon rows from ``ezkl.gen_settings``, with the rows of every ONNX op kind read from
 ezkl's layout log (exact; nothing is proved). With ``--prove`` it also runs setup and one
 proof of that job on random bytes in a fresh process (ezkl on all cores) and reports
-seconds, µs per input value, peak RSS and the whole frame's proving time if every job cost
-the same (``jobs × prove s``, one job at a time).
+seconds, µs per input value, proof bytes, peak RSS and the whole frame's proving time if
+every job cost the same (``jobs × prove s``, one job at a time).
 """
 
 from __future__ import annotations
@@ -109,9 +109,10 @@ def _prove(workload: str, tile: int, run_args: dict, srs_dir: str, out) -> None:
         rng = np.random.default_rng(1)
         parts = [rng.integers(0, 256, n, dtype=np.uint8) for n in spec.part_sizes]
         t = time.perf_counter()
-        prove_spec(store, spec, parts, [bytes(SALT_BYTES)] * len(parts))
+        proof = prove_spec(store, spec, parts, [bytes(SALT_BYTES)] * len(parts))
         prove = time.perf_counter() - t
-    out.put({"setup_s": setup, "prove_s": prove, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024})
+    out.put({"setup_s": setup, "prove_s": prove, "proof_bytes": len(proof),
+             "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024})
 
 
 def main() -> None:
@@ -128,7 +129,7 @@ def main() -> None:
     run_args = {**circuits.RUN_ARGS, **over}
     ctx = mp.get_context("spawn")
     out = ["| tile | jobs (this shape) | inputs | rows | logrows | Poseidon rows | rows by op | setup s | prove s "
-           "| µs / input | peak RSS GB | frame s (jobs × prove) |", "|---" * 12 + "|"]
+           "| µs / input | proof bytes | peak RSS GB | frame s (jobs × prove) |", "|---" * 13 + "|"]
     for tile in a.tile:
         plan, spec, count = common_job(a.workload, tile)
         s, by_op = settings(spec, run_args)
@@ -144,9 +145,9 @@ def main() -> None:
             r = q.get()
             p.join()
             cells += [f"{r['setup_s']:.1f}", f"{r['prove_s']:.1f}", f"{1e6 * r['prove_s'] / inputs:,.0f}",
-                      f"{r['rss'] / 2**30:.2f}", f"{r['prove_s'] * len(plan.jobs):,.0f}"]
+                      f"{r['proof_bytes']:,}", f"{r['rss'] / 2**30:.2f}", f"{r['prove_s'] * len(plan.jobs):,.0f}"]
         else:
-            cells += ["–"] * 5
+            cells += ["–"] * 6
         out.append("| " + " | ".join(cells) + " |")
     from tile_jobs import emit
 
