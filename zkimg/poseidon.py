@@ -1,4 +1,4 @@
-"""ezkl's Poseidon hash, computed natively (no ezkl call, no GIL-bound Rust round trip).
+"""ezkl's Poseidon hash, computed natively in Python (no ezkl call, no hex round trip).
 
 The parameters are those of ezkl 23.0.5's Poseidon chip over the BN254 scalar field:
 width ``t = 2``, rate 1, S-box ``x^5``, 8 full rounds (4 + 4) around 56 partial rounds,
