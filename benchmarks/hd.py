@@ -13,6 +13,7 @@ Usage:
     python benchmarks/hd.py --workload resize --sample 16
     python benchmarks/hd.py --workload resize --sample 4 --width 3840 --height 2160   # 4K memory
     [--tile 32] [--workers 2] [--width 1280 --height 720] [--markdown out.md]
+    [--keep DIR]   # with --all: keep the bundle, published image and camera key to re-verify
 
 What is measured (one run, fresh circuit cache — keys are *not* pre-cached; the
 development SRS is shared between runs and its generation is not timed):
@@ -195,6 +196,11 @@ def _run(a: argparse.Namespace, tmp: Path) -> dict:
             res["prove_s"] = time.perf_counter() - t
         res["peak_rss"] = rss.peak
         res["bundle_bytes"], res["bundle_json_bytes"] = len(att.dumps(compress=True)), len(att.dumps())
+        if a.keep is not None:  # bundle, published image and camera key, to re-verify later
+            a.keep.mkdir(parents=True, exist_ok=True)
+            att.save(a.keep / "resize.zkimg" if a.workload == "resize" else a.keep / "example.zkimg")
+            np.save(a.keep / "published.npy", published)
+            (a.keep / "camera.pub.pem").write_text(cam.public_key.pem())
         t = time.perf_counter()
         zkimg.verify(Attestation.loads(att.dumps(compress=True)), published, trusted_keys=[cam.public_key],
                      store=store)
@@ -289,6 +295,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--srs-dir", default=str(Path(tempfile.gettempdir()) / "zkimg-bench-srs"))
     ap.add_argument("--markdown", default=None, help="also write the table to this file")
+    ap.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                    help="with --all: save the bundle, the published image (.npy) and the camera's public key here")
     a = ap.parse_args()
     r = run(a)
     r["width_px"], r["height_px"] = a.width, a.height
