@@ -194,6 +194,29 @@ def test_no_constant_feeds_two_nodes(store, steps):
     assert not {n.input[0] for n in graph.node if n.op_type == "Cast"} & {i.name for i in graph.input}
 
 
+def test_one_lookup_roundings_are_rescaled_only_while_their_table_stays_small():
+    # Three identical one-lookup roundings, floor((3x + 5x + 8) / 16): the second is
+    # rescaled (weights 6 and 10, table twice as long), the third would need a table past
+    # ROUNDING_TABLE_MAX and keeps its constants (shared: more rows, same values).
+    import onnx
+    from onnx import numpy_helper
+
+    from zkimg.lowering import ROUNDING_TABLE_MAX, CircuitSpec, lower_circuit
+    from zkimg.primitives import WeightedSum
+
+    w = 6
+    same = tuple(range(w))
+    step = WeightedSum(1, (same, same), ((3,) * w, (5,) * w), 16, 8)
+    assert step.sum_max - step.offset + 1 <= ROUNDING_TABLE_MAX < 3 * (step.sum_max - step.offset + 1)
+    spec = CircuitSpec((2 * w * 3,), (2, w, 3), None, (step,) * 3, (2, w, 3), False)
+    graph = onnx.load_from_string(lower_circuit(spec).model).graph
+    inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    muls = [float(inits[n.input[1]].ravel()[0]) for n in graph.node if n.op_type == "Mul"]
+    assert muls == [3, 5, 6, 10, 3, 5]
+    tables = [len(inits[n.input[0]]) for n in graph.node if n.op_type == "Gather" and n.input[0] in inits]
+    assert max(tables) <= ROUNDING_TABLE_MAX
+
+
 def test_small_divisors_round_by_one_lookup_without_hints(store):
     # 2× bilinear (weights 128/128 → 1/1, divisor 2) and a 3×3 box blur (divisor 9) need no
     # prover hint at all: the lookup into floor(v / d) is the division.

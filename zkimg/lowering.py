@@ -63,7 +63,9 @@ Soundness of the circuit graph (each point is tested in tests/test_proofs.py):
   ``0 ≤ n − d·q < d``); a repeated per-channel lookup spaces its channels' tables by
   ``256 + e`` (the ``e`` padding entries are unreachable from a byte); and every output
   is packed by one ``MatMul`` against one powers constant, padded from one zeros constant.
-  Only an exact sum (divisor 1) cannot be rescaled and may still share a constant.
+  Only an exact sum (divisor 1), or a one-lookup rounding whose table would outgrow
+  ``ROUNDING_TABLE_MAX``, is not rescaled and may still share a constant (more rows, same
+  values).
 * Point operations are a lookup into their exact table (``Gather``), so clamping and
   rounding are the table's.
 * ``ignore_range_check_inputs_outputs``: ezkl's generic range checks on graph inputs and
@@ -404,10 +406,14 @@ class _Lowerer:
         """``p`` with weights, divisor and offset multiplied by the least k ≥ 1 for which every
         constant operand its lowering emits is new to the graph (module doc: one use per
         constant). The rounding is the same: ``floor(k·n / (k·d)) = floor(n / d)``. An exact
-        sum (divisor 1) cannot be scaled and is returned as is."""
+        sum (divisor 1) cannot be scaled, and a floor table is not grown past
+        ``ROUNDING_TABLE_MAX`` entries (a longer table costs more rows than a shared
+        constant): those are returned as is."""
         if p.divisor == 1:
             return p
         for k in range(1, 65):
+            if by_table and k * (p.sum_max - p.offset + 1) > ROUNDING_TABLE_MAX:
+                break
             q = p if k == 1 else dataclasses.replace(
                 p, weight=tuple(tuple(w * k for w in row) for row in p.weight), divisor=p.divisor * k,
                 offset=p.offset * k)
