@@ -198,7 +198,7 @@ def _run(a: argparse.Namespace, tmp: Path) -> dict:
         res["bundle_bytes"], res["bundle_json_bytes"] = len(att.dumps(compress=True)), len(att.dumps())
         if a.keep is not None:  # bundle, published image and camera key, to re-verify later
             a.keep.mkdir(parents=True, exist_ok=True)
-            att.save(a.keep / "resize.zkimg" if a.workload == "resize" else a.keep / "example.zkimg")
+            att.save(a.keep / f"{a.workload}.zkimg")
             np.save(a.keep / "published.npy", published)
             (a.keep / "camera.pub.pem").write_text(cam.public_key.pem())
         t = time.perf_counter()

@@ -362,9 +362,10 @@ class CircuitStore:
         srs_path = self.srs.path(circuit.logrows)
         srs_digest = self.srs.digest(circuit.logrows)
         memo_key = f"{circuit.digest}/{srs_digest}"
-        with self._lock:  # checksummed once per store, not on every use
-            if (memo_key, True) in self._keys or (memo_key, proving) in self._keys:
-                return self._keys.get((memo_key, True)) or self._keys[(memo_key, proving)]
+        with self._lock:  # checksummed once per store, not on every use (a prover's check covers both)
+            known = self._keys.get((memo_key, True)) or self._keys.get((memo_key, proving))
+        if known is not None:
+            return known
         directory = self._entry(circuit.directory.parent / f"{circuit.digest}.keys-{srs_digest[:32]}",
                                 lambda d: self._setup(d, circuit, srs_path), None if proving else ("vk.key",))
         keys = Keys(directory / "vk.key", directory / "pk.key", srs_path, srs_digest)

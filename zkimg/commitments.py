@@ -66,17 +66,12 @@ def felt_from_hex(s: object) -> int:
     return x
 
 
-def poseidon(felts: Sequence[int]) -> int:
-    """ezkl's Poseidon hash of a non-empty sequence of field elements."""
-    return poseidon_hash(felts)
-
-
 def commit(pixels: np.ndarray, salt: bytes) -> int:
     """Salted tile commitment ``Poseidon(pack(pixels ‖ salt))`` (pixels: uint8, any shape)."""
     if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8:
         raise InvalidImage("commit() takes a uint8 array", "pixels")
     data = np.concatenate([pixels.ravel(), np.frombuffer(check_salt(salt), dtype=np.uint8)])
-    return poseidon(pack(data))
+    return poseidon_hash(pack(data))
 
 
 def commit_many(parts: Sequence[np.ndarray], salts: Sequence[bytes]) -> List[int]:
@@ -88,4 +83,4 @@ def hash_public(pixels: np.ndarray) -> int:
     """Unsalted hash ``Poseidon(pack(pixels))`` of a public output (the verifier's side)."""
     if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8:
         raise InvalidImage("hash_public() takes a uint8 array", "pixels")
-    return poseidon(pack(pixels.ravel()))
+    return poseidon_hash(pack(pixels.ravel()))

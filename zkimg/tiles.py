@@ -23,7 +23,8 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .commitments import commit, commit_many, poseidon
+from .commitments import commit, commit_many
+from .poseidon import poseidon_hash
 from .errors import InvalidImage, InvalidParameter
 from .progress import ProgressCallback, report
 from .transforms import MAX_CHANNELS, MAX_SIDE, _int
@@ -159,13 +160,13 @@ class TileLayout:
         out, group, current = [], [], self.cells[0].tile
         for cell, c in zip(self.cells, cell_commitments):
             if cell.tile != current:
-                out.append(poseidon(group))
+                out.append(poseidon_hash(group))
                 group, current = [], cell.tile
             group.append(c)
-        out.append(poseidon(group))
+        out.append(poseidon_hash(group))
         return out
 
     def root(self, cell_commitments: Sequence[int]) -> int:
         """The image commitment signed by the camera."""
         header = [LAYOUT_VERSION, self.width, self.height, self.channels, self.tile, self.border]
-        return poseidon(header + self.tile_commitments(cell_commitments))
+        return poseidon_hash(header + self.tile_commitments(cell_commitments))
