@@ -12,7 +12,7 @@ Usage:
     python benchmarks/hd.py --sample 24           # 24 tile jobs proved, the rest extrapolated
     python benchmarks/hd.py --workload resize --sample 16
     python benchmarks/hd.py --workload resize --sample 4 --width 3840 --height 2160   # 4K memory
-    [--tile 32] [--workers 2] [--width 1280 --height 720] [--markdown out.md]
+    [--tile 32] [--tiles-per-job 1] [--workers 2] [--width 1280 --height 720] [--markdown out.md]
     [--keep DIR]   # with --all: keep the bundle, published image and camera key to re-verify
 
 What is measured (one run, fresh circuit cache — keys are *not* pre-cached; the
@@ -167,7 +167,8 @@ def _run(a: argparse.Namespace, tmp: Path) -> dict:
     pipe = WORKLOADS[a.workload](a.width, a.height)
     published = pipe.apply(photo)
     cam = zkimg.Camera.generate()
-    res: dict = {"image": f"{a.width}×{a.height}×3", "tile": a.tile, "workers": a.workers, "workload": a.workload,
+    res: dict = {"image": f"{a.width}×{a.height}×3", "tile": a.tile, "tiles_per_job": a.tiles_per_job,
+                 "workers": a.workers, "workload": a.workload,
                  "pipeline": repr(pipe)}
 
     t = time.perf_counter()
@@ -176,7 +177,7 @@ def _run(a: argparse.Namespace, tmp: Path) -> dict:
 
     srs = SRS(Path(a.srs_dir), development=True)
     store = CircuitStore(tmp / "cache-compile", srs)
-    plan = zkimg.Plan(pipe, shot.signed.layout)
+    plan = zkimg.Plan(pipe, shot.signed.layout, tiles_per_job=a.tiles_per_job)
     jobs = plan.jobs
     specs = list(dict.fromkeys(j.spec for j in jobs))
     circuits = [store.circuit(s) for s in specs]  # (compile is timed below with setup)
@@ -191,7 +192,7 @@ def _run(a: argparse.Namespace, tmp: Path) -> dict:
     if a.all:
         with TreeRSS() as rss:
             t = time.perf_counter()
-            att = zkimg.prove(shot, pipe, store=store, workdir=tmp / "work",
+            att = zkimg.prove(shot, pipe, store=store, workdir=tmp / "work", tiles_per_job=a.tiles_per_job,
                               executor=ProcessPoolExecutor(a.workers, mp_context=mp.get_context("spawn")))
             res["prove_s"] = time.perf_counter() - t
         res["peak_rss"] = rss.peak
@@ -239,7 +240,8 @@ def _run(a: argparse.Namespace, tmp: Path) -> dict:
         some = [v[0] for v in proved.values()]
         full = tuple(some[i % len(some)] for i in range(len(jobs)))
         att = Attestation(pipe, shot.signed, plan.max_out, plan.output_shape,
-                          {c.logrows: store.keys(c).srs_digest for c in circuits}, True, (Segment(len(pipe), full),))
+                          {c.logrows: store.keys(c).srs_digest for c in circuits}, True, (Segment(len(pipe), full),),
+                          tiles_per_job=a.tiles_per_job)
         res["bundle_bytes"], res["bundle_json_bytes"] = len(att.dumps(compress=True)), len(att.dumps())
         res["mode"] = f"{len(sample)} of {len(jobs)} tile jobs proved, rest extrapolated"
     res["circuits"] = [(c.logrows, c.num_rows, sum(1 for j in jobs if j.spec == s)) for c, s in zip(circuits, specs)]
@@ -291,6 +293,7 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--height", type=int, default=720)
     ap.add_argument("--tile", type=int, default=32)
+    ap.add_argument("--tiles-per-job", type=int, default=1, help="tiles along the width proved by one job")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--srs-dir", default=str(Path(tempfile.gettempdir()) / "zkimg-bench-srs"))
@@ -302,7 +305,8 @@ def main() -> None:
     r["width_px"], r["height_px"] = a.width, a.height
     from tile_jobs import emit
 
-    emit(f"; {r['image']} image, {r['tile']} px tiles, {r['workers']} workers; {r['workload']}: {r['pipeline']}",
+    per_job = f" ({r['tiles_per_job']} per job)" if r["tiles_per_job"] > 1 else ""
+    emit(f"; {r['image']} image, {r['tile']} px tiles{per_job}, {r['workers']} workers; {r['workload']}: {r['pipeline']}",
          table(r), a.markdown)
 
 

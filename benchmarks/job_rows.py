@@ -11,7 +11,9 @@ and Poseidon rows from ``ezkl.gen_settings``, with the rows of every ONNX op kin
 ezkl's layout log (exact; nothing is proved). With ``--prove`` it also runs setup and one
 proof of that job on random bytes in a fresh process (ezkl on all cores) and reports
 seconds, µs per input value, proof bytes, peak RSS and the whole frame's proving time if
-every job cost the same (``jobs × prove s``, one job at a time).
+every job cost the same (``jobs × prove s``, one job at a time), and the wall and CPU time
+of one ``verify`` call on that proof (ezkl reloads key and SRS per call; its CPU time ×
+jobs bounds the frame's verification from below on any number of cores of this machine).
 """
 
 from __future__ import annotations
@@ -91,10 +93,16 @@ def settings(spec, run_args) -> tuple:
     return s, dict(handler.by_op)
 
 
+VERIFY_REPEATS = 5
+
+
 def _prove(workload: str, tile: int, run_args: dict, srs_dir: str, out) -> None:
     import numpy as np
 
+    from zkimg.commitments import commit_many, hash_public
+    from zkimg.primitives import run_all
     from zkimg.prove import prove_spec
+    from zkimg.verify import check_proof
 
     circuits.RUN_ARGS.update(run_args)
     plan, spec, _ = common_job(workload, tile)
@@ -108,11 +116,22 @@ def _prove(workload: str, tile: int, run_args: dict, srs_dir: str, out) -> None:
         setup = time.perf_counter() - t
         rng = np.random.default_rng(1)
         parts = [rng.integers(0, 256, n, dtype=np.uint8) for n in spec.part_sizes]
+        salts = [bytes(SALT_BYTES)] * len(parts)
         t = time.perf_counter()
-        proof = prove_spec(store, spec, parts, [bytes(SALT_BYTES)] * len(parts))
+        proof = prove_spec(store, spec, parts, salts)
         prove = time.perf_counter() - t
-    out.put({"setup_s": setup, "prove_s": prove, "proof_bytes": len(proof),
-             "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024})
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        # One verifier call (ezkl reloads key and SRS each time), wall and CPU of this process.
+        output = run_all(spec.primitives, spec.assemble(parts).astype(np.int64)).astype(np.uint8)
+        instances = commit_many(parts, salts) + [hash_public(output)]
+        keys = store.keys(c, proving=False)
+        t, cpu = time.perf_counter(), time.process_time()
+        for _ in range(VERIFY_REPEATS):
+            check_proof(c, keys, proof, instances)
+        verify = (time.perf_counter() - t) / VERIFY_REPEATS
+        verify_cpu = (time.process_time() - cpu) / VERIFY_REPEATS
+    out.put({"setup_s": setup, "prove_s": prove, "proof_bytes": len(proof), "rss": rss,
+             "verify_s": verify, "verify_cpu_s": verify_cpu})
 
 
 def main() -> None:
@@ -129,7 +148,8 @@ def main() -> None:
     run_args = {**circuits.RUN_ARGS, **over}
     ctx = mp.get_context("spawn")
     out = ["| tile | jobs (this shape) | inputs | rows | logrows | Poseidon rows | rows by op | setup s | prove s "
-           "| µs / input | proof bytes | peak RSS GB | frame s (jobs × prove) |", "|---" * 13 + "|"]
+           "| µs / input | proof bytes | peak RSS GB | frame s (jobs × prove) | verify ms (CPU ms) "
+           "| frame verify CPU s |", "|---" * 15 + "|"]
     for tile in a.tile:
         plan, spec, count = common_job(a.workload, tile)
         s, by_op = settings(spec, run_args)
@@ -145,9 +165,11 @@ def main() -> None:
             r = q.get()
             p.join()
             cells += [f"{r['setup_s']:.1f}", f"{r['prove_s']:.1f}", f"{1e6 * r['prove_s'] / inputs:,.0f}",
-                      f"{r['proof_bytes']:,}", f"{r['rss'] / 2**30:.2f}", f"{r['prove_s'] * len(plan.jobs):,.0f}"]
+                      f"{r['proof_bytes']:,}", f"{r['rss'] / 2**30:.2f}", f"{r['prove_s'] * len(plan.jobs):,.0f}",
+                      f"{1e3 * r['verify_s']:.0f} ({1e3 * r['verify_cpu_s']:.0f})",
+                      f"{r['verify_cpu_s'] * len(plan.jobs):.1f}"]
         else:
-            cells += ["–"] * 6
+            cells += ["–"] * 8
         out.append("| " + " | ".join(cells) + " |")
     from tile_jobs import emit
 

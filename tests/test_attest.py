@@ -159,6 +159,20 @@ def test_tiles_swapped(small, camera, store):
     expect(with_segment(small, proofs=tuple(p)), SMALL_PIPE.apply(SMALL), zkimg.ProofInvalid, camera, store)
 
 
+def test_jobs_of_two_tiles(store, camera):
+    """``tiles_per_job`` travels in the bundle and the verifier plans with it."""
+    shot = camera.capture(SMALL, tile=16, border=2)
+    pipe = zkimg.Pipeline([zkimg.Resize(16, 16)])
+    att = zkimg.prove(shot, pipe, store=store, tiles_per_job=2, executor=ThreadPoolExecutor(1))
+    assert len(att.proofs) == 2 and att.tiles_per_job == 2  # 2×2 tiles, two per job
+    loaded = Attestation.loads(att.dumps(compress=True))
+    assert loaded.tiles_per_job == 2 and json.loads(att.dumps())["plan"] == {"max_out": 64, "tiles_per_job": 2}
+    res = zkimg.verify(loaded, pipe.apply(SMALL), trusted_keys=[camera.public_key], store=store)
+    assert res.tiles == 2
+    # claimed as one tile per job, the plan has 4 jobs for the 2 proofs
+    expect(dataclasses.replace(loaded, tiles_per_job=1), pipe.apply(SMALL), zkimg.InvalidBundle, camera, store)
+
+
 def test_proofs_checked_on_an_executor(small, camera, store):
     # A process pool checks the tile proofs; the first bad tile in plan order is reported.
     import multiprocessing
@@ -225,7 +239,13 @@ def test_bundle_cannot_hide_a_development_srs(small, camera, store):
 
 @pytest.mark.parametrize("mutate", [
     lambda d: d.update(media_type="text/plain"),
-    lambda d: d.update(schema_version=2),
+    lambda d: d.update(schema_version=3),
+    lambda d: d.update(schema_version=1),  # before plan.tiles_per_job
+    lambda d: d["plan"].update(tiles_per_job=0),
+    lambda d: d["plan"].update(tiles_per_job=17),
+    lambda d: d["plan"].update(tiles_per_job=True),
+    lambda d: d["plan"].update(tiles_per_job="2"),
+    lambda d: d["plan"].pop("tiles_per_job"),
     lambda d: d["segments"][0].update(proofs=[]),
     lambda d: d["segments"][0].update(proofs=["zz"]),
     lambda d: d["segments"][0].update(proofs=["AAAA="]),

@@ -206,7 +206,7 @@ def test_deep_nesting_and_wrong_versions(bundle):
         with pytest.raises(zkimg.InvalidBundle):
             Attestation.loads(raw)
     doc = json.loads(bundle)
-    for version in (0, 2, "1", 1.0, True, None):
+    for version in (0, 1, 3, "2", 2.0, True, None):  # 1: before plan.tiles_per_job
         with pytest.raises(zkimg.InvalidBundle):
             Attestation.loads(json.dumps({**doc, "schema_version": version}))
 

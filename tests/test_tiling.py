@@ -74,3 +74,31 @@ def test_hashing_stays_near_once_per_value():
         assert p.hashed_per_input <= bound, (steps, p.hashed_per_input)
     assert plan(zkimg.Pipeline([zkimg.GaussianBlur(5)]), layout).distinct_circuits < len(
         plan(zkimg.Pipeline([zkimg.GaussianBlur(5)]), layout).jobs)
+
+
+@pytest.mark.parametrize("steps", PIPELINES + [[zkimg.Resize(40, 30)], [zkimg.Rotate90(1), zkimg.BoxBlur(3)]],
+                         ids=lambda s: "+".join(t.op for t in s))
+@pytest.mark.parametrize("n", [2, 3])
+def test_jobs_of_several_tiles_reproduce_the_global_result(steps, n):
+    x = photo_tile("coffee", 10, 20, 61, 83)
+    layout = TileLayout(83, 61, 3, tile=16, border=4)
+    one = plan(zkimg.Pipeline(steps), layout, max_out=64)
+    several = plan(zkimg.Pipeline(steps), layout, max_out=64, tiles_per_job=n)
+    assert np.array_equal(reassemble(several, x), zkimg.Pipeline(steps).apply(x))
+    assert len(several.jobs) < len(one.jobs)  # fewer, larger jobs ...
+    assert several.hashed_per_input <= one.hashed_per_input  # ... hashing no value more often
+
+
+def test_tiles_per_job_groups_tiles_along_the_width():
+    layout = TileLayout(128, 64, 3, tile=32, border=2)
+    p = plan(zkimg.Pipeline([zkimg.Resize(64, 32)]), layout, tiles_per_job=2)
+    assert len(p.jobs) == 2 * 2 and all(j.cols[1] - j.cols[0] == 32 and j.rows[1] - j.rows[0] == 16 for j in p.jobs)
+    assert p.hashed_per_input == 1.0
+    # a transpose swaps the axes: still 2 input tiles along the input's width per job
+    t = plan(zkimg.Pipeline([zkimg.Rotate90(1), zkimg.Resize(32, 64)]), layout, tiles_per_job=2)
+    assert len(t.jobs) == 4 and all(j.rows[1] - j.rows[0] == 32 and j.cols[1] - j.cols[0] == 16 for j in t.jobs)
+    for bad in (0, 17, True, 1.5):
+        with pytest.raises(zkimg.InvalidParameter):
+            plan(zkimg.Pipeline([zkimg.Resize(64, 32)]), layout, tiles_per_job=bad)
+    with pytest.raises(zkimg.InvalidParameter):
+        plan(zkimg.Pipeline([zkimg.Resize(64, 32)]), layout, output_tile=16, tiles_per_job=2)

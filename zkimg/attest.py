@@ -11,7 +11,7 @@ from .camera import Capture
 from .circuits import CircuitStore
 from .errors import InvalidParameter
 from .pipeline import Pipeline, as_pipeline
-from .plan import DEFAULT_MAX_OUT, chain_plans
+from .plan import DEFAULT_MAX_OUT, DEFAULT_TILES_PER_JOB, chain_plans
 from .progress import ProgressCallback, shifted
 from .prove import prove_plan
 
@@ -19,7 +19,8 @@ from .prove import prove_plan
 def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore] = None,
           executor: Optional[Executor] = None, progress: Optional[ProgressCallback] = None,
           workdir: Optional[Path | str] = None, max_out: int = DEFAULT_MAX_OUT,
-          hide_output: bool = False, segments: Optional[Sequence[int]] = None) -> Attestation:
+          hide_output: bool = False, segments: Optional[Sequence[int]] = None,
+          tiles_per_job: int = DEFAULT_TILES_PER_JOB) -> Attestation:
     """Prove that ``pipeline.apply(original)`` is the published output of ``capture``.
 
     The original stays hidden (only its cells' salted commitments, signed by the camera,
@@ -32,7 +33,10 @@ def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore]
     being published; the salts are in ``attestation.output_salts`` (secret, not saved).
     ``segments`` (e.g. ``[1, 1, 1]``) proves groups of consecutive steps separately, with
     the images between them hidden behind fresh per-tile commitments that link the proofs;
-    by default all steps are fused into one circuit per tile.
+    by default all steps are fused into one circuit per tile. ``tiles_per_job`` (1–16) proves
+    that many consecutive tiles along the width in one job (the last segment's): fewer, larger
+    proofs — a smaller bundle and fewer verifier calls, each job needing about that many times
+    the rows, memory and time.
     """
     if not isinstance(capture, Capture):
         raise InvalidParameter("capture", "expected a Capture (from Camera.capture) with its secrets")
@@ -41,7 +45,7 @@ def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore]
     if not isinstance(hide_output, bool):
         raise InvalidParameter("hide_output", "must be a bool")
     plans = chain_plans(pipeline, capture.signed.layout, hidden_output=hide_output, max_out=max_out,
-                        segments=segments)  # all first: progress counts the whole run
+                        segments=segments, tiles_per_job=tiles_per_job)  # all first: progress counts the whole run
     totals = {"setup": sum(p.distinct_circuits for p in plans), "prove": sum(len(p.jobs) for p in plans)}
     before = {"setup": 0, "prove": 0}
     pixels, salts = capture.secrets.pixels, capture.secrets.salts
@@ -63,4 +67,4 @@ def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore]
     lay = capture.signed.layout
     final = pipeline.output_shape((lay.height, lay.width, lay.channels))
     return Attestation(pipeline, capture.signed, max_out, final, digests, store.srs.development, tuple(done),
-                       out_salts if hide_output else None)
+                       out_salts if hide_output else None, tiles_per_job=tiles_per_job)

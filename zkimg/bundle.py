@@ -23,9 +23,10 @@ from .commitments import felt_from_hex, felt_to_hex
 from .errors import CommitmentMismatch, InvalidBundle
 from .limits import DEFAULT_LIMITS, Limits
 from .pipeline import Pipeline, canonical_json, parse_json, require_keys
+from .plan import DEFAULT_TILES_PER_JOB, MAX_TILES_PER_JOB
 
 MEDIA_TYPE = "application/vnd.zkimg.attestation+json"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: plan.tiles_per_job
 _GZIP_MAGIC = b"\x1f\x8b"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -56,6 +57,7 @@ class Attestation:
     development_srs: bool
     segments: Tuple[Segment, ...]
     output_salts: Optional[Tuple[bytes, ...]] = field(default=None, repr=False, compare=False)  # secret, never saved
+    tiles_per_job: int = DEFAULT_TILES_PER_JOB  # plan parameter: input tiles along the width per job
 
     @property
     def hidden_output(self) -> bool:
@@ -76,7 +78,7 @@ class Attestation:
             "schema_version": SCHEMA_VERSION,
             "pipeline": self.pipeline.to_json(),
             "capture": c.to_json(),
-            "plan": {"max_out": self.max_out},
+            "plan": {"max_out": self.max_out, "tiles_per_job": self.tiles_per_job},
             "output_shape": list(self.output_shape),
             "srs": {"development": self.development_srs,
                     "digests": {str(k): v for k, v in sorted(self.srs_digests.items())}},
@@ -135,10 +137,13 @@ class Attestation:
             raise InvalidBundle(f"more than max_pipeline_steps={limits.max_pipeline_steps} steps")
         pipeline = Pipeline.from_json(d["pipeline"])
         capture = SignedCapture.from_json(d["capture"], limits)
-        require_keys(d["plan"], {"max_out"}, "plan")
-        max_out = d["plan"]["max_out"]
+        require_keys(d["plan"], {"max_out", "tiles_per_job"}, "plan")
+        max_out, tiles_per_job = d["plan"]["max_out"], d["plan"]["tiles_per_job"]
         if not isinstance(max_out, int) or isinstance(max_out, bool) or not 1 <= max_out <= 4096:
             raise InvalidBundle("plan.max_out must be an integer in [1, 4096]")
+        if (not isinstance(tiles_per_job, int) or isinstance(tiles_per_job, bool)
+                or not 1 <= tiles_per_job <= MAX_TILES_PER_JOB):
+            raise InvalidBundle(f"plan.tiles_per_job must be an integer in [1, {MAX_TILES_PER_JOB}]")
         shape = d["output_shape"]
         if (not isinstance(shape, list) or len(shape) != 3
                 or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65536 for v in shape)):
@@ -162,7 +167,7 @@ class Attestation:
         if sum(seg.steps for seg in segments) != len(pipeline):
             raise InvalidBundle("segment step counts must add up to the pipeline's length")
         return cls(pipeline, capture, max_out, (shape[0], shape[1], shape[2]), digests, srs["development"],
-                   segments)
+                   segments, tiles_per_job=tiles_per_job)
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:

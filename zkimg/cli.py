@@ -240,7 +240,7 @@ def cmd_prove(a: argparse.Namespace) -> int:
     executor = _executor(a)
     try:
         att = prove(capture, pipe, store=store, executor=executor, progress=bars, workdir=a.workdir,
-                    hide_output=a.hide_output, segments=segments)
+                    hide_output=a.hide_output, segments=segments, tiles_per_job=a.tiles_per_job)
     finally:
         bars.close()
         if executor is not None and hasattr(executor, "shutdown"):
@@ -340,7 +340,7 @@ def summary(att: Attestation, size: Optional[int] = None) -> Dict[str, Any]:
                    "hidden": att.hidden_output},
         "camera_key": {"id": cap.camera_key.key_id, "curve": cap.camera_key.curve},
         "tiles": {"tile": lay.tile, "border": lay.border, "cells": lay.cell_count, "proofs": len(att.proofs),
-                  "segments": [s.steps for s in att.segments]},
+                  "tiles_per_job": att.tiles_per_job, "segments": [s.steps for s in att.segments]},
         "srs": {"development": att.development_srs, "digests": {str(k): v for k, v in att.srs_digests.items()}},
         "bundle_bytes": size,
     }
@@ -373,6 +373,7 @@ def cmd_inspect(a: argparse.Namespace) -> int:
              f"output       {o['width']}×{o['height']}×{o['channels']} ({'hidden' if o['hidden'] else 'public'})",
              f"camera key   {s['camera_key']['id']} ({s['camera_key']['curve']})",
              f"tiles        tile {t['tile']} px, border {t['border']}, {t['cells']} cells, {t['proofs']} proofs"
+             + (f" ({t['tiles_per_job']} tiles each)" if t["tiles_per_job"] > 1 else "")
              + (f", segments {t['segments']}" if len(t["segments"]) > 1 else ""),
              "SRS          " + ("DEVELOPMENT (not trustworthy)" if s["srs"]["development"] else "ceremony")
              + ", logrows " + ", ".join(sorted(s["srs"]["digests"], key=int))]
@@ -466,6 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
         pr.add_argument(flag, metavar=metavar, action=_Step, dest="steps", help=text, **optional)
     pr.add_argument("--hide-output", action="store_true", help="commit to the output instead of publishing it")
     pr.add_argument("--segments", metavar="N,N,...", type=_counts, help="prove groups of steps separately (hidden intermediates)")
+    pr.add_argument("--tiles-per-job", type=_positive, default=1,
+                    help="tiles along the width proved by one job (default 1; more: fewer, larger proofs)")
     pr.add_argument("--workdir", type=Path, help="keep finished tile proofs here; rerun to resume")
     pr.add_argument("--jobs", type=_positive, help="worker processes (default: one per core)")
     pr.add_argument("--dask", metavar="ADDRESS", help="run tile jobs on a Dask scheduler (tcp://host:8786)")

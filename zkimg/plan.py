@@ -10,6 +10,9 @@ Output tiles follow the input tiles: along each axis, output rows are grouped by
 tile that holds the centre of their receptive field, so a job reads one input tile plus
 thin border cells of its neighbours. That keeps the number of hashed values per input value
 near 1 (reported by :attr:`Plan.hashed_per_input`); runs longer than ``max_out`` are split.
+With ``tiles_per_job = n`` the output columns of ``n`` consecutive input tiles (along the
+image's width) form one run, so each job proves ``n`` tiles: fewer, larger proofs (a smaller
+bundle, fewer verifier calls) for the same hashing; a run is still at most ``max_out`` long.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from .tiles import TileLayout
 from .transforms import _int
 
 DEFAULT_MAX_OUT = 64
+DEFAULT_TILES_PER_JOB = 1
+MAX_TILES_PER_JOB = 16
 
 
 @dataclass(frozen=True)
@@ -64,9 +69,13 @@ class Plan:
     hidden_output: bool = False
     max_out: int = DEFAULT_MAX_OUT
     output_tile: Optional[int] = None  # fixed output grid (a hidden intermediate's tiles)
+    tiles_per_job: int = DEFAULT_TILES_PER_JOB  # input tiles along the width per job (no fixed grid)
 
     def __post_init__(self) -> None:
         _int(self.max_out, "max_out", 1, 4096)
+        _int(self.tiles_per_job, "tiles_per_job", 1, MAX_TILES_PER_JOB)
+        if self.output_tile is not None and self.tiles_per_job != 1:
+            raise InvalidParameter("tiles_per_job", "a plan on a fixed output grid proves one tile per job")
         if self.output_tile is not None:
             _int(self.output_tile, "output_tile", 1, 4096)
         self.pipeline.shapes(self.input_shape)
@@ -95,8 +104,10 @@ class Plan:
             row_runs = [(r, min(r + t, oh)) for r in range(0, oh, t)]
             col_runs = [(c, min(c + t, ow)) for c in range(0, ow, t)]
         else:
-            row_runs = _runs(row_anchors, self.layout.tile, self.max_out)
-            col_runs = _runs(col_anchors, self.layout.tile, self.max_out)
+            col_tile = self.layout.tile * (self.tiles_per_job if col_dep_axis == 1 else 1)
+            row_tile = self.layout.tile * (self.tiles_per_job if row_dep_axis == 1 else 1)
+            row_runs = _runs(row_anchors, row_tile, self.max_out)
+            col_runs = _runs(col_anchors, col_tile, self.max_out)
         cell_index = self.layout.cell_index()
         jobs = []
         for r0, r1 in row_runs:
@@ -157,10 +168,11 @@ class Plan:
 
 
 def plan(pipeline: Pipeline, layout: TileLayout, *, hidden_output: bool = False,
-         max_out: int = DEFAULT_MAX_OUT, output_tile: Optional[int] = None) -> Plan:
+         max_out: int = DEFAULT_MAX_OUT, output_tile: Optional[int] = None,
+         tiles_per_job: int = DEFAULT_TILES_PER_JOB) -> Plan:
     if not isinstance(layout, TileLayout):
         raise InvalidParameter("layout", "expected a TileLayout")
-    return Plan(pipeline, layout, hidden_output, max_out, output_tile)
+    return Plan(pipeline, layout, hidden_output, max_out, output_tile, tiles_per_job)
 
 
 def intermediate_layout(shape: Tuple[int, int, int], tile: int) -> TileLayout:
@@ -189,17 +201,19 @@ def split_pipeline(pipeline: Pipeline, segments: Optional[Sequence[int]]) -> Lis
 
 
 def chain_plans(pipeline: Pipeline, layout: TileLayout, *, hidden_output: bool, max_out: int,
-                segments: Optional[Sequence[int]]) -> List[Plan]:
+                segments: Optional[Sequence[int]], tiles_per_job: int = DEFAULT_TILES_PER_JOB) -> List[Plan]:
     """The plans of a (possibly segmented) pipeline over ``layout``, first to last.
 
     Every plan but the last has a hidden output on a ``layout.tile`` grid, which is the next
-    plan's committed input (:func:`intermediate_layout`). Prover and verifier both use this.
+    plan's committed input (:func:`intermediate_layout`); ``tiles_per_job`` applies to the
+    last plan only (the others follow that grid). Prover and verifier both use this.
     """
     parts = split_pipeline(pipeline, segments)
     plans: List[Plan] = []
     for i, seg in enumerate(parts):
         last = i == len(parts) - 1
-        plans.append(Plan(seg, layout, hidden_output if last else True, max_out, None if last else layout.tile))
+        plans.append(Plan(seg, layout, hidden_output if last else True, max_out, None if last else layout.tile,
+                          tiles_per_job if last else DEFAULT_TILES_PER_JOB))
         if not last:
             layout = intermediate_layout(plans[-1].output_shape, layout.tile)
     return plans

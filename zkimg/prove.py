@@ -336,4 +336,5 @@ def plan_digest(plan: Any) -> str:
     from .pipeline import canonical_json
 
     return hashlib.sha256(canonical_json({"pipeline": plan.pipeline.to_json(), "layout": plan.layout.to_json(),
-                                          "max_out": plan.max_out, "hidden": plan.hidden_output})).hexdigest()
+                                          "max_out": plan.max_out, "hidden": plan.hidden_output,
+                                          "tiles_per_job": plan.tiles_per_job})).hexdigest()

@@ -207,7 +207,8 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
         raise SRSMismatch(f"bundle says development SRS = {attestation.development_srs}, the verifier's is "
                           f"{store.srs.development}")
     plans = chain_plans(attestation.pipeline, cap.layout, hidden_output=hidden, max_out=attestation.max_out,
-                        segments=[seg.steps for seg in attestation.segments])
+                        segments=[seg.steps for seg in attestation.segments],
+                        tiles_per_job=attestation.tiles_per_job)
     for i, (plan, seg) in enumerate(zip(plans, attestation.segments)):
         if len(seg.proofs) != len(plan.jobs):
             raise InvalidBundle(f"segment {i} has {len(seg.proofs)} proofs for {len(plan.jobs)} planned tiles")
