@@ -12,8 +12,8 @@ ezkl's layout log (exact; nothing is proved). With ``--prove`` it also runs setu
 proof of that job on random bytes in a fresh process (ezkl on all cores) and reports
 seconds, µs per input value, proof bytes, peak RSS and the whole frame's proving time if
 every job cost the same (``jobs × prove s``, one job at a time), and the wall and CPU time
-of one ``verify`` call on that proof (ezkl reloads key and SRS per call; its CPU time ×
-jobs bounds the frame's verification from below on any number of cores of this machine).
+of one ``verify`` call on that proof (ezkl reloads key and SRS per call, so CPU time × jobs
+/ cores is a lower bound on verifying the whole frame).
 """
 
 from __future__ import annotations
