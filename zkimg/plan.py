@@ -31,6 +31,7 @@ from .tiles import TileLayout
 from .transforms import _int
 
 DEFAULT_MAX_OUT = 64
+MAX_OUT = 4096
 DEFAULT_TILES_PER_JOB = 1
 MAX_TILES_PER_JOB = 16
 
@@ -72,7 +73,7 @@ class Plan:
     tiles_per_job: int = DEFAULT_TILES_PER_JOB  # input tiles along the width per job (no fixed grid)
 
     def __post_init__(self) -> None:
-        _int(self.max_out, "max_out", 1, 4096)
+        _int(self.max_out, "max_out", 1, MAX_OUT)
         _int(self.tiles_per_job, "tiles_per_job", 1, MAX_TILES_PER_JOB)
         if self.output_tile is not None and self.tiles_per_job != 1:
             raise InvalidParameter("tiles_per_job", "a plan on a fixed output grid proves one tile per job")
@@ -104,16 +105,18 @@ class Plan:
             row_runs = [(r, min(r + t, oh)) for r in range(0, oh, t)]
             col_runs = [(c, min(c + t, ow)) for c in range(0, ow, t)]
         else:
-            col_tile = self.layout.tile * (self.tiles_per_job if col_dep_axis == 1 else 1)
-            row_tile = self.layout.tile * (self.tiles_per_job if row_dep_axis == 1 else 1)
-            row_runs = _runs(row_anchors, row_tile, self.max_out)
-            col_runs = _runs(col_anchors, col_tile, self.max_out)
+            row_runs = _runs(row_anchors, self._group(row_dep_axis), self.max_out)
+            col_runs = _runs(col_anchors, self._group(col_dep_axis), self.max_out)
         cell_index = self.layout.cell_index()
         jobs = []
         for r0, r1 in row_runs:
             for c0, c1 in col_runs:
                 jobs.append(self._job(len(jobs), (r0, r1), (c0, c1), cell_index, oc))
         return tuple(jobs)
+
+    def _group(self, dep_axis: int) -> int:
+        """Input pixels whose outputs may share a job along ``dep_axis`` (the width: n tiles)."""
+        return self.layout.tile * (self.tiles_per_job if dep_axis == 1 else 1)
 
     def _dep_axis(self, axis: int) -> int:
         """Which input axis the output ``axis`` depends on (they swap under a transpose)."""
