@@ -232,6 +232,15 @@ def test_srs_digest(small, camera, store):
     expect(forged, SMALL_PIPE.apply(SMALL), zkimg.SRSMismatch, camera, store)
 
 
+def test_proofs_for_circuits_of_another_size(small, camera, store):
+    """A bundle recording no proof for the size of a circuit the verifier rebuilds (here its
+    SRS digests moved to other logrows) is a circuit mismatch, not an SRS one."""
+    sizes = sorted(small.srs_digests)
+    shift = sizes[-1] - sizes[0] + 1  # no recorded size is left where it was
+    forged = dataclasses.replace(small, srs_digests={k + shift: d for k, d in small.srs_digests.items()})
+    expect(forged, SMALL_PIPE.apply(SMALL), zkimg.CircuitMismatch, camera, store)
+
+
 def test_bundle_cannot_hide_a_development_srs(small, camera, store):
     expect(dataclasses.replace(small, development_srs=False), SMALL_PIPE.apply(SMALL), zkimg.SRSMismatch, camera,
            store)

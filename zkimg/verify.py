@@ -169,8 +169,9 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
     (``UntrustedKey``); the cell commitments hash to the root (``RootMismatch``); the camera
     signed that root (``SignatureInvalid``); the published image has the declared size
     (``OutputMismatch``; for a hidden output pass ``published=None``: the bundle's output
-    commitments stand in for it); the bundle has one proof per planned job (``InvalidBundle``); the
-    SRS matches the verifier's (``SRSMismatch``); and every tile proof verifies against a
+    commitments stand in for it); the bundle has one proof per planned job (``InvalidBundle``); it
+    records an SRS for the size of every circuit rebuilt here (``CircuitMismatch``), and that SRS
+    matches the verifier's (``SRSMismatch``); and every tile proof verifies against a
     circuit and key rebuilt here and instances computed here from the signed cell
     commitments and the published pixels (``ProofInvalid``). A path or bytes are parsed
     under ``limits`` (:class:`zkimg.Limits`) before anything they declare is allocated.
@@ -218,7 +219,11 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
         for job, proof in zip(plan.jobs, seg.proofs):
             circuit = store.circuit(job.spec)
             keys = store.keys(circuit, proving=False)
-            if attestation.srs_digests.get(circuit.logrows) != keys.srs_digest:
+            claimed = attestation.srs_digests.get(circuit.logrows)
+            if claimed is None:  # no proof in the bundle was made for a circuit of this size
+                raise CircuitMismatch(f"tile {job.index}: its circuit has 2^{circuit.logrows} rows, and the bundle "
+                                      f"records no proof made for that size")
+            if claimed != keys.srs_digest:
                 raise SRSMismatch(f"tile {job.index} was proved with another SRS for logrows {circuit.logrows}")
             output: "int | np.ndarray"  # the output instance, or the pixels it is hashed from
             if seg.output_commitments is not None:  # hidden: intermediate tile or hidden output tile
