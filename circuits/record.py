@@ -2,12 +2,16 @@
 
     python circuits/record.py          # rewrite the record after a deliberate change
     python circuits/record.py --check  # exit 1 if the code no longer produces the record
+    python circuits/record.py --pin-srs DIR [--srs-digest K=SHA256 ...]
+                                       # pin the verifying keys of the built-in jobs under
+                                       # the ceremony SRS files in DIR (zkimg/data/vk_pins.json)
 
 For each built-in tile job the record holds the job digest, the SHA-256 of the circuit's
 ONNX graph, the content address of the compiled circuit (ONNX + ezkl version + run args),
 and its size. A change to the lowering or to the run arguments shows up here as a diff to
-review. Verifying-key digests depend on the SRS and are recorded per ceremony SRS, not here
-(the development SRS is random).
+review. Verifying-key digests depend on the SRS: they are pinned per SRS digest in
+zkimg/data/vk_pins.json (shipped with the package, checked by every CircuitStore), only for
+SRS files that are the public ceremony's or pinned by digest (a development SRS is random).
 """
 
 from __future__ import annotations
@@ -22,11 +26,30 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import zkimg  # noqa: E402
-from zkimg.circuits import EZKL_VERSION, RUN_ARGS, CircuitStore  # noqa: E402
+from zkimg.circuits import EZKL_VERSION, RUN_ARGS, SRS, CircuitStore, sha256_file  # noqa: E402
 from zkimg.demo import demo_pipeline  # noqa: E402
 from zkimg.lowering import lower_circuit  # noqa: E402
 
 RECORD = HERE / "record.json"
+PINS = HERE.parent / "zkimg" / "data" / "vk_pins.json"
+
+
+def pin_vks(srs_dir: str, pinned: dict) -> int:
+    """Set up every built-in job under the SRS files in ``srs_dir`` and pin its verifying key."""
+    srs = SRS.from_directory(srs_dir, pinned)
+    pins = json.loads(PINS.read_text())
+    with tempfile.TemporaryDirectory(prefix="zkimg-pins-") as cache:
+        store = CircuitStore(cache, srs, vk_pins={})
+        for name, job in builtin_jobs():
+            c = store.circuit(job)
+            if srs.trust(c.logrows) not in ("ceremony", "pinned"):
+                print(f"refusing to pin under {srs.path(c.logrows)}: not the ceremony file and not pinned")
+                return 1
+            keys = store.keys(c, proving=False)
+            pins["pins"].setdefault(keys.srs_digest, {})[c.digest] = sha256_file(keys.vk_path)
+            print(f"{name}: vk pinned for SRS {keys.srs_digest[:16]}")
+    PINS.write_text(json.dumps(pins, indent=1, sort_keys=True) + "\n")
+    return 0
 
 
 def builtin_jobs():
@@ -62,7 +85,12 @@ def _build_record(store: CircuitStore) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--pin-srs", metavar="DIR", help="pin verifying keys under the ceremony SRS files in DIR")
+    ap.add_argument("--srs-digest", metavar="K=SHA256", action="append", default=[],
+                    help="accept the DIR file for logrows K by this SHA-256 (else only the ceremony's)")
     a = ap.parse_args()
+    if a.pin_srs:
+        return pin_vks(a.pin_srs, {int(k): v for k, v in (p.split("=", 1) for p in a.srs_digest)})
     record = build_record()
     text = json.dumps(record, indent=1, sort_keys=True) + "\n"
     if a.check:

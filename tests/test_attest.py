@@ -241,6 +241,13 @@ def test_proofs_for_circuits_of_another_size(small, camera, store):
     expect(forged, SMALL_PIPE.apply(SMALL), zkimg.CircuitMismatch, camera, store)
 
 
+def test_distinct_circuits_are_bounded(small, camera, store):
+    assert Plan(SMALL_PIPE, small.capture.layout).distinct_circuits > 1
+    with pytest.raises(zkimg.InvalidBundle, match="max_circuits"):
+        zkimg.verify(small, SMALL_PIPE.apply(SMALL), trusted_keys=[camera.public_key], store=store,
+                     limits=zkimg.Limits(max_circuits=1))
+
+
 def test_bundle_cannot_hide_a_development_srs(small, camera, store):
     expect(dataclasses.replace(small, development_srs=False), SMALL_PIPE.apply(SMALL), zkimg.SRSMismatch, camera,
            store)

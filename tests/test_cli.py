@@ -190,3 +190,16 @@ def test_console_script_is_installed():
     for cmd in ("keygen", "capture", "prove", "verify", "inspect", "demo"):
         r = subprocess.run([sys.executable, "-m", "zkimg.cli", cmd, "--help"], capture_output=True, text=True)
         assert r.returncode == 0 and "usage: zkimg " + cmd in r.stdout
+
+
+def test_colour_profile_added_to_published_file_is_not_verified(session, capsys, tmp_path):
+    from PIL import PngImagePlugin
+
+    d, cache = session
+    info = PngImagePlugin.PngInfo()
+    info.add(b"gAMA", (20000).to_bytes(4, "big"))  # viewers now show the published image darker
+    Image.open(d / "edit.png").save(tmp_path / "dark.png", pnginfo=info)
+    assert np.array_equal(read_image(tmp_path / "dark.png"), read_image(d / "edit.png"))
+    code, _, err = run(capsys, "verify", tmp_path / "dark.png", "--bundle", d / "edit.zkimg",
+                       "--trust", d / "camera.pub.pem", *cache)
+    assert code == cli.EXIT_INPUT and "colour-management" in err

@@ -145,3 +145,29 @@ def test_check_writable_before_any_work():
         check_writable("x.webp", (5, 20000, 3))
     with pytest.raises(zkimg.LossyFormat):
         check_writable("x.jpeg", (5, 5, 3))
+
+
+@pytest.mark.parametrize("metadata", [{"gamma": 0.3}, {"icc_profile": "srgb"}, {"srgb": 0}, {"chromaticity": True}])
+def test_colour_managed_files_are_refused_when_asked(tmp_path, metadata):
+    """Colour-managed viewers show a PNG with gAMA, cHRM, iCCP or sRGB in other colours than its
+    values: a verifier reads with colour="refuse"; the values themselves read as stored."""
+    from PIL import Image, ImageCms, PngImagePlugin
+
+    img = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
+    info = PngImagePlugin.PngInfo()
+    kw = {}
+    if "gamma" in metadata:
+        info.add(b"gAMA", (30000).to_bytes(4, "big"))
+    if "chromaticity" in metadata:
+        info.add(b"cHRM", b"".join(v.to_bytes(4, "big") for v in (31270, 32900, 64000, 33000, 30000, 60000,
+                                                                    15000, 6000)))
+    if "srgb" in metadata:
+        info.add(b"sRGB", b"\x00")
+    if "icc_profile" in metadata:
+        kw["icc_profile"] = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(img).save(tmp_path / "x.png", pnginfo=info, **kw)
+    assert np.array_equal(read_image(tmp_path / "x.png"), img)
+    with pytest.raises(zkimg.InvalidImage, match="colour"):
+        read_image(tmp_path / "x.png", colour="refuse")
+    write_image(tmp_path / "plain.png", img)  # zkimg's own files carry none
+    assert np.array_equal(read_image(tmp_path / "plain.png", colour="refuse"), img)

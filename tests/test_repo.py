@@ -57,3 +57,39 @@ def test_ezkl_scale_warning_is_filtered(tmp_path, caplog):
     logging.getLogger("ezkl").warning("low scale values (<8) may impact precision")  # the filter is what drops it
     logging.getLogger("ezkl").warning("another ezkl warning")
     assert [r.getMessage() for r in caplog.records if r.name == "ezkl"] == ["another ezkl warning"]
+
+
+def test_shipped_circuits_keep_the_freivalds_einsum_chip_off(tmp_path, monkeypatch):
+    """ezkl's Freivalds einsum chip returns values later cells are not tied to: every shipped
+    circuit is built with it disabled and lays out no einsum column, and a circuit that would
+    is refused."""
+    import json
+
+    sys.path.insert(0, str(ROOT / "circuits"))
+    import record
+
+    import zkimg
+    from zkimg.circuits import RUN_ARGS
+
+    assert RUN_ARGS["disable_freivalds"] is True
+    store = zkimg.CircuitStore(tmp_path)
+    for name, job in record.builtin_jobs():
+        s = store.circuit(job).settings
+        assert s["run_args"]["disable_freivalds"] is True, name
+        assert s["einsum_params"]["total_einsum_col_size"] == 0, name
+    import ezkl
+
+    real = ezkl.gen_settings
+
+    def with_einsum(model, settings, **kw):  # as if ezkl had laid out a Freivalds einsum
+        real(model, settings, **kw)
+        s = json.loads(Path(settings).read_text())
+        s["einsum_params"]["total_einsum_col_size"] = 64
+        Path(settings).write_text(json.dumps(s))
+        return True
+
+    monkeypatch.setattr(ezkl, "gen_settings", with_einsum)
+    import pytest
+
+    with pytest.raises(zkimg.CircuitError, match="Freivalds"):
+        zkimg.CircuitStore(tmp_path / "other").circuit(zkimg.TileJob(zkimg.Pipeline([zkimg.Flip()]), (4, 4, 3)))

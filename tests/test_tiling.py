@@ -102,3 +102,37 @@ def test_tiles_per_job_groups_tiles_along_the_width():
             plan(zkimg.Pipeline([zkimg.Resize(64, 32)]), layout, tiles_per_job=bad)
     with pytest.raises(zkimg.InvalidParameter):
         plan(zkimg.Pipeline([zkimg.Resize(64, 32)]), layout, output_tile=16, tiles_per_job=2)
+
+
+STEPS = [zkimg.Crop(3, 5, 40, 30), zkimg.Resize(23, 17), zkimg.Resize(90, 70), zkimg.Resize(50, 37, "nearest"),
+         zkimg.Resize(7, 5, "nearest"), zkimg.GaussianBlur(5), zkimg.GaussianBlur(15), zkimg.BoxBlur(3),
+         zkimg.Rotate90(1), zkimg.Rotate90(2), zkimg.Flip("vertical"), zkimg.Grayscale(3), zkimg.Contrast(1.3)]
+
+
+@pytest.mark.parametrize("step", STEPS, ids=lambda t: t.describe())
+@pytest.mark.parametrize("run", [1, 2, 5, 16])
+def test_span_bounds_every_receptive_field(step, run):
+    """``Transform.span`` (what the verifier's arithmetic work bounds rest on) covers the true
+    receptive field of every run of consecutive outputs, along both spatial axes."""
+    shape = (45, 53, 3)
+    out = step.output_shape(shape)
+    prims = step.primitives(shape)
+    from zkimg.primitives import out_shape_all
+
+    assert out == out_shape_all(prims, shape)  # the arithmetic shape is the primitives' shape
+    for axis in (0, 1):
+        in_axis = 1 - axis if step.transposes else axis
+        for start in range(0, out[axis] - run + 1, max(1, run // 2)):
+            window = range(start, start + run)
+            _, in_rows, in_cols = restrict(prims, window if axis == 0 else range(out[0]),
+                                           window if axis == 1 else range(out[1]))
+            field = in_rows if in_axis == 0 else in_cols
+            assert max(field) - min(field) + 1 <= step.span(run, shape[in_axis], out[axis])
+
+
+@pytest.mark.parametrize("steps", PIPELINES, ids=lambda s: "+".join(t.op for t in s))
+def test_job_value_bound_covers_every_job(steps):
+    layout = zkimg.TileLayout(53, 45, 3, 16, 2)
+    plan = zkimg.Plan(zkimg.Pipeline(steps), layout, max_out=9)
+    worst = max(sum(j.spec.part_sizes) + int(np.prod(j.spec.output_shape)) for j in plan.jobs)
+    assert worst <= plan.max_job_values and plan.job_count == len(plan.jobs)

@@ -21,6 +21,7 @@ from typing import Any, Dict, Optional, Tuple
 from .camera import SignedCapture
 from .commitments import felt_from_hex, felt_to_hex
 from .errors import CommitmentMismatch, InvalidBundle
+from .fileio import read_bounded
 from .limits import DEFAULT_LIMITS, Limits
 from .pipeline import Pipeline, canonical_json, parse_json, require_keys
 from .plan import DEFAULT_TILES_PER_JOB, MAX_OUT, MAX_TILES_PER_JOB
@@ -28,7 +29,8 @@ from .plan import DEFAULT_TILES_PER_JOB, MAX_OUT, MAX_TILES_PER_JOB
 MEDIA_TYPE = "application/vnd.zkimg.attestation+json"
 SCHEMA_VERSION = 2  # 2: plan.tiles_per_job
 _GZIP_MAGIC = b"\x1f\x8b"
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = re.compile(r"[0-9a-f]{64}")  # used with fullmatch: no trailing newline, ASCII only
+_LOGROWS = re.compile(r"[0-9]{1,2}")  # ASCII digits (str.isdigit() admits "²", which int() refuses)
 
 
 @dataclass(frozen=True)
@@ -103,15 +105,7 @@ class Attestation:
     @classmethod
     def load(cls, path: str | Path, limits: Limits = DEFAULT_LIMITS) -> "Attestation":
         """Read and validate a bundle file (sizes checked against ``limits`` first)."""
-        p = Path(path)
-        try:
-            size = p.stat().st_size
-            if size > limits.max_bundle_bytes:
-                raise InvalidBundle(f"bundle larger than max_bundle_bytes={limits.max_bundle_bytes}")
-            data = p.read_bytes()
-        except OSError as e:
-            raise InvalidBundle(f"cannot read bundle: {e}") from e
-        return cls.loads(data, limits)
+        return cls.loads(read_bounded(path, limits.max_bundle_bytes, "bundle", InvalidBundle), limits)
 
     @classmethod
     def loads(cls, data: str | bytes, limits: Limits = DEFAULT_LIMITS) -> "Attestation":
@@ -153,7 +147,8 @@ class Attestation:
             raise InvalidBundle("malformed srs record")
         digests: Dict[int, str] = {}
         for k, v in srs["digests"].items():
-            if not (isinstance(k, str) and k.isdigit() and 1 <= int(k) <= 30 and isinstance(v, str) and _HEX64.match(v)):
+            if not (isinstance(k, str) and _LOGROWS.fullmatch(k) and 1 <= int(k) <= 30 and isinstance(v, str)
+                    and _HEX64.fullmatch(v)):
                 raise InvalidBundle("srs digests map logrows to 64 hex digits")
             digests[int(k)] = v
         segs = d["segments"]

@@ -25,7 +25,7 @@ from Crypto.Signature import DSS, eddsa
 
 from .commitments import commit, felt_from_hex, felt_to_hex, new_salt
 from .errors import CommitmentMismatch, InvalidBundle, InvalidParameter, RootMismatch, SignatureInvalid
-from .fileio import write_private
+from .fileio import check_regular, read_bounded, write_private
 from .limits import DEFAULT_LIMITS, Limits
 from .lowering import SALT_BYTES
 from .pipeline import canonical_json, parse_json, require_keys
@@ -81,6 +81,16 @@ class PublicKey:
     @classmethod
     def from_der(cls, data: bytes) -> "PublicKey":
         return cls(_import_key(data, private=False))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "PublicKey":
+        """Read a public key file (PEM or DER). A private key is refused: a verifier's trust
+        list holds public keys only, and a private key there is a key leaked or mixed up."""
+        data = read_bounded(path, MAX_KEY_BYTES, "public key", InvalidBundle)
+        key = _import_key(data, private=False)
+        if key.has_private():
+            raise InvalidBundle(f"{path} holds a private key: pass the camera's public key (.pub.pem)")
+        return cls(key)
 
     def verify(self, message: bytes, signature: bytes) -> None:
         """Raise :class:`SignatureInvalid` unless ``signature`` is valid for ``message``."""
@@ -179,11 +189,7 @@ class SignedCapture:
 
     @classmethod
     def load(cls, path: str | Path, limits: Limits = DEFAULT_LIMITS) -> "SignedCapture":
-        try:
-            with open(path, "rb") as f:
-                data = f.read(limits.max_bundle_bytes + 1)
-        except OSError as e:
-            raise InvalidBundle(f"cannot read capture record: {e}") from e
+        data = read_bounded(path, limits.max_bundle_bytes, "capture record", InvalidBundle)
         d = parse_json(data, limits.max_bundle_bytes, "capture record")
         require_keys(d, {"media_type", "capture"}, "capture record file")
         if d["media_type"] != CAPTURE_MEDIA_TYPE:
@@ -191,10 +197,20 @@ class SignedCapture:
         return cls.from_json(d["capture"], limits)
 
     def verify(self) -> None:
-        """Check the root against the cell commitments and the signature against the key."""
+        """Check the signature over the declared layout and root (cheap), then the root
+        against the cell commitments (one hash per cell): a forged record costs one signature
+        check, whatever it declares."""
+        self.check_signature()
+        self.check_root()
+
+    def check_signature(self) -> None:
+        """:class:`SignatureInvalid` unless the camera key signed this layout and root."""
+        self.camera_key.verify(capture_message(self.layout, self.root), self.signature)
+
+    def check_root(self) -> None:
+        """:class:`RootMismatch` unless the cell commitments hash to the root."""
         if self.layout.root(self.cell_commitments) != self.root:
             raise RootMismatch("the cell commitments do not hash to the signed root")
-        self.camera_key.verify(capture_message(self.layout, self.root), self.signature)
 
 
 @dataclass(frozen=True)
@@ -214,6 +230,7 @@ class CaptureSecrets:
     def load(cls, path: str | Path, limits: Limits = DEFAULT_LIMITS) -> "CaptureSecrets":
         """Read a secrets file; declared array sizes are checked against ``limits`` before loading."""
         bounds = {"pixels.npy": limits.max_image_pixels * MAX_CHANNELS, "salts.npy": limits.max_cells * SALT_BYTES}
+        check_regular(path, "capture secrets file", InvalidBundle)
         try:
             with zipfile.ZipFile(path) as z:
                 if sorted(z.namelist()) != sorted(bounds):
@@ -287,7 +304,7 @@ class Camera:
 
     @classmethod
     def load(cls, path: str | Path, passphrase: Optional[str] = None) -> "Camera":
-        data = Path(path).read_bytes()
+        data = read_bounded(path, MAX_KEY_BYTES, "camera key", InvalidBundle)
         return cls(_import_key(data, private=True, passphrase=passphrase))
 
     def sign(self, message: bytes) -> bytes:

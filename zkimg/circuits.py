@@ -2,9 +2,16 @@
 
 A circuit is addressed by ``sha256(ezkl version ‖ run args ‖ ONNX bytes)``; its keys by
 that digest plus the SRS digest. Entries are built in a temporary directory, checksummed
-into ``MANIFEST.json`` and renamed into place, so concurrent writers and interrupted
-writes never leave a half-written entry that is trusted; an entry whose checksum fails
-is deleted and rebuilt. The same job shape therefore pays for ``setup`` once.
+into ``MANIFEST.json`` together with the address they were built for, and renamed into
+place, so concurrent writers and interrupted writes never leave a half-written entry that
+is trusted; an entry whose checksums or address fail, or whose ONNX graph is not the one
+this code lowers for the job, is deleted and rebuilt. The same job shape therefore pays for
+``setup`` once.
+
+Whoever can write to a cache can still forge a consistent entry (a manifest is a checksum,
+not a signature): a verifier runs with a cache of its own (``CircuitStore(cache_dir=...)``,
+created owner-only), never one shared with provers; verifying keys of the built-in jobs are
+also compared with the digests pinned per SRS in ``zkimg/data/vk_pins.json``.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from .errors import CacheCorruption, CircuitError
 from .lowering import SALT_BYTES, CircuitSpec, LoweredJob, TileJob, lower_circuit, packed_len
@@ -38,7 +45,7 @@ def _drop_scale_warning(record: logging.LogRecord) -> bool:
 logging.getLogger("ezkl").addFilter(_drop_scale_warning)  # ezkl logs through Python logging (pyo3_log)
 
 EZKL_VERSION = "23.0.5"
-CACHE_LAYOUT = "zkimg.cache/1"
+CACHE_LAYOUT = "zkimg.cache/2"  # 2: each entry's manifest names the address it was built for
 #: ezkl reserves this many rows for blinding factors (ASSUMED_BLINDING_FACTORS + pad), with margin.
 _RESERVED_ROWS = 16
 MIN_LOGROWS = 8
@@ -60,6 +67,9 @@ RUN_ARGS: Dict[str, Any] = {
     "decomp_base": 512,
     "decomp_legs": 14,
     "num_inner_cols": 2,
+    # ezkl's Freivalds einsum chip returns values that later cells are not tied to (measured
+    # in ezkl 23.0.5): never let it lay out a MatMul/einsum (also checked after gen_settings).
+    "disable_freivalds": True,
     "check_mode": "unsafe",
     # Redundant here: inputs are range-checked by explicit lookups, outputs are bound by their hash.
     "ignore_range_check_inputs_outputs": True,
@@ -84,6 +94,46 @@ def sha256_file(path: Path) -> str:
 
 class DevelopmentSRSWarning(UserWarning):
     """Proofs made with a locally generated SRS are not trustworthy: its maker knows the trapdoor."""
+
+
+#: SHA-256 of the public ceremony SRS files (the perpetual powers of tau, as ezkl serves them
+#: as ``kzg{k}.srs``), by logrows, as published in ezkl's source (``src/srs_sha.rs``).
+CEREMONY_SRS_SHA256: Mapping[int, str] = {
+    1: "cafb2aa72c200ddc4e28aacabb8066e829207e2484b8d17059a566232f8a297b",
+    2: "8194ec51da5d332d2e17283ade34920644774452c2fadf33742e8c739e275d8e",
+    3: "0729e815bce2ac4dfad7819982c6479c3b22c32b71f64dca05e8fdd90e8535ef",
+    4: "2c0785da20217fcafd3b12cc363a95eb2529037cc8a9bddf8fb15025cbc8cdc9",
+    5: "5b950e3b76e7a9923d69f6d6585ce6b5f9458e5ec57a71c9de5005d32d544692",
+    6: "85030b2924111fc60acaf4fb8a7bad89531fbe0271aeab0c21e545f71eee273d",
+    7: "e65f95150519fe01c2bedf8f832f5249822ef84c9c017307419e10374ff9eeb1",
+    8: "446092fd1d6030e5bb2f2a8368267d5ed0fbdb6a766f6c5e4a4841827ad3106f",
+    9: "493d088951882ad81af11e08c791a38a37c0ffff14578cf2c7fb9b7bca654d8b",
+    10: "9705d450e5dfd06adb673705f7bc34418ec86339203198beceb2ae7f1ffefedb",
+    11: "257fa566ed9bc0767d3e63e92b5e966829fa3347d320a32055dc31ee7d33f8a4",
+    12: "28b151069f41abc121baa6d2eaa8f9e4c4d8326ddbefee2bd9c0776b80ac6fad",
+    13: "d5d94bb25bdc024f649213593027d861042ee807cafd94b49b54f1663f8f267d",
+    14: "c09129f064c08ecb07ea3689a2247dcc177de6837e7d2f5f946e30453abbccef",
+    15: "90807800a1c3b248a452e1732c45ee5099f38b737356f5542c0584ec9c3ebb45",
+    16: "2a1a494630e71bc026dd5c0eab4c1b9a5dbc656228c1f0d48f5dbd3909b161d3",
+    17: "41509f380362a8d14401c5ae92073154922fe23e45459ce6f696f58607655db7",
+    18: "d0148475717a2ba269784a178cb0ab617bc77f16c58d4a3cbdfe785b591c7034",
+    19: "d1a1655b4366a766d1578beb257849a92bf91cb1358c1a2c37ab180c5d3a204d",
+    20: "54ef75911da76d7a6b7ea341998aaf66cb06c679c53e0a88a4fe070dd3add963",
+    21: "486e044cf98704e07f41137d2b89698dc03d1fbf34d13b60902fea19a6013b4b",
+    22: "1ee9b4396db3e4e2516ac5016626ab6ba967f091d5d23afbdb7df122a0bb9d0c",
+    23: "748e48b9b6d06f9c82d26bf551d0af43ee2e801e4be56d7ccb20312e267fd1d6",
+    24: "f94fa4afa2f5147680f907d4dd96a8826206c26bd3328cd379feaed614b234de",
+    25: "dec49a69893fbcd66cd06296b2d936a6aceb431c130b2e52675fe4274b504f57",
+    26: "b198a51d48b88181508d8e4ea9dea39db285e4585663b29b7e4ded0c22a94875",
+}
+
+#: How far an SRS file is trusted, weakest first (see :meth:`SRS.trust`).
+SRS_TRUST = ("development", "unpinned", "pinned", "ceremony")
+
+
+def weakest_trust(levels: "Sequence[str]") -> str:
+    """The weakest of ``levels`` (each one of :data:`SRS_TRUST`); ``"ceremony"`` if empty."""
+    return min(levels, key=SRS_TRUST.index, default="ceremony")
 
 
 # --------------------------------------------------------------------------- SRS
@@ -152,6 +202,19 @@ class SRS:
                 pass
         finally:
             os.unlink(tmp)
+
+    def trust(self, logrows: int) -> str:
+        """How far the file for ``logrows`` is trusted: ``"development"`` (generated here),
+        ``"ceremony"`` (its SHA-256 is the published digest of the public ceremony file),
+        ``"pinned"`` (equals a digest the caller pinned; a pinned digest that does not match
+        is refused by :meth:`digest`), else ``"unpinned"``: whoever made it may know its
+        trapdoor and forge proofs, and it is never reported as a ceremony SRS."""
+        if self.development:
+            return "development"
+        d = self.digest(logrows)
+        if CEREMONY_SRS_SHA256.get(logrows) == d:
+            return "ceremony"
+        return "pinned" if self.expected_digests.get(logrows) == d else "unpinned"
 
     def digest(self, logrows: int) -> str:
         """SHA-256 of the SRS file for ``logrows`` (checked against a pinned digest if any)."""
@@ -237,17 +300,19 @@ def _hashed_felts(spec: CircuitSpec) -> int:
             + packed_len(math.prod(spec.output_shape) + extra))
 
 
-def _write_manifest(directory: Path, files: list) -> None:
-    manifest = {"layout": CACHE_LAYOUT, "files": {f: sha256_file(directory / f) for f in files}}
+def _write_manifest(directory: Path, files: list, built_for: str) -> None:
+    manifest = {"layout": CACHE_LAYOUT, "for": built_for, "files": {f: sha256_file(directory / f) for f in files}}
     (directory / "MANIFEST.json").write_text(json.dumps(manifest, sort_keys=True))
 
 
-def _check_manifest(directory: Path, only: Optional[Tuple[str, ...]] = None) -> bool:
-    """Whether ``directory``'s files (or just those in ``only``) match its manifest."""
+def _check_manifest(directory: Path, built_for: str, only: Optional[Tuple[str, ...]] = None) -> bool:
+    """Whether ``directory`` was built for the address ``built_for`` and its files (or just
+    those in ``only``) match its manifest."""
     try:
         manifest = json.loads((directory / "MANIFEST.json").read_text())
         files = manifest["files"]
-        if manifest.get("layout") != CACHE_LAYOUT or not isinstance(files, dict) or not files:
+        if (manifest.get("layout") != CACHE_LAYOUT or manifest.get("for") != built_for
+                or not isinstance(files, dict) or not files):
             return False
         names = files if only is None else only
         return all(f in files and sha256_file(directory / f) == files[f] for f in names)
@@ -255,16 +320,32 @@ def _check_manifest(directory: Path, only: Optional[Tuple[str, ...]] = None) -> 
         return False
 
 
+def shipped_vk_pins() -> Dict[str, Dict[str, str]]:
+    """The reviewed verifying-key digests of the built-in jobs, per SRS digest
+    (``zkimg/data/vk_pins.json``, written by ``circuits/record.py --pin-srs DIR``)."""
+    from importlib import resources
+
+    try:
+        data = json.loads(resources.files("zkimg").joinpath("data", "vk_pins.json").read_text())
+    except FileNotFoundError:
+        return {}
+    return {str(srs): {str(c): str(v) for c, v in pins.items()} for srs, pins in data["pins"].items()}
+
+
 class CircuitStore:
     """Builds, caches and loads circuits and keys for tile jobs.
 
-    ``cache_dir`` defaults to :func:`default_cache_dir`; ``srs`` to a development SRS
-    kept in the same cache.
+    ``cache_dir`` defaults to :func:`default_cache_dir` (created owner-only); ``srs`` to a
+    development SRS kept in the same cache; ``vk_pins`` to :func:`shipped_vk_pins`. A
+    verifier should use a cache no one else writes to (see the module docstring).
     """
 
-    def __init__(self, cache_dir: Optional[Path | str] = None, srs: Optional[SRS] = None) -> None:
+    def __init__(self, cache_dir: Optional[Path | str] = None, srs: Optional[SRS] = None,
+                 vk_pins: Optional[Mapping[str, Mapping[str, str]]] = None) -> None:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.srs = srs if srs is not None else SRS.development_srs(self.cache_dir)
+        #: SRS digest → circuit digest → SHA-256 of the verifying key (default: the shipped pins).
+        self.vk_pins: Mapping[str, Mapping[str, str]] = shipped_vk_pins() if vk_pins is None else vk_pins
         self.stats = CacheStats()
         self._memo: Dict[str, Circuit] = {}
         self._by_spec: Dict[CircuitSpec, Circuit] = {}
@@ -273,25 +354,27 @@ class CircuitStore:
 
     # ----- atomic, checksummed directories
 
-    def _entry(self, directory: Path, build, only: Optional[Tuple[str, ...]] = None) -> Path:
-        """Return ``directory`` after verifying its manifest (for the files in ``only``, if
-        given), building it atomically if needed."""
+    def _entry(self, directory: Path, built_for: str, build: Callable[[Path], list],
+               only: Optional[Tuple[str, ...]] = None, sound: Callable[[Path], bool] = lambda d: True) -> Path:
+        """Return ``directory`` after verifying that it was built for ``built_for``, its
+        manifest (for the files in ``only``, if given) and ``sound``; else build it atomically."""
+        self.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         if directory.exists():
-            if _check_manifest(directory, only):
+            if _check_manifest(directory, built_for, only) and sound(directory):
                 self.stats.hits += 1
                 return directory
-            log.warning("cache entry %s failed its checksum; rebuilding it", directory)
+            log.warning("cache entry %s failed its checks; rebuilding it", directory)
             self.stats.rebuilt_corrupt += 1
             shutil.rmtree(directory, ignore_errors=True)
-        directory.parent.mkdir(parents=True, exist_ok=True)
+        directory.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}-"))
         try:
             files = build(tmp)
-            _write_manifest(tmp, files)
+            _write_manifest(tmp, files, built_for)
             try:
                 os.rename(tmp, directory)
             except OSError:  # another writer finished first: use theirs if it is sound
-                if not _check_manifest(directory):
+                if not (_check_manifest(directory, built_for) and sound(directory)):
                     raise CacheCorruption(f"concurrent cache entry {directory} is corrupt")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -312,7 +395,8 @@ class CircuitStore:
         with self._lock:
             if digest in self._memo:
                 return self._memo[digest]
-        directory = self._entry(self.cache_dir / "circuits" / digest, lambda d: self._compile(d, lowered))
+        directory = self._entry(self.cache_dir / "circuits" / digest, digest, lambda d: self._compile(d, lowered),
+                                sound=lambda d: (d / "network.onnx").read_bytes() == lowered.model)
         settings = json.loads((directory / "settings.json").read_text())
         circuit = Circuit(
             digest=digest,
@@ -345,11 +429,18 @@ class CircuitStore:
             # HashSet (random per process): sort it so that every party derives the same keys.
             s["required_range_checks"] = sorted(s.get("required_range_checks", []))
             s["required_lookups"] = sorted(s.get("required_lookups", []), key=json.dumps)
+            if (s.get("einsum_params") or {}).get("total_einsum_col_size", 0) != 0:
+                raise CircuitError("ezkl laid out an einsum with the Freivalds chip, whose outputs later cells are "
+                                   "not tied to: refusing to build this circuit")
             if s["run_args"]["logrows"] > MAX_LOGROWS:
                 raise CircuitError(f"tile job needs 2^{s['run_args']['logrows']} rows; use smaller tiles")
             (d / "settings.json").write_text(json.dumps(s, sort_keys=True))
             ezkl.compile_circuit(str(d / "network.onnx"), str(d / "network.ezkl"), str(d / "settings.json"))
-        except (RuntimeError, OSError) as e:
+        except CircuitError:
+            raise
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:  # ezkl errors, and Rust panics (pyo3's PanicException is a BaseException)
             raise CircuitError(f"ezkl could not compile the tile job: {e}") from e
         return ["network.onnx", "settings.json", "network.ezkl"]
 
@@ -366,8 +457,13 @@ class CircuitStore:
             known = self._keys.get((memo_key, True)) or self._keys.get((memo_key, proving))
         if known is not None:
             return known
-        directory = self._entry(circuit.directory.parent / f"{circuit.digest}.keys-{srs_digest[:32]}",
-                                lambda d: self._setup(d, circuit, srs_path), None if proving else ("vk.key",))
+        pinned = self.vk_pins.get(srs_digest, {}).get(circuit.digest)
+        directory = self._entry(circuit.directory.parent / f"{circuit.digest}.keys-{srs_digest[:32]}", memo_key,
+                                lambda d: self._setup(d, circuit, srs_path), None if proving else ("vk.key",),
+                                sound=lambda d: pinned is None or sha256_file(d / "vk.key") == pinned)
+        if pinned is not None and sha256_file(directory / "vk.key") != pinned:  # freshly built, still not it
+            raise CircuitError(f"the verifying key built for circuit {circuit.digest[:16]} is not the one pinned "
+                               f"for this SRS: this code builds another circuit than the reviewed record")
         keys = Keys(directory / "vk.key", directory / "pk.key", srs_path, srs_digest)
         with self._lock:
             self._keys[(memo_key, proving)] = keys
@@ -380,9 +476,9 @@ class CircuitStore:
         try:
             ok = ezkl.setup(str(circuit.compiled_path), str(d / "vk.key"), str(d / "pk.key"),
                             srs_path=str(srs_path))
-        except (RuntimeError, BaseException) as e:  # ezkl panics surface as PanicException
-            if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                raise
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as e:  # ezkl panics surface as PanicException, a BaseException
             raise CircuitError(f"ezkl setup failed: {e}") from e
         if not ok:
             raise CircuitError("ezkl setup failed")

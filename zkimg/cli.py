@@ -1,8 +1,9 @@
 """The ``zkimg`` command: keygen, capture, prove, verify, inspect, demo.
 
 Exit codes: 0 success; 1 verification failed (the check is named); 2 bad command line;
-3 unreadable or malformed input (image, key, bundle, pipeline, manifest); 4 proving or
-circuit failure; 130 interrupted.
+3 unreadable or malformed input (image, key, bundle, pipeline, manifest) or input over
+the verifier's limits; 4 proving or circuit failure; 5 internal error (a zkimg bug: please
+report it); 130 interrupted. Only a failed verification check exits 1.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -24,14 +26,16 @@ from .bundle import Attestation
 from .camera import Camera, Capture, CaptureSecrets, PublicKey, SignedCapture
 from .circuits import SRS, CircuitStore, DevelopmentSRSWarning
 from .errors import CircuitError, Error, InvalidParameter, ManifestError, ProvingError, VerificationError
-from .fileio import write_atomic, write_private
+from .fileio import read_bounded, write_atomic, write_private
 from .pipeline import Pipeline, load_pipeline
 from .transforms import (BoxBlur, Brightness, Contrast, Crop, Flip, GaussianBlur, Grayscale, Resize, Rotate90,
                          Transform, WhiteBalance)
 
-EXIT_OK, EXIT_NOT_VERIFIED, EXIT_USAGE, EXIT_INPUT, EXIT_PROVING, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_OK, EXIT_NOT_VERIFIED, EXIT_USAGE, EXIT_INPUT, EXIT_PROVING, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 DEV_SRS_NOTE = ("development SRS: generated on this machine, so whoever made it could forge proofs; "
                 "use --srs with a ceremony SRS for real use")
+UNPINNED_SRS_NOTE = ("unpinned SRS: the --srs files are neither the public ceremony's (by SHA-256) nor pinned "
+                     "with --srs-digest, so whoever made them could forge proofs")
 log = logging.getLogger("zkimg.cli")
 
 if TYPE_CHECKING:
@@ -283,9 +287,10 @@ def _load_attestation(a: argparse.Namespace, image: Optional[Path]) -> "Tuple[At
         return Attestation.load(a.bundle), None
     if image is None:
         raise InvalidParameter("bundle", "give a bundle file (--bundle) or an image with a C2PA manifest")
-    from .manifest import read
+    from .manifest import MAX_PEM_BYTES, read
 
-    anchors = b"".join(Path(p).read_bytes() for p in a.c2pa_trust) if a.c2pa_trust else None
+    anchors = b"".join(read_bounded(p, MAX_PEM_BYTES, "C2PA trust anchor", ManifestError)
+                       for p in a.c2pa_trust) if a.c2pa_trust else None
     reading = read(image, trust_anchors=anchors)
     return reading.attestation, reading
 
@@ -296,11 +301,11 @@ def cmd_verify(a: argparse.Namespace) -> int:
 
     image = Path(a.image) if a.image else None
     att, reading = _load_attestation(a, image)
-    # what viewers show: an orientation tag added to a published file changes what it depicts
-    published = read_image(image, alpha="keep", orientation="apply") if image is not None else None
+    # what viewers show: an orientation tag or colour profile would change what the published file depicts
+    published = read_image(image, alpha="keep", orientation="apply", colour="refuse") if image is not None else None
     if image is not None and att.hidden_output:
         raise InvalidParameter("image", "this attestation hides its output: verify it without an image")
-    keys = [PublicKey.from_pem(Path(p).read_bytes()) for p in a.trust]
+    keys = [PublicKey.load(p) for p in a.trust]
     bars = Bars(a.quiet)
     try:
         with warnings.catch_warnings():
@@ -323,8 +328,10 @@ def cmd_verify(a: argparse.Namespace) -> int:
                      + f"manifest {reading.validation_state}"
                      + (f" ({', '.join(reading.failures)})" if reading.failures else "")
                      + (f", signed by {reading.signer}" if reading.signer else ""))
-    if res.development_srs:
-        lines.append(f"WARNING      {DEV_SRS_NOTE}")
+    if res.srs_trust in ("development", "unpinned"):
+        lines.append(f"WARNING      {DEV_SRS_NOTE if res.development_srs else UNPINNED_SRS_NOTE}")
+    else:
+        lines.append(f"SRS          {res.srs_trust} (SHA-256 checked)")
     _out(a, *lines)
     return EXIT_OK
 
@@ -387,7 +394,7 @@ def cmd_inspect(a: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 EPILOG = """exit codes: 0 ok, 1 not verified (the failed check is printed), 2 bad command line,
-3 unreadable or malformed input, 4 proving/circuit failure, 130 interrupted"""
+3 unreadable or malformed input, 4 proving/circuit failure, 5 internal error, 130 interrupted"""
 
 
 def _positive(text: str) -> int:
@@ -402,7 +409,7 @@ def _positive(text: str) -> int:
 
 def _pin(text: str) -> Tuple[int, str]:
     k, _, digest = text.partition("=")
-    if not k.isdigit() or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest.lower()):
+    if not re.fullmatch(r"[0-9]{1,2}", k) or not re.fullmatch(r"[0-9a-f]{64}", digest.lower()):
         raise argparse.ArgumentTypeError(f"expected K=<64 hex digits>, got {text!r}")
     return int(k), digest.lower()
 
@@ -524,6 +531,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (Error, OSError) as e:
         print(f"zkimg: {e}", file=sys.stderr)
         return EXIT_INPUT
+    except (SystemExit, GeneratorExit):
+        raise
+    except BaseException as e:  # a bug, or a Rust panic (pyo3's PanicException is a BaseException)
+        log.debug("internal error", exc_info=True)
+        print(f"zkimg: internal error ({type(e).__name__}: {e}); please report it (-vv shows the traceback)",
+              file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
-"""Writing files safely: atomically (no partial file is ever visible under the final name)
-and, for secrets, owner-only (mode 0600 from creation, whatever file was there before)."""
+"""Files, safely. Writing: atomically (no partial file is ever visible under the final name)
+and, for secrets, owner-only (mode 0600 from creation, whatever file was there before).
+Reading untrusted input: regular files only, never past a bound (:func:`read_bounded`)."""
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 
 def write_atomic(path: "str | Path", data: bytes, private: bool = False) -> None:
@@ -31,3 +34,42 @@ def write_atomic(path: "str | Path", data: bytes, private: bool = False) -> None
 def write_private(path: "str | Path", data: bytes) -> None:
     """Write a secret (key, salts, pixels) owner-only (0600), atomically."""
     write_atomic(path, data, private=True)
+
+
+def _open_regular(path: "str | Path", what: str, error: Callable[[str], Exception]) -> BinaryIO:
+    """Open ``path`` for reading if it is a regular file (not a FIFO, device, socket or folder,
+    which may block or never end); anything else raises ``error``. Opening never blocks."""
+    try:
+        fd = os.open(str(path), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError as e:
+        raise error(f"no such {what} file: {path}") from e
+    except (OSError, ValueError) as e:
+        raise error(f"cannot read {what} {path}: {getattr(e, 'strerror', None) or e}") from e
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise error(f"{what} {path} is not a regular file")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def check_regular(path: "str | Path", what: str, error: Callable[[str], Exception]) -> None:
+    """Raise ``error`` unless ``path`` is a readable regular file (see :func:`read_bounded`)."""
+    _open_regular(path, what, error).close()
+
+
+def read_bounded(path: "str | Path", max_bytes: int, what: str,
+                 error: Callable[[str], Exception]) -> bytes:
+    """The bytes of the regular file ``path``, refused with ``error`` (naming ``what``) when
+    larger than ``max_bytes``, unreadable, or not a regular file; never reads past the bound."""
+    with _open_regular(path, what, error) as f:
+        try:
+            if os.fstat(f.fileno()).st_size > max_bytes:
+                raise error(f"{what} {path} is larger than {max_bytes} bytes")
+            data = f.read(max_bytes + 1)
+        except OSError as e:
+            raise error(f"cannot read {what} {path}: {e.strerror or e}") from e
+    if len(data) > max_bytes:  # the file grew while it was read
+        raise error(f"{what} {path} is larger than {max_bytes} bytes")
+    return data

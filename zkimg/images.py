@@ -16,6 +16,11 @@ that turns files into such arrays and back, and it never changes a pixel silentl
 * EXIF orientation: ``orientation="apply"`` (default) rotates/flips the pixels upright as a
   viewer shows them, so the committed pixels are what people see; ``"ignore"`` keeps the
   stored order. Either way the result carries no orientation tag.
+* Colour management: ``colour="refuse"`` (what a verifier reads with) refuses a file whose
+  metadata makes colour-managed viewers show other colours than its pixel values — PNG
+  ``gAMA``, ``cHRM``, ``iCCP``, ``sRGB`` chunks, or an ICC profile in TIFF/WebP — since the
+  proof is about the values; ``"ignore"`` (default) reads the values as stored. zkimg never
+  writes such metadata.
 * Writing is lossless only (PNG, TIFF, lossless WebP): a lossy format would change pixels
   and the published image would no longer match its proof, so JPEG and the like are refused
   with :class:`~zkimg.errors.LossyFormat`. Every written file is read back and compared.
@@ -31,7 +36,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Tuple
 import numpy as np
 
 from .errors import InvalidImage, InvalidParameter, LossyFormat
-from .fileio import write_atomic
+from .fileio import check_regular, write_atomic
 from .limits import DEFAULT_LIMITS, Limits
 from .transforms import check_image
 
@@ -41,6 +46,9 @@ if TYPE_CHECKING:
 FORMATS = ("PNG", "JPEG", "TIFF", "WEBP")
 ALPHA_POLICIES = ("auto", "keep", "drop")
 ORIENTATION_POLICIES = ("apply", "ignore")
+COLOUR_POLICIES = ("ignore", "refuse")
+#: Pillow's ``info`` keys for colour-management metadata, and what the file calls them.
+_COLOUR_METADATA = {"gamma": "gAMA", "chromaticity": "cHRM", "icc_profile": "ICC profile (iCCP)", "srgb": "sRGB"}
 #: file suffix → (Pillow format, save options); only lossless encodings.
 LOSSLESS = {
     ".png": ("PNG", {"optimize": False}),
@@ -54,7 +62,7 @@ _MEDIA_TYPES = {".png": "image/png", ".tif": "image/tiff", ".tiff": "image/tiff"
 
 
 def read_image(source: "str | Path | bytes | BinaryIO", *, alpha: str = "auto", orientation: str = "apply",
-               limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
+               colour: str = "ignore", limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
     """Decode an image file into a ``uint8`` H×W×C array (see the module doc for the rules).
 
     Raises :class:`~zkimg.errors.InvalidImage` for anything undecodable, too large for
@@ -66,8 +74,12 @@ def read_image(source: "str | Path | bytes | BinaryIO", *, alpha: str = "auto", 
         raise InvalidParameter("alpha", f"must be one of {ALPHA_POLICIES}, got {alpha!r}")
     if orientation not in ORIENTATION_POLICIES:
         raise InvalidParameter("orientation", f"must be one of {ORIENTATION_POLICIES}, got {orientation!r}")
+    if colour not in COLOUR_POLICIES:
+        raise InvalidParameter("colour", f"must be one of {COLOUR_POLICIES}, got {colour!r}")
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(bytes(source))
+    elif isinstance(source, (str, Path)):
+        check_regular(source, "image", InvalidImage)  # a FIFO or device would block or never end
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -79,6 +91,11 @@ def read_image(source: "str | Path | bytes | BinaryIO", *, alpha: str = "auto", 
             if getattr(im, "n_frames", 1) != 1:
                 raise InvalidImage("animated or multi-page images are not supported; extract one frame first")
             im.load()
+            found = [name for key, name in _COLOUR_METADATA.items() if im.info.get(key) is not None]
+            if colour == "refuse" and found:
+                raise InvalidImage(f"the file carries colour-management metadata ({', '.join(found)}): colour-managed "
+                                   "viewers show other colours than the pixel values the proof is about; publish "
+                                   "the image without it (zkimg's own output files never carry it)")
             if orientation == "apply":
                 im = ImageOps.exif_transpose(im)
             return _to_array(im, alpha)

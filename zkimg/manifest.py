@@ -33,11 +33,12 @@ from typing import Any, Dict, List, Optional, Tuple
 from .bundle import MEDIA_TYPE, Attestation
 from .commitments import felt_to_hex
 from .errors import InvalidBundle, InvalidParameter, ManifestError
-from .fileio import write_atomic, write_private
+from .fileio import check_regular, read_bounded, write_atomic, write_private
 from .images import media_type
 from .limits import DEFAULT_LIMITS, Limits
 
 ASSERTION_LABEL = "org.zkimg.attestation"
+MAX_PEM_BYTES = 1 << 20  # a certificate chain or key file
 MAX_MANIFEST_JSON = 1 << 20  # c2pa-rs rejects a longer manifest definition ("StringTooLong")
 ORIGINAL_LABEL = "zkimg-original"
 ALGORITHMS = ("es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519")
@@ -78,7 +79,8 @@ class ManifestSigner:
     @classmethod
     def from_files(cls, certificate_chain: "str | Path", private_key: "str | Path", algorithm: str = "es256",
                    tsa_url: Optional[str] = None) -> "ManifestSigner":
-        return cls(Path(certificate_chain).read_bytes(), Path(private_key).read_bytes(), algorithm, tsa_url)
+        return cls(read_bounded(certificate_chain, MAX_PEM_BYTES, "certificate chain", ManifestError),
+                   read_bounded(private_key, MAX_PEM_BYTES, "signing key", ManifestError), algorithm, tsa_url)
 
     def _signer(self) -> Any:
         c2pa = _c2pa()
@@ -231,6 +233,7 @@ def read(image: "str | Path", *, trust_anchors: Optional[bytes] = None,
     """
     c2pa = _c2pa()
     path = Path(image)
+    check_regular(path, "image", ManifestError)
     ctx = c2pa.Context.from_dict({"trust": {"trust_anchors": trust_anchors.decode()}}) if trust_anchors else None
     try:
         with c2pa.Reader(str(path), context=ctx) as r:
@@ -288,13 +291,7 @@ def _sidecar(image: Path, ref: Any, limits: Limits) -> Tuple[bytes, Path]:
             or any(ord(ch) < 32 or ord(ch) == 127 for ch in name)):  # a bare, printable file name beside the image
         raise InvalidBundle(f"sidecar name {reprlib.repr(name)} must be a bare file name")
     p = image.with_name(name)
-    try:
-        with open(p, "rb") as f:
-            data = f.read(limits.max_bundle_bytes + 1)
-    except (OSError, ValueError) as e:
-        raise ManifestError(f"the manifest refers to the sidecar bundle {name}, which cannot be read: {e}") from e
-    if len(data) > limits.max_bundle_bytes:
-        raise InvalidBundle("sidecar bundle larger than max_bundle_bytes")
+    data = read_bounded(p, limits.max_bundle_bytes, "sidecar bundle", ManifestError)
     if hashlib.sha256(data).hexdigest() != ref["sha256"].lower():
         raise InvalidBundle(f"sidecar {name} does not match the SHA-256 in the signed manifest")
     return data, p

@@ -11,6 +11,7 @@ from typing import Any, Iterable, Iterator, List, Sequence, Tuple
 import numpy as np
 
 from .errors import InvalidBundle, InvalidParameter
+from .fileio import read_bounded
 from .primitives import Primitive, Shape
 from .transforms import Transform, check_image, check_shape, transform_from_json
 
@@ -136,12 +137,9 @@ def load_pipeline(path: "str | Path") -> Pipeline:
     """
     p = Path(path)
     try:
-        size = p.stat().st_size
-        if size > MAX_JSON_BYTES:
-            raise InvalidBundle(f"pipeline file larger than {MAX_JSON_BYTES} bytes")
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InvalidBundle(f"cannot read pipeline file: {e}") from e
+        text = read_bounded(p, MAX_JSON_BYTES, "pipeline file", InvalidBundle).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InvalidBundle(f"pipeline file is not UTF-8: {e}") from e
     if p.suffix.lower() in (".yaml", ".yml"):
         data = _safe_yaml(text)
     else:

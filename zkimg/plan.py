@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -34,6 +34,9 @@ DEFAULT_MAX_OUT = 64
 MAX_OUT = 4096
 DEFAULT_TILES_PER_JOB = 1
 MAX_TILES_PER_JOB = 16
+#: Index visits charged for restricting one primitive, whatever its size (measured: the
+#: per-call cost of ``restrict`` for a single output position).
+_PRIMITIVE_OVERHEAD = 64
 
 
 @dataclass(frozen=True)
@@ -94,25 +97,74 @@ class Plan:
         return self.pipeline.primitives(self.input_shape)
 
     @cached_property
-    def jobs(self) -> Tuple[Job, ...]:
-        oh, ow, oc = self.output_shape
-        row_dep_axis = self._dep_axis(0)
-        col_dep_axis = self._dep_axis(1)
-        row_anchors = self._axis_anchors(0, oh, row_dep_axis)
-        col_anchors = self._axis_anchors(1, ow, col_dep_axis)
+    def runs(self) -> Tuple[Tuple[Tuple[int, int], ...], Tuple[Tuple[int, int], ...]]:
+        """The output row runs and column runs; every job is one row run × one column run.
+        Costs one anchor per output row and column (see :attr:`anchor_work`), no job."""
+        oh, ow, _ = self.output_shape
         if self.output_tile is not None:  # the output layout's tiles, in raster order
             t = self.output_tile
-            row_runs = [(r, min(r + t, oh)) for r in range(0, oh, t)]
-            col_runs = [(c, min(c + t, ow)) for c in range(0, ow, t)]
-        else:
-            row_runs = _runs(row_anchors, self._group(row_dep_axis), self.max_out)
-            col_runs = _runs(col_anchors, self._group(col_dep_axis), self.max_out)
+            return (tuple((r, min(r + t, oh)) for r in range(0, oh, t)),
+                    tuple((c, min(c + t, ow)) for c in range(0, ow, t)))
+        row_dep_axis, col_dep_axis = self._dep_axis(0), self._dep_axis(1)
+        return (tuple(_runs(self._axis_anchors(0, oh, row_dep_axis), self._group(row_dep_axis), self.max_out)),
+                tuple(_runs(self._axis_anchors(1, ow, col_dep_axis), self._group(col_dep_axis), self.max_out)))
+
+    @property
+    def job_count(self) -> int:
+        """Number of jobs, from :attr:`runs` alone (no job is built)."""
+        rows, cols = self.runs
+        return len(rows) * len(cols)
+
+    def iter_jobs(self) -> Iterator[Job]:
+        """The jobs in raster order, built one at a time (a verifier stops at the first bad proof)."""
+        rows, cols = self.runs
+        oc = self.output_shape[2]
         cell_index = self.layout.cell_index()
-        jobs = []
-        for r0, r1 in row_runs:
-            for c0, c1 in col_runs:
-                jobs.append(self._job(len(jobs), (r0, r1), (c0, c1), cell_index, oc))
-        return tuple(jobs)
+        for i, (r0, r1) in enumerate(rows):
+            for j, (c0, c1) in enumerate(cols):
+                yield self._job(i * len(cols) + j, (r0, r1), (c0, c1), cell_index, oc)
+
+    @cached_property
+    def jobs(self) -> Tuple[Job, ...]:
+        return tuple(self.iter_jobs())
+
+    # ----- work bounds, arithmetic: what planning costs before any of it is done
+
+    def _receptive(self, rows: int, cols: int) -> Tuple[int, int, int]:
+        """Upper bounds for a ``rows × cols`` output window: (index visits of restricting the
+        pipeline to it, input rows, input columns it reads), walking the steps backwards with
+        each step's :meth:`~zkimg.transforms.Transform.span`."""
+        shapes = self.pipeline.shapes(self.input_shape)
+        work, wr, wc = 0, rows, cols
+        for step, (h, w, _), (oh, ow, _) in zip(reversed(self.pipeline.steps), reversed(shapes[:-1]),
+                                                 reversed(shapes[1:])):
+            if step.transposes:
+                wr, wc, oh, ow = wc, wr, ow, oh
+            work += 2 * (step.taps * (wr + wc) + _PRIMITIVE_OVERHEAD)  # two primitives a step at most
+            wr, wc = step.span(wr, h, oh), step.span(wc, w, ow)
+        return work + wr * wc, wr, wc  # + the input window's cell lookup
+
+    @property
+    def anchor_work(self) -> int:
+        """Upper bound on the work of :attr:`runs`: the steps' primitives (index tuples of
+        ``taps × side``) plus one single-position restriction per output row and column."""
+        shapes = self.pipeline.shapes(self.input_shape)
+        build = sum(2 * step.taps * (h + w) for step, (h, w, _) in zip(self.pipeline.steps, shapes[1:]))
+        oh, ow, _ = shapes[-1]
+        return build + (0 if self.output_tile is not None else (oh + ow) * self._receptive(1, 1)[0])
+
+    @property
+    def max_job_values(self) -> int:
+        """Upper bound on one job's hashed input values plus output values, and so on the work
+        of building it (from :attr:`runs`, no job built): its receptive field, widened to the
+        whole tiles it may touch."""
+        rows, cols = self.runs
+        r, c = max(b - a for a, b in rows), max(b - a for a, b in cols)
+        _, wr, wc = self._receptive(r, c)
+        t = self.layout.tile
+        hashed_rows = min(self.layout.height, (-(-wr // t) + 1) * t)
+        hashed_cols = min(self.layout.width, (-(-wc // t) + 1) * t)
+        return hashed_rows * hashed_cols * self.layout.channels + r * c * self.output_shape[2]
 
     def _group(self, dep_axis: int) -> int:
         """Input pixels whose outputs may share a job along ``dep_axis`` (the width: n tiles)."""

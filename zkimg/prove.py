@@ -277,9 +277,9 @@ def prove_plan(plan: Any, pixels: np.ndarray, salts: Sequence[bytes], *, store: 
     workdir = Path(workdir) if workdir is not None else None
     if workdir is not None:
         workdir.mkdir(parents=True, exist_ok=True)
-        stamp, digest = workdir / "plan.sha256", plan_digest(plan)
+        stamp, digest = workdir / "plan.sha256", plan_digest(plan, pixels, salts)
         if stamp.exists() and stamp.read_text() != digest:
-            raise InvalidParameter("workdir", f"{workdir} holds tile proofs of a different plan")
+            raise InvalidParameter("workdir", f"{workdir} holds tile proofs of a different plan or capture")
         stamp.write_text(digest)
     jobs = plan.jobs
     digests: Dict[int, str] = {}
@@ -329,12 +329,16 @@ def _parts(layout: Any, pixels: np.ndarray, job: Any) -> List[np.ndarray]:
     return [layout.cell_pixels(pixels, layout.cells[k]).ravel() for k in job.cells]
 
 
-def plan_digest(plan: Any) -> str:
-    """Identifies a plan's jobs (pipeline, layout, plan parameters) for resumable work dirs."""
+def plan_digest(plan: Any, pixels: np.ndarray, salts: Sequence[bytes]) -> str:
+    """Identifies a plan's jobs (pipeline, layout, plan parameters) over one committed input
+    (its pixels and salts, so a work dir never hands one capture's proofs or output salts to
+    another) for resumable work dirs."""
     import hashlib
 
     from .pipeline import canonical_json
 
-    return hashlib.sha256(canonical_json({"pipeline": plan.pipeline.to_json(), "layout": plan.layout.to_json(),
-                                          "max_out": plan.max_out, "hidden": plan.hidden_output,
-                                          "tiles_per_job": plan.tiles_per_job})).hexdigest()
+    h = hashlib.sha256(canonical_json({"pipeline": plan.pipeline.to_json(), "layout": plan.layout.to_json(),
+                                       "max_out": plan.max_out, "hidden": plan.hidden_output,
+                                       "tiles_per_job": plan.tiles_per_job}))
+    h.update(b"\0" + np.ascontiguousarray(pixels).tobytes() + b"".join(salts))
+    return h.hexdigest()

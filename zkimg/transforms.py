@@ -101,7 +101,21 @@ class Transform(abc.ABC):
     def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
         """The exact primitive sequence for an input of ``shape``; raises InvalidParameter."""
 
+    #: Input positions along one spatial axis that one output position reads, at most.
+    taps: ClassVar[int] = 1
+    #: Whether the step swaps rows and columns (a quarter turn).
+    transposes: ClassVar[bool] = False
+
+    def span(self, run: int, n_in: int, n_out: int) -> int:
+        """At most how many consecutive input positions, along a spatial axis of ``n_in``
+        positions (``n_out`` after the step), a run of ``run`` consecutive output positions
+        reads: the receptive field's growth, which bounds planning work arithmetically
+        (``tests/test_tiling.py`` checks it against the restricted primitives)."""
+        return min(n_in, run + self.taps - 1)
+
     def output_shape(self, shape: Shape) -> Shape:
+        """The output shape for an input of ``shape``; raises InvalidParameter. Geometric steps
+        override it with arithmetic, so shapes never cost what primitives cost (O(side × taps))."""
         s = check_shape(shape)
         for p in self.primitives(s):
             s = p.out_shape(s)
@@ -188,12 +202,19 @@ class Crop(Transform):
     def params(self) -> Dict[str, Any]:
         return {"left": self.left, "top": self.top, "width": self.width, "height": self.height}
 
-    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
-        h, w, _ = shape
+    def output_shape(self, shape: Shape) -> Shape:
+        h, w, c = check_shape(shape)
+        self._check_inside(h, w)
+        return (self.height, self.width, c)
+
+    def _check_inside(self, h: int, w: int) -> None:
         if self.left + self.width > w:
             raise InvalidParameter("width", f"crop columns [{self.left}, {self.left + self.width}) exceed image width {w}")
         if self.top + self.height > h:
             raise InvalidParameter("height", f"crop rows [{self.top}, {self.top + self.height}) exceed image height {h}")
+
+    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
+        self._check_inside(shape[0], shape[1])
         return (
             Take(0, tuple(range(self.top, self.top + self.height))),
             Take(1, tuple(range(self.left, self.left + self.width))),
@@ -214,6 +235,9 @@ class Flip(Transform):
     def params(self) -> Dict[str, Any]:
         return {"direction": self.direction}
 
+    def output_shape(self, shape: Shape) -> Shape:
+        return check_shape(shape)
+
     def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
         axis = 1 if self.direction == "horizontal" else 0
         return (Take(axis, tuple(range(shape[axis] - 1, -1, -1))),)
@@ -231,6 +255,14 @@ class Rotate90(Transform):
 
     def params(self) -> Dict[str, Any]:
         return {"k": self.k}
+
+    @property
+    def transposes(self) -> bool:  # type: ignore[override]
+        return self.k % 2 == 1
+
+    def output_shape(self, shape: Shape) -> Shape:
+        h, w, c = check_shape(shape)
+        return (w, h, c) if self.transposes else (h, w, c)
 
     def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
         h, w, _ = shape
@@ -269,6 +301,17 @@ class Resize(Transform):
 
     def params(self) -> Dict[str, Any]:
         return {"width": self.width, "height": self.height, "mode": self.mode}
+
+    @property
+    def taps(self) -> int:  # type: ignore[override]
+        return 2 if self.mode == "bilinear" else 1
+
+    def span(self, run: int, n_in: int, n_out: int) -> int:
+        # source positions advance by n_in/n_out per output; + the floor and the second tap
+        return min(n_in, -(-(run - 1) * n_in // n_out) + 1 + self.taps)
+
+    def output_shape(self, shape: Shape) -> Shape:
+        return (self.height, self.width, check_shape(shape)[2])
 
     def _axis(self, axis: int, n_in: int, n_out: int) -> Tuple[Primitive, ...]:
         if n_in == n_out:
@@ -323,6 +366,13 @@ class BoxBlur(Transform):
     def params(self) -> Dict[str, Any]:
         return {"size": self.size}
 
+    @property
+    def taps(self) -> int:  # type: ignore[override]
+        return self.size
+
+    def output_shape(self, shape: Shape) -> Shape:
+        return check_shape(shape)
+
     def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
         h, w, _ = shape
         k = self.size
@@ -333,7 +383,8 @@ class BoxBlur(Transform):
 def gaussian_kernel(size: int, sigma: float) -> Tuple[int, ...]:
     """Integer 1-D Gaussian weights summing to 256: ``round(256·g_i/Σg)``, centre absorbs the residue."""
     r = size // 2
-    g = [math.exp(-((i - r) ** 2) / (2.0 * sigma * sigma)) for i in range(size)]
+    z = [(i - r) / sigma for i in range(size)]  # never sigma², which underflows to 0 for sigma < 1e-154
+    g = [math.exp(-0.5 * v * v) for v in z]  # v·v overflows to inf, exp(-inf) = 0: a tiny sigma is the identity
     total = sum(g)
     w = [quantize_q8(v / total) for v in g]
     w[r] += Q8 - sum(w)
@@ -369,6 +420,13 @@ class GaussianBlur(Transform):
 
     def params(self) -> Dict[str, Any]:
         return {"size": self.size, "sigma": self.sigma, "kernel": list(self.kernel)}
+
+    @property
+    def taps(self) -> int:  # type: ignore[override]
+        return self.size
+
+    def output_shape(self, shape: Shape) -> Shape:
+        return check_shape(shape)
 
     @classmethod
     def _from_params(cls, params: Mapping[str, Any]) -> "Transform":

@@ -1,6 +1,7 @@
-"""Verifying one tile proof. The verifier rebuilds the circuit and keys from the job it
-expects, computes every public instance itself, and never uses a key or an instance
-supplied by the prover."""
+"""Verification: one tile proof (:func:`verify_tile`) or a whole attestation (:func:`verify`).
+The verifier rebuilds circuits and keys from the jobs it expects, computes every public
+instance itself, never uses a key or an instance supplied by the prover, and orders its work
+by cost so that a hostile bundle is refused by the cheapest check that can refuse it."""
 
 from __future__ import annotations
 
@@ -9,17 +10,17 @@ import tempfile
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .camera import PublicKey
-from .circuits import Circuit, CircuitStore, Keys
+from .circuits import Circuit, CircuitStore, Keys, weakest_trust
 from .commitments import hash_public
 from .errors import (CircuitMismatch, CommitmentMismatch, InvalidBundle, InvalidImage, InvalidParameter,
                      OutputMismatch, ProofInvalid, SRSMismatch, UntrustedKey)
 from .limits import DEFAULT_LIMITS, Limits
-from .lowering import TileJob
+from .lowering import CircuitSpec, TileJob
 from .pipeline import Pipeline
 from .plan import chain_plans
 from .pool import executor_for
@@ -76,7 +77,7 @@ def verify_tile(proof: TileProof, job: TileJob, *, input_commitment: int,
         out_instance = hash_public(_published(output, job.output_shape))
     # 6. The proof itself, against the verifier's own instances, key and SRS.
     check_proof(circuit, keys, proof.proof, (input_commitment, out_instance))
-    return TileVerification(job, input_commitment, out_instance, proof.development_srs)
+    return TileVerification(job, input_commitment, out_instance, store.srs.development)  # the verifier's SRS
 
 
 def _published(image: Optional[np.ndarray], shape: Tuple[int, int, int]) -> np.ndarray:
@@ -112,6 +113,9 @@ def check_proof(circuit: Circuit, keys: Keys, proof: bytes, instances: Sequence[
 #: ``verify()`` checks proofs on a local process pool from this many tiles on (ezkl's
 #: verifier holds the GIL and reloads key and SRS on every call, ≈ 20–100 ms per proof).
 PARALLEL_VERIFY_TILES = 64
+#: Proofs queued before they are checked (a batch for the pool); a batch is also checked
+#: before each new circuit is built, so a bad proof costs at most one circuit setup.
+VERIFY_BATCH = 4 * PARALLEL_VERIFY_TILES
 
 #: (circuit, keys, proof, input instances, output instance or the public pixels it hashes, name)
 _ProofCheck = Tuple[Circuit, Keys, bytes, Tuple[int, ...], "int | np.ndarray", str]
@@ -124,30 +128,52 @@ def _check(circuit: Circuit, keys: Keys, proof: bytes, inputs: Tuple[int, ...], 
     check_proof(circuit, keys, proof, inputs + (out_instance,), what)
 
 
-def _check_proofs(checks: List[_ProofCheck], executor: Optional[Executor],
-                  progress: Optional[ProgressCallback]) -> None:
-    """Run :func:`_check` on every check; raise the first failure in list order."""
-    total = len(checks)
-    report(progress, "verify", 0, total)
-    with executor_for(executor, total, PARALLEL_VERIFY_TILES) as pool:
-        if pool is None:
-            for n, check in enumerate(checks, 1):
+class _ProofQueue:
+    """Tile proofs waiting to be checked, in plan order; :meth:`flush` checks them (on ``pool``
+    if any) and raises the first failure in that order."""
+
+    def __init__(self, pool: Optional[Executor], total: int, progress: Optional[ProgressCallback]) -> None:
+        self.pool, self.total, self.progress = pool, total, progress
+        self.pending: List[_ProofCheck] = []
+        self.done = 0
+        report(progress, "verify", 0, total)
+
+    def add(self, check: _ProofCheck) -> None:
+        self.pending.append(check)
+        if len(self.pending) >= VERIFY_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        checks, self.pending = self.pending, []
+        if self.pool is None:
+            for check in checks:
                 _check(*check)
-                report(progress, "verify", n, total)
+                self._tick()
             return
-        futures = [pool.submit(_check, *check) for check in checks]
+        futures = [self.pool.submit(_check, *check) for check in checks]
         try:
-            for n, f in enumerate(futures, 1):
+            for f in futures:
                 f.result()
-                report(progress, "verify", n, total)
+                self._tick()
         finally:
             for f in futures:  # after a failure, checks not yet started are not run
                 f.cancel()
 
+    def _tick(self) -> None:
+        self.done += 1
+        report(self.progress, "verify", self.done, self.total)
+
 
 @dataclass(frozen=True)
 class Verification:
-    """What an accepted attestation established (``verify`` never returns anything falsy)."""
+    """What an accepted attestation established (``verify`` never returns anything falsy).
+
+    ``srs_trust`` is the weakest trust of the SRS files the proofs were checked with, judged by
+    the verifier's own files: ``"ceremony"`` (SHA-256 equals the published digest of ezkl's
+    public ceremony file), ``"pinned"`` (equals a digest the caller pinned), ``"unpinned"``
+    (neither: whoever made the file may know its trapdoor) or ``"development"`` (generated
+    locally: not trustworthy). Anything but ceremony or pinned deserves a warning.
+    """
 
     pipeline: Pipeline
     input_size: Tuple[int, int, int]  # height, width, channels of the hidden original
@@ -157,6 +183,12 @@ class Verification:
     tiles: int
     development_srs: bool
     hidden_output: bool
+    srs_trust: str
+
+
+def _limit(value: int, bound: int, name: str, what: str) -> None:
+    if value > bound:
+        raise InvalidBundle(f"{what} ({value:,}) exceeds {name}={bound:,}")
 
 
 def verify(attestation: "Attestation | str | Path | bytes", published: Optional[np.ndarray], *,
@@ -165,23 +197,33 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
            executor: Optional[Executor] = None) -> Verification:
     """Check an attestation against the published image and the trusted camera keys.
 
-    Checks, in order (the first failure raises the named error): the camera key is trusted
-    (``UntrustedKey``); the cell commitments hash to the root (``RootMismatch``); the camera
-    signed that root (``SignatureInvalid``); the published image has the declared size
+    Work is ordered by cost, so a hostile bundle is refused by the cheapest check that can
+    refuse it. In order (the first failure raises the named error): a path or bytes are parsed
+    under ``limits`` (:class:`zkimg.Limits`; ``InvalidBundle``); the camera key is trusted
+    (``UntrustedKey``); it signed the declared layout and root (``SignatureInvalid``); the cell
+    commitments hash to that root (``RootMismatch``); the published image has the declared size
     (``OutputMismatch``; for a hidden output pass ``published=None``: the bundle's output
-    commitments stand in for it); the bundle has one proof per planned job (``InvalidBundle``); it
-    records an SRS for the size of every circuit rebuilt here (``CircuitMismatch``), and that SRS
-    matches the verifier's (``SRSMismatch``); and every tile proof verifies against a
-    circuit and key rebuilt here and instances computed here from the signed cell
-    commitments and the published pixels (``ProofInvalid``). A path or bytes are parsed
-    under ``limits`` (:class:`zkimg.Limits`) before anything they declare is allocated.
-    ``progress("verify", done, total)`` is called as tile proofs are checked.
-    Proofs are checked on ``executor`` (any ``concurrent.futures.Executor``; by default a
-    local process pool from :data:`PARALLEL_VERIFY_TILES` tiles on, else in this process);
-    the first failing tile in plan order is the one reported.
+    commitments stand in for it); the bundle's development-SRS flag is the verifier's
+    (``SRSMismatch``); per segment, the planning work the declared pipeline implies is within
+    ``limits.max_plan_work``, the bundle has one proof per planned job, counted without
+    building a job (``InvalidBundle``), and no job exceeds ``limits.max_job_values``
+    (``InvalidBundle``). Then the jobs are built one at a time: a job needing a new circuit
+    first has every queued proof checked; then, within ``limits.max_circuits``, its circuit is
+    compiled here from the job alone, within ``limits.max_logrows`` (``InvalidBundle``); the
+    bundle must record an SRS for that circuit's size (``CircuitMismatch``) equal to the
+    verifier's (``SRSMismatch``); only then is it keyed, and its proofs queued. Every tile proof verifies
+    against the verifier's circuit, key and SRS and instances computed here from the signed
+    cell commitments, the bundle's commitments of hidden tiles and the published pixels
+    (``ProofInvalid``). So a bundle whose first proof is not genuine costs one circuit setup.
+    ``progress("verify", done, total)`` is called as tile proofs are checked. Proofs are
+    checked on ``executor`` (any ``concurrent.futures.Executor``; by default a local process
+    pool from :data:`PARALLEL_VERIFY_TILES` tiles on, else in this process); the first failing
+    tile in plan order is the one reported.
     """
     from .bundle import Attestation
 
+    if not isinstance(limits, Limits):
+        raise InvalidParameter("limits", "expected a zkimg.Limits")
     if isinstance(attestation, (str, Path)):
         attestation = Attestation.load(attestation, limits)
     elif isinstance(attestation, (bytes, bytearray)):
@@ -193,7 +235,9 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
     trusted = list(trusted_keys)
     if not any(isinstance(k, PublicKey) and k == cap.camera_key for k in trusted):
         raise UntrustedKey(f"camera key {cap.camera_key.key_id[:16]}… is not trusted")
-    cap.verify()  # RootMismatch, SignatureInvalid
+    cap.check_signature()  # cheap, before anything the record declares is hashed
+    _limit(cap.layout.cell_count, limits.max_cells, "max_cells", "cells of the signed layout")
+    cap.check_root()
     hidden = attestation.hidden_output
     input_shape = (cap.layout.height, cap.layout.width, cap.layout.channels)
     final_shape = attestation.pipeline.output_shape(input_shape)
@@ -210,33 +254,50 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
     plans = chain_plans(attestation.pipeline, cap.layout, hidden_output=hidden, max_out=attestation.max_out,
                         segments=[seg.steps for seg in attestation.segments],
                         tiles_per_job=attestation.tiles_per_job)
-    for i, (plan, seg) in enumerate(zip(plans, attestation.segments)):
-        if len(seg.proofs) != len(plan.jobs):
-            raise InvalidBundle(f"segment {i} has {len(seg.proofs)} proofs for {len(plan.jobs)} planned tiles")
-    checks: List[_ProofCheck] = []
+    for i, (plan, seg) in enumerate(zip(plans, attestation.segments)):  # arithmetic only: no job is built
+        _limit(plan.anchor_work, limits.max_plan_work, "max_plan_work", f"segment {i}'s planning work")
+        if len(seg.proofs) != plan.job_count:
+            raise InvalidBundle(f"segment {i} has {len(seg.proofs)} proofs for {plan.job_count} planned tiles")
+        _limit(plan.max_job_values, limits.max_job_values, "max_job_values", f"segment {i}'s largest job")
+    total = sum(len(seg.proofs) for seg in attestation.segments)
+    circuits: Dict[CircuitSpec, Tuple[Circuit, Keys]] = {}
+    trust: List[str] = []
     inputs = cap.cell_commitments
-    for i, (plan, seg) in enumerate(zip(plans, attestation.segments)):
-        for job, proof in zip(plan.jobs, seg.proofs):
-            circuit = store.circuit(job.spec)
-            keys = store.keys(circuit, proving=False)
-            claimed = attestation.srs_digests.get(circuit.logrows)
-            if claimed is None:  # no proof in the bundle was made for a circuit of this size
-                raise CircuitMismatch(f"tile {job.index}: its circuit has 2^{circuit.logrows} rows, and the bundle "
-                                      f"records no proof made for that size")
-            if claimed != keys.srs_digest:
-                raise SRSMismatch(f"tile {job.index} was proved with another SRS for logrows {circuit.logrows}")
-            output: "int | np.ndarray"  # the output instance, or the pixels it is hashed from
-            if seg.output_commitments is not None:  # hidden: intermediate tile or hidden output tile
-                output = seg.output_commitments[job.index]
-            else:
-                assert published is not None
-                output = np.ascontiguousarray(published[job.rows[0]:job.rows[1], job.cols[0]:job.cols[1]])
-            checks.append((circuit, keys, proof, tuple(inputs[k] for k in job.cells), output,
+    with executor_for(executor, total, PARALLEL_VERIFY_TILES) as pool:
+        queue = _ProofQueue(pool, total, progress)
+        for i, (plan, seg) in enumerate(zip(plans, attestation.segments)):
+            for job, proof in zip(plan.iter_jobs(), seg.proofs):
+                if job.spec not in circuits:
+                    queue.flush()  # a bad proof already queued costs no further setup
+                    _limit(len(circuits) + 1, limits.max_circuits, "max_circuits", "distinct circuits")
+                    circuits[job.spec] = _circuit_for(store, job.spec, attestation.srs_digests, limits, job.index)
+                    trust.append(store.srs.trust(circuits[job.spec][0].logrows))
+                circuit, keys = circuits[job.spec]
+                output: "int | np.ndarray"  # the output instance, or the pixels it is hashed from
+                if seg.output_commitments is not None:  # hidden: intermediate tile or hidden output tile
+                    output = seg.output_commitments[job.index]
+                else:
+                    assert published is not None
+                    output = np.ascontiguousarray(published[job.rows[0]:job.rows[1], job.cols[0]:job.cols[1]])
+                queue.add((circuit, keys, proof, tuple(inputs[k] for k in job.cells), output,
                            f"segment {i} tile {job.index} proof"))
-        if i < len(plans) - 1:  # chain link: this segment's output commitments are the next one's inputs
-            assert seg.output_commitments is not None and len(seg.output_commitments) == len(plans[i + 1].layout.cells)
-            inputs = seg.output_commitments
-    _check_proofs(checks, executor, progress)
-    tiles = len(checks)
+            if i < len(plans) - 1:  # chain link: this segment's output commitments are the next one's inputs
+                assert seg.output_commitments is not None and len(seg.output_commitments) == len(plans[i + 1].layout.cells)
+                inputs = seg.output_commitments
+        queue.flush()
     return Verification(attestation.pipeline, input_shape, final_shape, cap.camera_key.key_id,
-                        cap.root, tiles, store.srs.development, hidden)
+                        cap.root, total, store.srs.development, hidden, weakest_trust(trust))
+
+
+def _circuit_for(store: CircuitStore, spec: CircuitSpec, claimed: Dict[int, str], limits: Limits,
+                 index: int) -> Tuple[Circuit, Keys]:
+    """The verifier's own circuit and verifying key for ``spec``, after the size and SRS checks."""
+    circuit = store.circuit(spec)
+    _limit(circuit.logrows, limits.max_logrows, "max_logrows", f"tile {index}'s circuit logrows")
+    claimed_srs = claimed.get(circuit.logrows)
+    if claimed_srs is None:  # no proof in the bundle was made for a circuit of this size
+        raise CircuitMismatch(f"tile {index}: its circuit has 2^{circuit.logrows} rows, and the bundle "
+                              f"records no proof made for that size")
+    if claimed_srs != store.srs.digest(circuit.logrows):  # before the setup
+        raise SRSMismatch(f"tile {index} was proved with another SRS for logrows {circuit.logrows}")
+    return circuit, store.keys(circuit, proving=False)
