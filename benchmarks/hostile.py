@@ -115,6 +115,13 @@ def main() -> None:
         attempt(f"{plan.job_count} garbage proofs, {plan.distinct_circuits} circuits (cold cache: one compile "
                 "and setup)", garbage, camera, fresh, pipe.apply(photo), traced=False)
         print(f"|   (its peak RSS: {rss_mb():.0f} MB, {before:.0f} MB before) | | | | |")
+        # A job within max_job_values whose circuit is over max_logrows: refused after the compile.
+        over = camera.capture(np.ascontiguousarray(data.astronaut()[:256, :256]), tile=128, border=2)
+        over_pipe = zkimg.Pipeline([zkimg.Resize(128, 128)])
+        n = zkimg.Plan(over_pipe, over.signed.layout, hidden_output=True).job_count
+        over_att = dataclasses.replace(declare(att, over_pipe, n), capture=over.signed)
+        attempt("a 61,440-value job (2× downscale of a 128 px tile): compiled, over max_logrows", over_att, camera,
+                CircuitStore(Path(cache) / "over", store.srs), traced=False)
         if a.setup:  # a 2× downscale job reading an 88×88 tile: just under 2^17 rows (the default max_logrows)
             wide = camera.capture(np.ascontiguousarray(data.astronaut()[:176, :176]), tile=88, border=2)
             big = zkimg.Pipeline([zkimg.Resize(88, 88)])

@@ -33,7 +33,7 @@ class Limits:
     #: row's and column's anchor, and restricting the pipeline to every job's window — an
     #: upper bound computed arithmetically from the declared pipeline and plan (``Plan.work``).
     max_plan_work: int = 1 << 23
-    max_job_values: int = 1 << 18  # input plus output values of one tile job (its receptive field)
+    max_job_values: int = 1 << 16  # hashed input plus output values of one tile job (≈ 5 rows each)
     max_circuits: int = 64  # distinct circuits (each a compile and a key setup) in one bundle
     max_logrows: int = 17  # rows of one circuit, 2^max_logrows; checked after compile, before setup
 

@@ -17,6 +17,7 @@ bundle, fewer verifier calls) for the same hashing; a run is still at most ``max
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterator, List, Optional, Sequence, Tuple
@@ -155,16 +156,27 @@ class Plan:
 
     @property
     def max_job_values(self) -> int:
-        """Upper bound on one job's hashed input values plus output values, and so on the work
-        of building it (from :attr:`runs`, no job built): its receptive field, widened to the
-        whole tiles it may touch."""
+        """An upper bound on one job's hashed input values plus output values, without
+        building a job, exact on each part: cells are a grid of row bands × column bands, so a
+        job hashes (the heights of the row bands its row run reads) × (the widths of the
+        column bands its column run reads) × channels, each found by restricting the pipeline
+        along one axis; the largest of each is taken."""
         rows, cols = self.runs
-        r, c = max(b - a for a, b in rows), max(b - a for a, b in cols)
-        _, wr, wc = self._receptive(r, c)
-        t = self.layout.tile
-        hashed_rows = min(self.layout.height, (-(-wr // t) + 1) * t)
-        hashed_cols = min(self.layout.width, (-(-wc // t) + 1) * t)
-        return hashed_rows * hashed_cols * self.layout.channels + r * c * self.output_shape[2]
+        hashed = self._axis_hashed(0, rows) * self._axis_hashed(1, cols) * self.layout.channels
+        return hashed + max(b - a for a, b in rows) * max(b - a for a, b in cols) * self.output_shape[2]
+
+    def _axis_hashed(self, axis: int, runs: Sequence[Tuple[int, int]]) -> int:
+        """The most input positions, in whole bands, that one run along output ``axis`` hashes."""
+        dep = self._dep_axis(axis)
+        bands = [b for tile in (self.layout.row_bands() if dep == 0 else self.layout.col_bands()) for b in tile]
+        starts = [b0 for b0, _ in bands]
+        most = 0
+        for a, b in runs:
+            window = (range(a, b), (0,)) if axis == 0 else ((0,), range(a, b))
+            _, in_rows, in_cols = restrict(self.primitives, *window)
+            touched = {bisect_right(starts, i) - 1 for i in (in_rows if dep == 0 else in_cols)}
+            most = max(most, sum(bands[k][1] - bands[k][0] for k in touched))
+        return most
 
     def _group(self, dep_axis: int) -> int:
         """Input pixels whose outputs may share a job along ``dep_axis`` (the width: n tiles)."""
