@@ -22,6 +22,12 @@ def store(tmp_path_factory):
     return zkimg.CircuitStore(tmp_path_factory.mktemp("zkimg-cache"))
 
 
+@pytest.fixture(scope="session")
+def camera():
+    """One camera signing key for the session's captures (tests that need another make it)."""
+    return zkimg.Camera.generate()
+
+
 def _photos():
     from skimage import data
 

@@ -20,11 +20,6 @@ PIPE = zkimg.Pipeline([zkimg.Crop(left=4, top=4, width=88, height=56), zkimg.Res
 
 
 @pytest.fixture(scope="module")
-def camera():
-    return zkimg.Camera.generate()
-
-
-@pytest.fixture(scope="module")
 def attested(store, camera, tmp_path_factory):
     shot = camera.capture(PHOTO, tile=16, border=2)
     seen = []

@@ -39,11 +39,6 @@ json_values = st.recursive(
 
 
 @pytest.fixture(scope="module")
-def camera():
-    return zkimg.Camera.generate()
-
-
-@pytest.fixture(scope="module")
 def bundle(store, camera):
     shot = camera.capture(PHOTO, tile=8, border=2)
     att = zkimg.prove(shot, PIPE, store=store)
