@@ -240,7 +240,7 @@ def test_pinned_verifying_key_overrides_a_forged_entry(store, camera, tmp_path):
     builder = CircuitStore(cache, store.srs)
     a = zkimg.TileJob(zkimg.Pipeline([zkimg.Brightness(0.5)]), (8, 8, 3))
     b = zkimg.TileJob(zkimg.Pipeline([zkimg.Brightness(1.5)]), (8, 8, 3))
-    (ca, ka), (cb, kb) = _entries(builder, a.spec()), _entries(builder, b.spec())
+    (_, ka), (_, kb) = _entries(builder, a.spec()), _entries(builder, b.spec())
     circuit_b = builder.circuit(b)
     genuine_vk = sha256_file(kb / "vk.key")
     shutil.copy(ka / "vk.key", kb / "vk.key")
