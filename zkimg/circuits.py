@@ -436,9 +436,7 @@ class CircuitStore:
                 raise CircuitError(f"tile job needs 2^{s['run_args']['logrows']} rows; use smaller tiles")
             (d / "settings.json").write_text(json.dumps(s, sort_keys=True))
             ezkl.compile_circuit(str(d / "network.onnx"), str(d / "network.ezkl"), str(d / "settings.json"))
-        except CircuitError:
-            raise
-        except (KeyboardInterrupt, SystemExit):
+        except (CircuitError, KeyboardInterrupt, SystemExit):
             raise
         except BaseException as e:  # ezkl errors, and Rust panics (pyo3's PanicException is a BaseException)
             raise CircuitError(f"ezkl could not compile the tile job: {e}") from e
