@@ -16,7 +16,7 @@ import zipfile
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, BinaryIO, Dict, Optional, Tuple
 
 import numpy as np
 from Crypto.Hash import SHA256
@@ -25,7 +25,7 @@ from Crypto.Signature import DSS, eddsa
 
 from .commitments import commit, felt_from_hex, felt_to_hex, new_salt
 from .errors import CommitmentMismatch, InvalidBundle, InvalidParameter, RootMismatch, SignatureInvalid
-from .fileio import check_regular, read_bounded, write_private
+from .fileio import open_regular, read_bounded, write_private
 from .limits import DEFAULT_LIMITS, Limits
 from .lowering import SALT_BYTES
 from .pipeline import canonical_json, parse_json, require_keys
@@ -230,9 +230,13 @@ class CaptureSecrets:
     def load(cls, path: str | Path, limits: Limits = DEFAULT_LIMITS) -> "CaptureSecrets":
         """Read a secrets file; declared array sizes are checked against ``limits`` before loading."""
         bounds = {"pixels.npy": limits.max_image_pixels * MAX_CHANNELS, "salts.npy": limits.max_cells * SALT_BYTES}
-        check_regular(path, "capture secrets file", InvalidBundle)
+        with open_regular(path, "capture secrets file", InvalidBundle) as handle:
+            return cls._read(handle, bounds)
+
+    @classmethod
+    def _read(cls, handle: BinaryIO, bounds: Dict[str, int]) -> "CaptureSecrets":
         try:
-            with zipfile.ZipFile(path) as z:
+            with zipfile.ZipFile(handle) as z:
                 if sorted(z.namelist()) != sorted(bounds):
                     raise InvalidBundle("a capture secrets file holds exactly 'pixels' and 'salts'")
                 for name, bound in bounds.items():
@@ -242,7 +246,8 @@ class CaptureSecrets:
                         shape, _, dtype = read(f)
                     if dtype != np.uint8 or math.prod(shape) > bound:
                         raise InvalidBundle(f"capture secrets: {name} is not uint8 or larger than the limits allow")
-            with np.load(path, allow_pickle=False) as z:
+            handle.seek(0)
+            with np.load(handle, allow_pickle=False) as z:
                 pixels, salts = z["pixels"], z["salts"]
         except InvalidBundle:
             raise

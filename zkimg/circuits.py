@@ -16,6 +16,7 @@ also compared with the digests pinned per SRS in ``zkimg/data/vk_pins.json``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -320,7 +321,8 @@ def _check_manifest(directory: Path, built_for: str, only: Optional[Tuple[str, .
         return False
 
 
-def shipped_vk_pins() -> Dict[str, Dict[str, str]]:
+@functools.lru_cache(maxsize=1)  # read once per process, not per store (a prover's worker makes one per job)
+def shipped_vk_pins() -> Mapping[str, Mapping[str, str]]:
     """The reviewed verifying-key digests of the built-in jobs, per SRS digest
     (``zkimg/data/vk_pins.json``, written by ``circuits/record.py --pin-srs DIR``)."""
     from importlib import resources

@@ -36,9 +36,11 @@ def write_private(path: "str | Path", data: bytes) -> None:
     write_atomic(path, data, private=True)
 
 
-def _open_regular(path: "str | Path", what: str, error: Callable[[str], Exception]) -> BinaryIO:
+def open_regular(path: "str | Path", what: str, error: Callable[[str], Exception]) -> BinaryIO:
     """Open ``path`` for reading if it is a regular file (not a FIFO, device, socket or folder,
-    which may block or never end); anything else raises ``error``. Opening never blocks."""
+    which may block or never end); anything else raises ``error``. Opening never blocks.
+    Read from the handle it returns: checking a path and opening it again would let the file
+    be swapped in between."""
     try:
         fd = os.open(str(path), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError as e:
@@ -55,15 +57,16 @@ def _open_regular(path: "str | Path", what: str, error: Callable[[str], Exceptio
 
 
 def check_regular(path: "str | Path", what: str, error: Callable[[str], Exception]) -> None:
-    """Raise ``error`` unless ``path`` is a readable regular file (see :func:`read_bounded`)."""
-    _open_regular(path, what, error).close()
+    """Raise ``error`` unless ``path`` is a readable regular file (for readers that only take a
+    path; others read from :func:`open_regular`'s handle)."""
+    open_regular(path, what, error).close()
 
 
 def read_bounded(path: "str | Path", max_bytes: int, what: str,
                  error: Callable[[str], Exception]) -> bytes:
     """The bytes of the regular file ``path``, refused with ``error`` (naming ``what``) when
     larger than ``max_bytes``, unreadable, or not a regular file; never reads past the bound."""
-    with _open_regular(path, what, error) as f:
+    with open_regular(path, what, error) as f:
         try:
             if os.fstat(f.fileno()).st_size > max_bytes:
                 raise error(f"{what} {path} is larger than {max_bytes} bytes")

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Tuple
 import numpy as np
 
 from .errors import InvalidImage, InvalidParameter, LossyFormat
-from .fileio import check_regular, write_atomic
+from .fileio import open_regular, write_atomic
 from .limits import DEFAULT_LIMITS, Limits
 from .transforms import check_image
 
@@ -78,8 +78,9 @@ def read_image(source: "str | Path | bytes | BinaryIO", *, alpha: str = "auto", 
         raise InvalidParameter("colour", f"must be one of {COLOUR_POLICIES}, got {colour!r}")
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(bytes(source))
-    elif isinstance(source, (str, Path)):
-        check_regular(source, "image", InvalidImage)  # a FIFO or device would block or never end
+    elif isinstance(source, (str, Path)):  # a FIFO or device would block or never end
+        with open_regular(source, "image", InvalidImage) as handle:
+            return read_image(handle, alpha=alpha, orientation=orientation, colour=colour, limits=limits)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

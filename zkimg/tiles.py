@@ -112,7 +112,7 @@ class TileLayout:
 
     def cell_index(self) -> "np.ndarray":
         """An H×W array of the index (into ``cells``) of the cell holding each pixel."""
-        idx = np.empty((self.height, self.width), dtype=np.int64)
+        idx = np.empty((self.height, self.width), dtype=np.int32)  # ≤ 2^20 cells; half the memory of int64
         for i, c in enumerate(self.cells):
             idx[c.r0:c.r1, c.c0:c.c1] = i
         return idx

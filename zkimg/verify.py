@@ -282,7 +282,7 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
                 queue.add((circuit, keys, proof, tuple(inputs[k] for k in job.cells), output,
                            f"segment {i} tile {job.index} proof"))
             if i < len(plans) - 1:  # chain link: this segment's output commitments are the next one's inputs
-                assert seg.output_commitments is not None and len(seg.output_commitments) == len(plans[i + 1].layout.cells)
+                assert seg.output_commitments is not None and len(seg.output_commitments) == plans[i + 1].layout.cell_count
                 inputs = seg.output_commitments
         queue.flush()
     return Verification(attestation.pipeline, input_shape, final_shape, cap.camera_key.key_id,
