@@ -5,7 +5,7 @@ Usage:
     python benchmarks/capture.py --width 3840 --height 2160 --tile 64
 
 Measured in one run, on the same frame and salts: the baseline (every cell hashed in this
-process with ``ezkl.poseidon_hash``, which zkimg used before :mod:`zkimg.poseidon`), the
+process with ``ezkl.poseidon_hash``, which zkimg used before :mod:`zkimg.hazmat.poseidon`), the
 same with zkimg's native Poseidon, and ``Camera.capture()`` as shipped (cells hashed in
 chunks on a process pool sized to the machine, worker start-up included), all three
 checked to give the same commitments,
@@ -21,11 +21,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hd import TreeRSS, hd_photo  # noqa: E402  (the same photo as the HD benchmark)
-from tile_jobs import emit  # noqa: E402
+from hd import TreeRSS, hd_photo
+from tile_jobs import emit
 
-import zkimg  # noqa: E402
-from zkimg.lowering import SALT_BYTES, packed_len  # noqa: E402
+import zkimg
+from zkimg.hazmat import SALT_BYTES
+from zkimg.hazmat.poseidon_scheme import packed_len
 
 
 def _ezkl_route(lay, photo, salts, expect) -> float:
@@ -33,7 +34,7 @@ def _ezkl_route(lay, photo, salts, expect) -> float:
     import ezkl
     import numpy as np
 
-    from zkimg.commitments import felt_from_hex, felt_to_hex, pack
+    from zkimg.hazmat import felt_from_hex, felt_to_hex, pack
 
     t = time.perf_counter()
     out = []
@@ -52,6 +53,8 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=720)
     ap.add_argument("--tile", type=int, default=32)
     ap.add_argument("--markdown", type=Path, default=None, help="append the table here")
+    ap.add_argument("--record", action="store_true",
+                    help="make this table the current figures (benchmarks/current.json, RESULTS.md)")
     a = ap.parse_args()
     photo = hd_photo(a.width, a.height)
     cam = zkimg.Camera.generate()
@@ -68,13 +71,18 @@ def main() -> None:
     felts = sum(packed_len(lay.cell_pixels(photo, c).size + SALT_BYTES) for c in lay.cells)
     frame = f"{a.width}×{a.height}, tile {a.tile}, {lay.cell_count:,} cells, {felts:,} field elements"
     lines = ["| path | capture s | µs per field element | peak RSS MB (tree) |", "|---|---|---|---|",
-             f"| serial, `ezkl.poseidon_hash` (baseline: the hash before zkimg.poseidon) | {ezkl_s:.1f} | "
+             f"| serial, `ezkl.poseidon_hash` (baseline: the hash before zkimg.hazmat.poseidon) | {ezkl_s:.1f} | "
              f"{ezkl_s / felts * 1e6:.0f} | – |",
              f"| serial, one process | {serial_s:.1f} | {serial_s / felts * 1e6:.0f} | – |",
              f"| `Camera.capture()`, pool of {os.cpu_count()} processes | {parallel_s:.1f} | "
              f"{parallel_s / felts * 1e6:.0f} | {rss.peak / 2**20:,.0f} |"]
     emit(f"; {frame}; command: python benchmarks/capture.py --width {a.width} --height {a.height} --tile {a.tile}",
          "\n".join(lines), a.markdown)
+    if a.record:
+        import current
+
+        current.record(f"capture-{a.width}x{a.height}", f"Camera capture of a {a.width}×{a.height} frame",
+                       "python benchmarks/capture.py " + " ".join(sys.argv[1:]), "\n".join(lines), frame)
 
 if __name__ == "__main__":
     main()

@@ -28,10 +28,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hd import hd_photo  # noqa: E402
-from tile_jobs import emit  # noqa: E402
+from hd import hd_photo
+from tile_jobs import emit
 
-import zkimg  # noqa: E402
+import zkimg
 
 
 def cpu_seconds() -> float:
@@ -65,7 +65,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="zkimg-dask-bench-") as cache:
         store = zkimg.CircuitStore(cache)
         zkimg.prove(shot, pipe, store=store, executor=ThreadPoolExecutor(1))  # warm-up: every key built
-        jobs = len(zkimg.Plan(pipe, shot.signed.layout).jobs)
+        jobs = len(zkimg.hazmat.Plan(pipe, shot.signed.layout).jobs)
         c, t = cpu_seconds(), time.perf_counter()
         zkimg.prove(shot, pipe, store=store, executor=ThreadPoolExecutor(1))
         row("one process, jobs one after another, ezkl on all cores", time.perf_counter() - t, cpu_seconds() - c)
@@ -78,7 +78,7 @@ def main() -> None:
                 c, t = sum(client.run(cpu_seconds).values()), time.perf_counter()
                 att = zkimg.prove(shot, pipe, store=store, executor=client.get_executor(pure=False))
                 wall, cpu = time.perf_counter() - t, sum(client.run(cpu_seconds).values()) - c
-            zkimg.verify(att, pipe.apply(photo), trusted_keys=[cam.public_key], store=store)
+            zkimg.verify(att, pipe.apply(photo), policy=zkimg.TrustedCameras([cam.public_key], allow_development_srs=True), store=store)
             base = base or wall * n
             row(f"Dask LocalCluster, {n} worker{'s' * (n > 1)} × {a.threads} ezkl thread{'s' * (a.threads > 1)}",
                 wall, cpu, f"{base / n:.1f}", f"{base / n / wall:.2f}")

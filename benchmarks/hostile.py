@@ -14,7 +14,9 @@ tests/README.md records a run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import io
 import resource
 import sys
 import tempfile
@@ -22,20 +24,22 @@ import time
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import zkimg  # noqa: E402
-from zkimg.bundle import Attestation, Segment  # noqa: E402
-from zkimg.circuits import CircuitStore  # noqa: E402
+import zkimg
+from zkimg.bundle import Attestation, Segment
+from zkimg.hazmat.circuits import CircuitStore
 
 
 class NoBuild(CircuitStore):
     """Stops where circuit building would start (the row measures planning, not a setup)."""
 
-    def circuit(self, job: object) -> "zkimg.circuits.Circuit":
+    def circuit(self, job: object) -> "zkimg.hazmat.circuits.Circuit":
         raise zkimg.CircuitError("reached circuit building (stopped here)")
 
 
@@ -53,7 +57,7 @@ def declare(att: Attestation, pipeline: zkimg.Pipeline, proofs: int, *, max_out:
 
 def _verify(att: Attestation, camera: zkimg.Camera, store: CircuitStore, published: "np.ndarray | None") -> str:
     try:
-        zkimg.verify(att, published, trusted_keys=[camera.public_key], store=store)
+        zkimg.verify(att, published, policy=zkimg.TrustedCameras([camera.public_key], allow_development_srs=True), store=store)
         return "VERIFIED (!)"
     except zkimg.Error as e:
         return f"{type(e).__name__}: {str(e)[:70]}"
@@ -78,7 +82,32 @@ def attempt(name: str, att: Attestation, camera: zkimg.Camera, store: CircuitSto
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--setup", action="store_true", help="also compile and key the worst admissible circuit")
+    ap.add_argument("--record", action="store_true",
+                    help="make this table the current figures (benchmarks/current.json, RESULTS.md)")
     a = ap.parse_args()
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(_Tee(sys.stdout, printed)):
+        _attacks(a)
+    if a.record:
+        import current
+
+        current.record("hostile", "What refusing a hostile bundle costs the verifier",
+                       "python benchmarks/hostile.py " + " ".join(sys.argv[1:]), printed.getvalue(),
+                       "Default `zkimg.Limits`; a genuine signed 64×64 capture with something hostile declared and "
+                       "garbage proofs.")
+
+
+class _Tee(io.TextIOBase):
+    def __init__(self, *streams: Any) -> None:
+        self.streams = streams
+
+    def write(self, text: str) -> int:
+        for s in self.streams:
+            s.write(text)
+        return len(text)
+
+
+def _attacks(a: argparse.Namespace) -> None:
     from skimage import data
 
     photo = np.ascontiguousarray(data.astronaut()[100:164, 180:244])
@@ -98,15 +127,15 @@ def main() -> None:
         attempt("64 × GaussianBlur(15)", declare(att, zkimg.Pipeline([zkimg.GaussianBlur(15)] * 64), 16),
                 camera, store)
         worst = zkimg.Pipeline([zkimg.Resize(4096, 4096)] + [zkimg.GaussianBlur(5)] * 3)
-        n = zkimg.Plan(worst, shot.signed.layout, hidden_output=True).job_count
+        n = zkimg.hazmat.Plan(worst, shot.signed.layout, hidden_output=True).job_count
         attempt(f"Resize 4096² + 3 × GaussianBlur(5): just under max_plan_work, {n:,} proofs",
                 declare(att, worst, n), camera, NoBuild(Path(cache) / "nobuild", store.srs))
-        lay = zkimg.TileLayout(1024, 1024, 3, 4, 1)
+        lay = zkimg.hazmat.TileLayout(1024, 1024, 3, 4, 1)
         forged = dataclasses.replace(att.capture, layout=lay, cell_commitments=tuple(range(lay.cell_count)))
         attempt(f"forged capture, {lay.cell_count:,} cells", dataclasses.replace(att, capture=forged), camera, store)
         fresh = CircuitStore(Path(cache) / "fresh", store.srs)
         pipe = zkimg.Pipeline([zkimg.GaussianBlur(3)])
-        plan = zkimg.Plan(pipe, shot.signed.layout)
+        plan = zkimg.hazmat.Plan(pipe, shot.signed.layout)
         lr = store.circuit(plan.jobs[0].spec).logrows
         store.srs.path(lr)  # the development SRS is made before the clock starts
         garbage = dataclasses.replace(declare(att, pipe, plan.job_count, hidden=False),
@@ -118,7 +147,7 @@ def main() -> None:
         # A job within max_job_values whose circuit is over max_logrows: refused after the compile.
         over = camera.capture(np.ascontiguousarray(data.astronaut()[:256, :256]), tile=128, border=2)
         over_pipe = zkimg.Pipeline([zkimg.Resize(128, 128)])
-        n = zkimg.Plan(over_pipe, over.signed.layout, hidden_output=True).job_count
+        n = zkimg.hazmat.Plan(over_pipe, over.signed.layout, hidden_output=True).job_count
         over_att = dataclasses.replace(declare(att, over_pipe, n), capture=over.signed)
         attempt("a 61,440-value job (2× downscale of a 128 px tile): compiled, over max_logrows", over_att, camera,
                 CircuitStore(Path(cache) / "over", store.srs), traced=False)
@@ -126,7 +155,7 @@ def main() -> None:
             wide = camera.capture(np.ascontiguousarray(data.astronaut()[:176, :176]), tile=88, border=2)
             big = zkimg.Pipeline([zkimg.Resize(88, 88)])
             cold = CircuitStore(Path(cache) / "cold", store.srs)
-            plan = zkimg.Plan(big, wide.signed.layout, hidden_output=True)
+            plan = zkimg.hazmat.Plan(big, wide.signed.layout, hidden_output=True)
             assert plan.max_job_values <= zkimg.Limits().max_job_values
             job = plan.jobs[0]
             store.srs.path(CircuitStore(Path(cache) / "probe", store.srs).circuit(job.spec).logrows)

@@ -34,10 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from zkimg import circuits  # noqa: E402
-from zkimg.lowering import SALT_BYTES, lower_circuit  # noqa: E402
-from zkimg.plan import Plan  # noqa: E402
-from zkimg.tiles import TileLayout  # noqa: E402
+from zkimg.hazmat import SALT_BYTES, circuits  # noqa: E402
+from zkimg.hazmat.lowering import lower_circuit  # noqa: E402
+from zkimg.hazmat.plan import Plan  # noqa: E402
+from zkimg.hazmat.tiles import TileLayout  # noqa: E402
 
 
 def common_job(workload: str, tile: int):
@@ -99,12 +99,12 @@ VERIFY_REPEATS = 5
 def _prove(workload: str, tile: int, run_args: dict, srs_dir: str, out) -> None:
     import numpy as np
 
-    from zkimg.commitments import commit_many, hash_public
-    from zkimg.primitives import run_all
-    from zkimg.prove import prove_spec
-    from zkimg.verify import check_proof
+    from zkimg.hazmat import commit_many, hash_public
+    from zkimg.hazmat.primitives import run_all
+    from zkimg.hazmat.proving import prove_spec
+    from zkimg.hazmat.verifying import check_proof
 
-    circuits.RUN_ARGS.update(run_args)
+    circuits.BASE_RUN_ARGS.update(run_args)  # every scheme's circuits start from these
     plan, spec, _ = common_job(workload, tile)
     srs = circuits.SRS(Path(srs_dir), development=True)
     with tempfile.TemporaryDirectory(prefix="zkimg-job-rows-") as d:
@@ -153,7 +153,7 @@ def main() -> None:
     for tile in a.tile:
         plan, spec, count = common_job(a.workload, tile)
         s, by_op = settings(spec, run_args)
-        logrows = circuits._min_logrows(s)
+        logrows = circuits.min_logrows(s)
         ops = ", ".join(f"{op.lower()} {n:,}" for op, n in sorted(by_op.items(), key=lambda kv: -kv[1]) if n)
         inputs = sum(spec.part_sizes)
         cells = [str(tile), f"{len(plan.jobs)} ({count})", f"{inputs:,}", f"{s['num_rows']:,}", str(logrows),

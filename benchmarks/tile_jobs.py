@@ -32,23 +32,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import zkimg  # noqa: E402
-from zkimg.circuits import SRS, CircuitStore, _min_logrows  # noqa: E402
+from zkimg.hazmat.circuits import SRS, CircuitStore, min_logrows  # noqa: E402
+from zkimg.transforms import REGISTRY  # noqa: E402
 
 
 def transforms(s: int):
-    return {
-        "crop": zkimg.Crop(1, 1, s - 2, s - 2),
-        "resize_bilinear": zkimg.Resize(s // 2, s // 2),
-        "resize_nearest": zkimg.Resize(s // 2, s // 2, "nearest"),
-        "box_blur": zkimg.BoxBlur(3),
-        "gaussian_blur": zkimg.GaussianBlur(5),
-        "grayscale": zkimg.Grayscale(),
-        "brightness": zkimg.Brightness(1.2),
-        "contrast": zkimg.Contrast(1.3),
-        "white_balance": zkimg.WhiteBalance((1.1, 1.0, 0.9)),
-        "flip": zkimg.Flip(),
-        "rotate90": zkimg.Rotate90(1),
-    }
+    """Every registered transform's benchmark examples for an ``s × s`` tile, by name."""
+    out = {}
+    for cls in REGISTRY.values():
+        for t in cls.benchmark_examples(s):
+            name = t.op if t.op != "resize" else f"resize_{t.mode}"
+            out[name if name not in out else t.describe()] = t
+    return out
 
 
 def _tile(s: int) -> np.ndarray:
@@ -63,16 +58,16 @@ def _zkimg_job(name: str, s: int, srs_dir: str, q) -> None:
 
 
 def _zkimg_job_in(name: str, s: int, store: CircuitStore, q) -> None:
-    job = zkimg.TileJob(zkimg.Pipeline([transforms(s)[name]]), (s, s, 3))
+    job = zkimg.hazmat.TileJob(zkimg.Pipeline([transforms(s)[name]]), (s, s, 3))
     tile = _tile(s)
     circuit = store.circuit(job)
     store.srs.path(circuit.logrows)  # SRS generation is not part of setup
     t0 = time.perf_counter()
     store.keys(store.circuit(job))
     t1 = time.perf_counter()
-    proved = zkimg.prove_tile(job, tile, store=store)
+    proved = zkimg.hazmat.prove_tile(job, tile, store=store)
     t2 = time.perf_counter()
-    zkimg.verify_tile(proved.proof, job, input_commitment=proved.proof.input_commitment,
+    zkimg.hazmat.verify_tile(proved.proof, job, input_commitment=proved.proof.input_commitment,
                       output=proved.output, store=store)
     t3 = time.perf_counter()
     q.put({
@@ -111,7 +106,7 @@ def _baseline_in(s: int, srs_dir: str, d: Path, q) -> None:
     ra.input_visibility, ra.output_visibility = "hashed", "public"
     ezkl.gen_settings(str(d / "n.onnx"), str(d / "s.json"), py_run_args=ra)
     st = json.loads((d / "s.json").read_text())
-    st["run_args"]["logrows"] = k = _min_logrows(st)
+    st["run_args"]["logrows"] = k = min_logrows(st)
     (d / "s.json").write_text(json.dumps(st))
     ezkl.compile_circuit(str(d / "n.onnx"), str(d / "n.ezkl"), str(d / "s.json"))
     srs = SRS(Path(srs_dir), development=True).path(k)
@@ -179,7 +174,7 @@ def main() -> None:
 
 def emit(context: str, table_text: str, markdown: "str | None") -> None:
     """Print ``table_text`` under a machine header (plus ``context``); also write it to ``markdown``."""
-    header = (f"ezkl {zkimg.circuits.EZKL_VERSION}, {platform.machine()}, {os.cpu_count()} cores, "
+    header = (f"ezkl {zkimg.hazmat.circuits.EZKL_VERSION}, {platform.machine()}, {os.cpu_count()} cores, "
               f"Python {platform.python_version()}{context}")
     out = f"{header}\n\n{table_text}\n"
     print("\n" + out)

@@ -26,9 +26,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import zkimg  # noqa: E402
-from zkimg.circuits import EZKL_VERSION, RUN_ARGS, SRS, CircuitStore, sha256_file  # noqa: E402
 from zkimg.demo import demo_pipeline  # noqa: E402
-from zkimg.lowering import lower_circuit  # noqa: E402
+from zkimg.hazmat.circuits import EZKL_VERSION, RUN_ARGS, SRS, CircuitStore, sha256_file  # noqa: E402
+from zkimg.hazmat.lowering import lower_circuit  # noqa: E402
+from zkimg.transforms import all_examples  # noqa: E402
 
 RECORD = HERE / "record.json"
 PINS = HERE.parent / "zkimg" / "data" / "vk_pins.json"
@@ -53,13 +54,10 @@ def pin_vks(srs_dir: str, pinned: dict) -> int:
 
 
 def builtin_jobs():
-    yield "demo-16", zkimg.TileJob(demo_pipeline(16), (16, 16, 3))
-    singles = [zkimg.Crop(1, 1, 14, 14), zkimg.Resize(8, 8), zkimg.Resize(8, 8, "nearest"), zkimg.BoxBlur(3),
-               zkimg.GaussianBlur(5), zkimg.Grayscale(), zkimg.Brightness(1.2), zkimg.Contrast(1.3),
-               zkimg.WhiteBalance((1.1, 1.0, 0.9)), zkimg.Flip(), zkimg.Rotate90(1)]
-    for t in singles:
-        yield f"{t.op}-16", zkimg.TileJob(zkimg.Pipeline([t]), (16, 16, 3))
-    yield "gaussian_blur-16-hidden", zkimg.TileJob(zkimg.Pipeline([zkimg.GaussianBlur(3)]), (16, 16, 3), True)
+    yield "demo-16", zkimg.hazmat.TileJob(demo_pipeline(16), (16, 16, 3))
+    for t in all_examples():  # every registered transform's examples, one 16 px tile each
+        yield f"{t.describe()}-16", zkimg.hazmat.TileJob(zkimg.Pipeline([t]), (16, 16, 3))
+    yield "gaussian_blur-16-hidden", zkimg.hazmat.TileJob(zkimg.Pipeline([zkimg.GaussianBlur(3)]), (16, 16, 3), True)
 
 
 def build_record() -> dict:

@@ -1,7 +1,6 @@
 import os
 import warnings
 
-import numpy as np
 import pytest
 from hypothesis import settings
 
@@ -28,31 +27,20 @@ def camera():
     return zkimg.Camera.generate()
 
 
-def _photos():
-    from skimage import data
-
-    return {"astronaut": data.astronaut(), "coffee": data.coffee(), "chelsea": data.chelsea()}
-
-
-PHOTOS = _photos()
-
-
-def photo_tile(name: str, top: int, left: int, h: int, w: int) -> np.ndarray:
-    return np.ascontiguousarray(PHOTOS[name][top:top + h, left:left + w, :3])
-
-
-def sample_images(h: int, w: int, seed: int = 0):
-    """Named H×W×3 test images: two real photos, extremes, noise and a gradient."""
-    rng = np.random.default_rng(seed)
-    return {
-        "astronaut": photo_tile("astronaut", 90, 170, h, w),
-        "coffee": photo_tile("coffee", 150, 260, h, w),
-        "zeros": np.zeros((h, w, 3), np.uint8),
-        "full": np.full((h, w, 3), 255, np.uint8),
-        "noise": rng.integers(0, 256, (h, w, 3), dtype=np.uint8),
-        "checker": ((np.indices((h, w)).sum(0) % 2) * 255).astype(np.uint8)[..., None].repeat(3, 2),
-    }
-
-
 def pytest_configure(config):
     warnings.filterwarnings("ignore", category=zkimg.DevelopmentSRSWarning)
+
+
+#: Fixtures that make real proofs (keys and a proof or a bundle); a test using one is slow.
+PROVING_FIXTURES = {"attested", "small", "chain", "session", "bundle", "genuine", "made", "proved"}
+#: Modules whose tests all compile circuits or prove.
+SLOW_MODULES = {"test_attest", "test_proofs", "test_faults", "test_dask", "test_notebooks", "test_exactness"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark proving tests ``slow`` and run every fast test first (a fast stage, then the slow
+    one, in one ``python -m pytest``; ``-m "not slow"`` runs the fast stage alone)."""
+    for item in items:
+        if item.module.__name__ in SLOW_MODULES or PROVING_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is not None)  # stable: file order kept

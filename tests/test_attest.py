@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from helpers import dev_policy, photo_tile
 
 import zkimg
 from zkimg.bundle import Attestation
-from zkimg.plan import Plan
-from conftest import photo_tile
+from zkimg.hazmat.plan import Plan
 
 PHOTO = photo_tile("astronaut", 30, 150, 64, 96)  # a 96×64 crop of a real photo
 PIPE = zkimg.Pipeline([zkimg.Crop(left=4, top=4, width=88, height=56), zkimg.Resize(width=44, height=28),
@@ -34,7 +34,7 @@ def test_end_to_end(attested, camera, store):
     shot, att, path, seen = attested
     published = PIPE.apply(PHOTO)
     checked = []
-    res = zkimg.verify(Attestation.load(path), published, trusted_keys=[camera.public_key], store=store,
+    res = zkimg.verify(Attestation.load(path), published, policy=dev_policy([camera.public_key]), store=store,
                        progress=lambda *a: checked.append(a))
     assert res.output_size == published.shape and res.input_size == PHOTO.shape
     assert res.camera_key_id == camera.public_key.key_id and res.development_srs
@@ -69,7 +69,7 @@ def test_resume_reuses_finished_tiles(store, camera, tmp_path):
     again = zkimg.prove(shot, pipe, store=store, workdir=tmp_path, progress=lambda s, d, t: done.append(d) if s == "prove" else None)
     assert done[0] == len(first.proofs) - 1  # resumed with all but one finished
     assert all(p.stat().st_mtime_ns == s for p, s in stamps.items())
-    zkimg.verify(again, pipe.apply(PHOTO[:32, :32]), trusted_keys=[camera.public_key], store=store)
+    zkimg.verify(again, pipe.apply(PHOTO[:32, :32]), policy=dev_policy([camera.public_key]), store=store)
     with pytest.raises(zkimg.InvalidParameter):  # a work dir never mixes proofs of two plans
         zkimg.prove(shot, zkimg.Pipeline([zkimg.Flip("vertical")]), store=store, workdir=tmp_path)
 
@@ -95,19 +95,19 @@ def with_segment(att, i=-1, **changes):
 
 def expect(att, published, error, camera, store):
     with pytest.raises(error):
-        zkimg.verify(att, published, trusted_keys=[camera.public_key], store=store)
+        zkimg.verify(att, published, policy=dev_policy([camera.public_key]), store=store)
 
 
 def test_untrusted_key(small, store):
     att = small
     with pytest.raises(zkimg.UntrustedKey):
-        zkimg.verify(att, SMALL_PIPE.apply(SMALL), trusted_keys=[zkimg.Camera.generate().public_key], store=store)
+        zkimg.verify(att, SMALL_PIPE.apply(SMALL), policy=dev_policy([zkimg.Camera.generate().public_key]), store=store)
 
 
 def test_root_mismatch(small, camera, store):
     att = small
     cells = list(att.capture.cell_commitments)
-    cells[0] = (cells[0] + 1) % zkimg.commitments.FIELD_MODULUS
+    cells[0] = (cells[0] + 1) % zkimg.hazmat.FIELD_MODULUS
     forged = dataclasses.replace(att, capture=dataclasses.replace(att.capture, cell_commitments=tuple(cells)))
     expect(forged, SMALL_PIPE.apply(SMALL), zkimg.RootMismatch, camera, store)
 
@@ -162,10 +162,10 @@ def test_jobs_of_two_tiles(store, camera):
     assert len(att.proofs) == 2 and att.tiles_per_job == 2  # 2×2 tiles, two per job
     loaded = Attestation.loads(att.dumps(compress=True))
     assert loaded.tiles_per_job == 2 and json.loads(att.dumps())["plan"] == {"max_out": 64, "tiles_per_job": 2}
-    res = zkimg.verify(loaded, pipe.apply(SMALL), trusted_keys=[camera.public_key], store=store)
+    res = zkimg.verify(loaded, pipe.apply(SMALL), policy=dev_policy([camera.public_key]), store=store)
     assert res.tiles == 2
     # claimed as one tile per job, the plan has 4 jobs for the 2 proofs
-    expect(dataclasses.replace(loaded, tiles_per_job=1), pipe.apply(SMALL), zkimg.InvalidBundle, camera, store)
+    expect(dataclasses.replace(loaded, tiles_per_job=1), pipe.apply(SMALL), zkimg.TileCountMismatch, camera, store)
 
 
 def test_proofs_checked_on_an_executor(small, camera, store):
@@ -178,33 +178,34 @@ def test_proofs_checked_on_an_executor(small, camera, store):
     p[2] = p[3]
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         seen = []
-        res = zkimg.verify(small, published, trusted_keys=[camera.public_key], store=store, executor=pool,
+        res = zkimg.verify(small, published, policy=dev_policy([camera.public_key]), store=store, executor=pool,
                            progress=lambda *a: seen.append(a))
         assert res.tiles == len(small.proofs) and seen[-1] == ("verify", res.tiles, res.tiles)
         with pytest.raises(zkimg.ProofInvalid, match="tile 2 proof"):
-            zkimg.verify(with_segment(small, proofs=tuple(p)), published, trusted_keys=[camera.public_key],
+            zkimg.verify(with_segment(small, proofs=tuple(p)), published, policy=dev_policy([camera.public_key]),
                          store=store, executor=pool)
 
 
 def test_large_bundles_are_verified_on_a_local_pool(small, camera, store, monkeypatch):
+    import contextlib
     import importlib
 
-    import zkimg.pool
+    verify_module = importlib.import_module("zkimg.verification")  # zkimg.verify is the function
+    real, pools = verify_module.executor_for, []
 
-    verify_module = importlib.import_module("zkimg.verify")  # zkimg.verify is also the function
-    pools = []
+    @contextlib.contextmanager
+    def counting(executor, tasks, threshold):
+        with real(executor, tasks, threshold) as pool:
+            if pool is not None:
+                pools.append(pool)
+            yield pool
 
-    class CountingPool(zkimg.pool.ProcessPoolExecutor):
-        def __init__(self, *a, **kw):
-            pools.append(kw.get("max_workers"))
-            super().__init__(*a, **kw)
-
-    monkeypatch.setattr(zkimg.pool, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(verify_module, "executor_for", counting)
     monkeypatch.setattr(verify_module, "PARALLEL_VERIFY_TILES", len(small.proofs))
-    zkimg.verify(small, SMALL_PIPE.apply(SMALL), trusted_keys=[camera.public_key], store=store)
+    zkimg.verify(small, SMALL_PIPE.apply(SMALL), policy=dev_policy([camera.public_key]), store=store)
     assert len(pools) == (1 if (os.cpu_count() or 1) > 1 else 0)
     monkeypatch.setattr(verify_module, "PARALLEL_VERIFY_TILES", len(small.proofs) + 1)
-    zkimg.verify(small, SMALL_PIPE.apply(SMALL), trusted_keys=[camera.public_key], store=store)
+    zkimg.verify(small, SMALL_PIPE.apply(SMALL), policy=dev_policy([camera.public_key]), store=store)
     assert len(pools) == (1 if (os.cpu_count() or 1) > 1 else 0)  # below the threshold: this process
 
 
@@ -218,7 +219,7 @@ def test_proof_from_another_capture(small, camera, store):
 
 def test_missing_tile(small, camera, store):
     att = small
-    expect(with_segment(att, proofs=att.proofs[:-1]), SMALL_PIPE.apply(SMALL), zkimg.InvalidBundle, camera, store)
+    expect(with_segment(att, proofs=att.proofs[:-1]), SMALL_PIPE.apply(SMALL), zkimg.TileCountMismatch, camera, store)
 
 
 def test_srs_digest(small, camera, store):
@@ -239,13 +240,42 @@ def test_proofs_for_circuits_of_another_size(small, camera, store):
 def test_distinct_circuits_are_bounded(small, camera, store):
     assert Plan(SMALL_PIPE, small.capture.layout).distinct_circuits > 1
     with pytest.raises(zkimg.InvalidBundle, match="max_circuits"):
-        zkimg.verify(small, SMALL_PIPE.apply(SMALL), trusted_keys=[camera.public_key], store=store,
+        zkimg.verify(small, SMALL_PIPE.apply(SMALL), policy=dev_policy([camera.public_key]), store=store,
                      limits=zkimg.Limits(max_circuits=1))
 
 
 def test_bundle_cannot_hide_a_development_srs(small, camera, store):
     expect(dataclasses.replace(small, development_srs=False), SMALL_PIPE.apply(SMALL), zkimg.SRSMismatch, camera,
            store)
+
+
+def test_development_srs_needs_an_explicit_opt_in(small, camera, store):
+    published = SMALL_PIPE.apply(SMALL)
+    with pytest.raises(zkimg.UntrustedSRS, match="allow_development_srs"):
+        zkimg.verify(small, published, zkimg.TrustedCameras([camera.public_key]), store=store)
+    with pytest.raises(zkimg.UntrustedSRS):  # an opt-in for development does not satisfy a higher bar
+        zkimg.verify(small, published, zkimg.TrustedCameras(camera.public_key, minimum_srs_trust="pinned"),
+                     store=store)
+    res = zkimg.verify(small, published, zkimg.TrustedCameras(camera.public_key, allow_development_srs=True),
+                       store=store)
+    assert res.srs_trust == "development"
+
+
+@pytest.mark.parametrize("make", [
+    lambda: zkimg.TrustedCameras([]),
+    lambda: zkimg.TrustedCameras(list),
+    lambda: zkimg.TrustedCameras(["not a key"]),
+    lambda: zkimg.TrustedCameras(zkimg.Camera.generate().public_key, minimum_srs_trust="trust me"),
+    lambda: zkimg.TrustedCameras(zkimg.Camera.generate().public_key, allow_development_srs="yes"),
+])
+def test_policy_arguments_are_checked(make):
+    with pytest.raises(zkimg.InvalidParameter):
+        make()
+
+
+def test_verify_needs_a_policy(small, camera, store):
+    with pytest.raises(zkimg.InvalidParameter, match="policy"):
+        zkimg.verify(small, SMALL_PIPE.apply(SMALL), [camera.public_key], store=store)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("mutate", [
@@ -287,17 +317,17 @@ def test_hidden_output(store, camera):
     att = zkimg.prove(shot, pipe, store=store, hide_output=True, executor=ThreadPoolExecutor(1))
     loaded = Attestation.loads(att.dumps())
     assert loaded.output_salts is None and loaded.output_commitments == att.output_commitments
-    res = zkimg.verify(loaded, None, trusted_keys=[camera.public_key], store=store)
+    res = zkimg.verify(loaded, None, policy=dev_policy([camera.public_key]), store=store)
     assert res.hidden_output and res.output_size == (8, 16, 3)
     # the owner can open the commitments with the output and the secret salts
     out = pipe.apply(SMALL[:16, :32])
-    plan = zkimg.Plan(pipe, shot.signed.layout, True)
+    plan = zkimg.hazmat.Plan(pipe, shot.signed.layout, True)
     for job, c, s in zip(plan.jobs, att.output_commitments, att.output_salts):
-        assert zkimg.commit(np.ascontiguousarray(out[job.rows[0]:job.rows[1], job.cols[0]:job.cols[1]]), s) == c
+        assert zkimg.hazmat.commit(np.ascontiguousarray(out[job.rows[0]:job.rows[1], job.cols[0]:job.cols[1]]), s) == c
     for salt in att.output_salts:
         assert salt.hex() not in att.dumps().decode()
     wrong = list(att.output_commitments)
-    wrong[0] = zkimg.commit(out[:1, :1], zkimg.new_salt())
+    wrong[0] = zkimg.hazmat.commit(out[:1, :1], zkimg.hazmat.new_salt())
     expect(with_segment(loaded, output_commitments=tuple(wrong)), None, zkimg.ProofInvalid, camera, store)
     expect(loaded, out, zkimg.OutputMismatch, camera, store)
 
@@ -326,14 +356,14 @@ def test_three_step_chain_with_hidden_intermediates(chain, camera, store):
     assert [s.steps for s in att.segments] == [1, 1, 1]
     assert att.segments[0].output_commitments and att.segments[1].output_commitments
     assert att.segments[2].output_commitments is None
-    res = zkimg.verify(att, CHAIN.apply(CHAIN_IMG), trusted_keys=[camera.public_key], store=store)
+    res = zkimg.verify(att, CHAIN.apply(CHAIN_IMG), policy=dev_policy([camera.public_key]), store=store)
     assert res.tiles == len(att.proofs) and not res.hidden_output
 
 
 def test_broken_chain_link_is_rejected(chain, camera, store):
     """Replacing an intermediate commitment breaks the proof that produced it or consumes it."""
     mids = list(chain.segments[0].output_commitments)
-    mids[0] = zkimg.commit(np.zeros((16, 16, 3), np.uint8), zkimg.new_salt())
+    mids[0] = zkimg.hazmat.commit(np.zeros((16, 16, 3), np.uint8), zkimg.hazmat.new_salt())
     expect(with_segment(chain, 0, output_commitments=tuple(mids)), CHAIN.apply(CHAIN_IMG), zkimg.ProofInvalid,
            camera, store)
 

@@ -1,5 +1,6 @@
 """The ``zkimg`` command, end to end with real proofs: keygen → capture → prove → verify/inspect."""
 
+import argparse
 import json
 import shutil
 import subprocess
@@ -8,12 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import photo_tile
 from PIL import Image
 
 import zkimg
 from zkimg import cli
 from zkimg.images import read_image, write_image
-from conftest import photo_tile
+from zkimg.transforms import all_examples, cli_options
 
 PHOTO = photo_tile("chelsea", 50, 120, 17, 23)  # odd size, real photo
 STEPS = ["--crop", "1,2,20,14", "--grayscale", "--contrast", "1.5"]
@@ -53,7 +55,7 @@ def test_files_written(session):
 
 def test_verify_with_bundle(session, capsys):
     d, cache = session
-    code, out, _ = run(capsys, "verify", d / "edit.png", "--bundle", d / "edit.zkimg", "--trust", d / "camera.pub.pem",
+    code, out, _ = run(capsys, "verify", "--allow-dev-srs", d / "edit.png", "--bundle", d / "edit.zkimg", "--trust", d / "camera.pub.pem",
                        *cache)
     assert code == 0 and out.startswith("VERIFIED")
     assert "crop(left=1, top=2, width=20, height=14) → grayscale" in out and "23×17×3, hidden" in out
@@ -62,7 +64,7 @@ def test_verify_with_bundle(session, capsys):
 
 def test_verify_from_c2pa_manifest_alone(session, capsys):
     d, cache = session
-    code, out, _ = run(capsys, "verify", d / "edit.png", "--trust", d / "camera.pub.pem",
+    code, out, _ = run(capsys, "verify", "--allow-dev-srs", d / "edit.png", "--trust", d / "camera.pub.pem",
                        "--c2pa-trust", d / "pki" / "ca.pem", *cache)
     assert code == 0 and "VERIFIED" in out and "C2PA         manifest Trusted" in out
 
@@ -72,7 +74,7 @@ def test_changed_pixel_is_not_verified(session, capsys, tmp_path):
     img = read_image(d / "edit.png")
     img[3, 4, 0] ^= 1
     write_image(tmp_path / "fake.png", img)
-    code, _, err = run(capsys, "verify", tmp_path / "fake.png", "--bundle", d / "edit.zkimg",
+    code, _, err = run(capsys, "verify", "--allow-dev-srs", tmp_path / "fake.png", "--bundle", d / "edit.zkimg",
                        "--trust", d / "camera.pub.pem", *cache)
     assert code == cli.EXIT_NOT_VERIFIED and "NOT VERIFIED: proof check failed" in err
 
@@ -83,7 +85,7 @@ def test_orientation_tag_added_to_published_file_is_not_verified(session, capsys
     exif[0x0112] = 3  # viewers now show the published image upside down
     Image.open(d / "edit.png").save(tmp_path / "turned.png", exif=exif.tobytes())
     assert np.array_equal(read_image(tmp_path / "turned.png", orientation="ignore"), read_image(d / "edit.png"))
-    code, _, err = run(capsys, "verify", tmp_path / "turned.png", "--bundle", d / "edit.zkimg",
+    code, _, err = run(capsys, "verify", "--allow-dev-srs", tmp_path / "turned.png", "--bundle", d / "edit.zkimg",
                        "--trust", d / "camera.pub.pem", *cache)
     assert code == cli.EXIT_NOT_VERIFIED and "NOT VERIFIED" in err
 
@@ -91,7 +93,7 @@ def test_orientation_tag_added_to_published_file_is_not_verified(session, capsys
 def test_untrusted_camera_is_not_verified(session, capsys, tmp_path):
     d, cache = session
     assert cli.main(["keygen", "-q", "-o", str(tmp_path / "other.pem")]) == 0
-    code, _, err = run(capsys, "verify", d / "edit.png", "--bundle", d / "edit.zkimg",
+    code, _, err = run(capsys, "verify", "--allow-dev-srs", d / "edit.png", "--bundle", d / "edit.zkimg",
                        "--trust", tmp_path / "other.pub.pem", *cache)
     assert code == 1 and "trusted_keys check failed" in err
 
@@ -110,11 +112,11 @@ def test_inspect(session, capsys):
 def test_bad_inputs_have_exit_codes(session, capsys, tmp_path):
     d, cache = session
     (tmp_path / "junk.zkimg").write_bytes(b"{not json")
-    assert run(capsys, "verify", d / "edit.png", "--bundle", tmp_path / "junk.zkimg",
+    assert run(capsys, "verify", "--allow-dev-srs", d / "edit.png", "--bundle", tmp_path / "junk.zkimg",
                "--trust", d / "camera.pub.pem")[0] == cli.EXIT_INPUT
     assert run(capsys, "inspect", tmp_path / "junk.zkimg")[0] == cli.EXIT_INPUT
     write_image(tmp_path / "plain.png", PHOTO)  # no manifest, no bundle
-    code, _, err = run(capsys, "verify", tmp_path / "plain.png", "--trust", d / "camera.pub.pem")
+    code, _, err = run(capsys, "verify", "--allow-dev-srs", tmp_path / "plain.png", "--trust", d / "camera.pub.pem")
     assert code == cli.EXIT_INPUT and "no C2PA manifest" in err
     prove = ["prove", "--capture", d / "photo.capture.json", "--secrets", d / "photo.secrets.npz", *cache]
     code, _, err = run(capsys, *prove, *STEPS, "-o", tmp_path / "x.zkimg", "--image-out", tmp_path / "x.jpg")
@@ -144,7 +146,7 @@ def test_bad_inputs_have_exit_codes(session, capsys, tmp_path):
 
 def _parse_pipeline(*argv):
     a = cli.build_parser().parse_args(["prove", "--capture", "c", "--secrets", "s", "-o", "o", *argv])
-    return cli._pipeline(a, a.parser)
+    return cli.pipeline_from_args(a, a.parser)
 
 
 def test_inline_steps_keep_their_order():
@@ -157,6 +159,20 @@ def test_inline_steps_keep_their_order():
                                   zkimg.Brightness(0.8), zkimg.Grayscale(3)])
 
 
+@pytest.mark.parametrize("t", all_examples(), ids=lambda t: t.describe())
+def test_every_registered_transform_has_a_cli_form_and_a_c2pa_action(t):
+    option, value = t.cli_args()
+    assert option in cli_options() and _parse_pipeline(option, value) == zkimg.Pipeline([t])
+    assert option in _prove_help()
+    assert t.c2pa_action.startswith("c2pa.")
+
+
+def _prove_help():
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices["prove"].format_help()
+
+
 @pytest.mark.parametrize("suffix", [".json", ".yaml"])
 def test_pipeline_files(tmp_path, suffix):
     steps = [{"crop": {"left": 1, "top": 2, "width": 20, "height": 14}}, "grayscale", {"op": "contrast", "factor": 1.5}]
@@ -164,7 +180,7 @@ def test_pipeline_files(tmp_path, suffix):
     (tmp_path / f"p{suffix}").write_text(text)
     assert _parse_pipeline("--pipeline", str(tmp_path / f"p{suffix}")) == PIPE
     (tmp_path / f"bad{suffix}").write_text(json.dumps([{"crop": {"left": 1}}]))
-    with pytest.raises(zkimg.InvalidBundle, match="step 1"):
+    with pytest.raises(zkimg.InvalidPipelineFile, match="step 1"):
         _parse_pipeline("--pipeline", str(tmp_path / f"bad{suffix}"))
 
 
@@ -200,6 +216,6 @@ def test_colour_profile_added_to_published_file_is_not_verified(session, capsys,
     info.add(b"gAMA", (20000).to_bytes(4, "big"))  # viewers now show the published image darker
     Image.open(d / "edit.png").save(tmp_path / "dark.png", pnginfo=info)
     assert np.array_equal(read_image(tmp_path / "dark.png"), read_image(d / "edit.png"))
-    code, _, err = run(capsys, "verify", tmp_path / "dark.png", "--bundle", d / "edit.zkimg",
+    code, _, err = run(capsys, "verify", "--allow-dev-srs", tmp_path / "dark.png", "--bundle", d / "edit.zkimg",
                        "--trust", d / "camera.pub.pem", *cache)
     assert code == cli.EXIT_INPUT and "colour-management" in err

@@ -1,9 +1,9 @@
 """Scale-out: ``prove(..., executor=client.get_executor())`` on a real Dask LocalCluster."""
 
 import pytest
+from helpers import dev_policy, photo_tile
 
 import zkimg
-from conftest import photo_tile
 
 distributed = pytest.importorskip("distributed")
 
@@ -23,5 +23,5 @@ def test_prove_on_a_local_dask_cluster(store):
         ran = [t for t in ts.data if t["key"] and "_prove_job" in str(t["key"])]
         assert len(ran) == len(att.proofs) >= 3  # every tile proof was a task on the cluster
         assert {t["worker"] for t in ran} <= workers
-    res = zkimg.verify(att, PIPE.apply(IMG), trusted_keys=[cam.public_key], store=store)
+    res = zkimg.verify(att, PIPE.apply(IMG), policy=dev_policy([cam.public_key]), store=store)
     assert res.tiles == len(att.proofs)

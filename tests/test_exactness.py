@@ -5,13 +5,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import sample_images
 
 import zkimg
-from zkimg.commitments import commit, hash_public
-from zkimg.lowering import TileJob, run_reference
-from zkimg.prove import generate_witness
-from conftest import sample_images
-from test_transforms import ALL
+from zkimg.hazmat import commit, hash_public
+from zkimg.hazmat.lowering import TileJob, run_reference
+from zkimg.hazmat.proving import generate_witness
+from zkimg.transforms import all_examples
+
+ALL = all_examples()
 
 MIXED = [
     [zkimg.Crop(1, 2, 8, 7), zkimg.Resize(5, 4), zkimg.GaussianBlur(3), zkimg.Contrast(1.3)],

@@ -13,11 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from helpers import dev_policy, photo_tile
 
 import zkimg
 from zkimg.camera import CaptureSecrets, SignedCapture
-from zkimg.circuits import SRS, CircuitStore
-from conftest import photo_tile
+from zkimg.hazmat.circuits import SRS, CircuitStore
 
 PHOTO = photo_tile("chelsea", 60, 120, 24, 24)
 PIPE = zkimg.Pipeline([zkimg.Brightness(1.1)])
@@ -27,7 +27,7 @@ CHILD = textwrap.dedent("""
     from concurrent.futures import ThreadPoolExecutor
     import zkimg
     from zkimg.camera import Capture, CaptureSecrets, SignedCapture
-    from zkimg.circuits import SRS, CircuitStore
+    from zkimg.hazmat.circuits import SRS, CircuitStore
     cache, srs, public, secret, work, out = sys.argv[1:]
     shot = Capture(SignedCapture.load(public), CaptureSecrets.load(secret))
     store = CircuitStore(cache, SRS(srs, development=True))
@@ -64,16 +64,16 @@ def test_sigkill_mid_run_resumes_without_redoing_finished_tiles(store, tmp_path)
     assert not list(work.glob("segment-0/*.tmp*")) or True  # stray temp files are ignored on resume
     subprocess.run(args, check=True, stderr=subprocess.DEVNULL)
     assert all(p.stat().st_mtime_ns == t for p, t in finished.items())  # not redone
-    res = zkimg.verify(zkimg.Attestation.load(out), PIPE.apply(PHOTO), trusted_keys=[cam.public_key], store=store)
+    res = zkimg.verify(zkimg.Attestation.load(out), PIPE.apply(PHOTO), policy=dev_policy([cam.public_key]), store=store)
     assert res.tiles == 9
 
 
 def _build(cache: str, srs: str, q) -> None:
     """Prove one tile through a cold shared cache (both processes race to build its entries)."""
     s = CircuitStore(cache, SRS(srs, development=True))
-    job = zkimg.TileJob(zkimg.Pipeline([zkimg.Flip()]), (8, 8, 3))
-    proved = zkimg.prove_tile(job, PHOTO[:8, :8], store=s)
-    zkimg.verify_tile(proved.proof, job, input_commitment=zkimg.commit(PHOTO[:8, :8], proved.salt),
+    job = zkimg.hazmat.TileJob(zkimg.Pipeline([zkimg.Flip()]), (8, 8, 3))
+    proved = zkimg.hazmat.prove_tile(job, PHOTO[:8, :8], store=s)
+    zkimg.hazmat.verify_tile(proved.proof, job, input_commitment=zkimg.hazmat.commit(PHOTO[:8, :8], proved.salt),
                       output=proved.output, store=s)
     q.put((s.keys(s.circuit(job)).vk_path.read_bytes(), s.stats.setups))
 
@@ -96,7 +96,7 @@ def test_cache_survives_two_processes_proving_the_same_shape(store, tmp_path):
 
 def test_interrupted_cache_write_is_never_trusted(store, tmp_path):
     s = CircuitStore(tmp_path, store.srs)
-    job = zkimg.TileJob(zkimg.Pipeline([zkimg.Flip()]), (8, 8, 3))
+    job = zkimg.hazmat.TileJob(zkimg.Pipeline([zkimg.Flip()]), (8, 8, 3))
     keys = s.keys(s.circuit(job))
     good = keys.vk_path.read_bytes()
     with open(keys.pk_path, "r+b") as f:  # as if the write had stopped half-way
@@ -104,15 +104,15 @@ def test_interrupted_cache_write_is_never_trusted(store, tmp_path):
     fresh = CircuitStore(tmp_path, store.srs)
     keys2 = fresh.keys(fresh.circuit(job))
     assert fresh.stats.rebuilt_corrupt == 1 and keys2.vk_path.read_bytes() == good
-    proved = zkimg.prove_tile(job, PHOTO[:8, :8], store=fresh)
-    zkimg.verify_tile(proved.proof, job, input_commitment=zkimg.commit(PHOTO[:8, :8], proved.salt),
+    proved = zkimg.hazmat.prove_tile(job, PHOTO[:8, :8], store=fresh)
+    zkimg.hazmat.verify_tile(proved.proof, job, input_commitment=zkimg.hazmat.commit(PHOTO[:8, :8], proved.salt),
                       output=proved.output, store=fresh)
 
 
 def test_verifier_checksums_only_the_verifying_key(store, tmp_path):
     """A verifier never reads the proving key (hundreds of MB), but still rejects a bad vk."""
     s = CircuitStore(tmp_path, store.srs)
-    job = zkimg.TileJob(zkimg.Pipeline([zkimg.Flip()]), (8, 8, 3))
+    job = zkimg.hazmat.TileJob(zkimg.Pipeline([zkimg.Flip()]), (8, 8, 3))
     keys = s.keys(s.circuit(job))
     good = keys.vk_path.read_bytes()
     with open(keys.pk_path, "r+b") as f:

@@ -18,14 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from helpers import dev_policy, photo_tile
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import zkimg
 from zkimg import cli
 from zkimg.bundle import Attestation, Segment
-from zkimg.circuits import SRS, CircuitStore
-from conftest import photo_tile
+from zkimg.hazmat.circuits import SRS, CircuitStore
 
 PHOTO = photo_tile("coffee", 40, 60, 32, 32)
 CPU_CEILING_S = 2.0
@@ -59,12 +59,15 @@ def hostile(att, pipeline, proofs, *, max_out=64, tiles_per_job=1, hidden=True, 
                                output_shape=shape, segments=segs)
 
 
-def refuse(att, camera, store, error=zkimg.Error, published=None, limits=zkimg.Limits()):
+DEFAULT_LIMITS = zkimg.Limits()
+
+
+def refuse(att, camera, store, error=zkimg.Error, published=None, limits=DEFAULT_LIMITS):
     """Verify ``att`` and return (exception, CPU seconds, peak traced bytes)."""
     tracemalloc.start()
     t = time.process_time()
     with pytest.raises(error) as e:
-        zkimg.verify(att, published, trusted_keys=[camera.public_key], store=store, limits=limits)
+        zkimg.verify(att, published, policy=dev_policy([camera.public_key]), store=store, limits=limits)
     cpu = time.process_time() - t
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -75,7 +78,7 @@ def test_a_million_jobs_are_counted_not_enumerated(genuine, camera, tmp_path):
     # was: 92 s and 1.1 GB from a 3.4 KB bundle
     _, att = genuine
     bad = hostile(att, zkimg.Pipeline([zkimg.Resize(1024, 1024)]), [b"\x00"], max_out=1)
-    e, cpu, peak = refuse(bad, camera, NoBuildStore(tmp_path), zkimg.InvalidBundle)
+    e, cpu, peak = refuse(bad, camera, NoBuildStore(tmp_path), zkimg.TileCountMismatch)
     assert "1 proofs for 1048576 planned tiles" in str(e)
     assert cpu < CPU_CEILING_S and peak < MEMORY_CEILING
 
@@ -105,7 +108,7 @@ def test_oversized_jobs_are_refused_before_building(genuine, camera, tmp_path):
 def test_forged_huge_capture_costs_one_signature_check(genuine, camera, tmp_path):
     # was: 226 s recomputing a root over 2^20 cells before the signature was checked
     _, att = genuine
-    lay = zkimg.TileLayout(512, 512, 3, 4, 1)
+    lay = zkimg.hazmat.TileLayout(512, 512, 3, 4, 1)
     cap = dataclasses.replace(att.capture, layout=lay, cell_commitments=tuple(range(lay.cell_count)))
     e, cpu, _ = refuse(dataclasses.replace(att, capture=cap), camera, NoBuildStore(tmp_path), zkimg.SignatureInvalid)
     assert cpu < CPU_CEILING_S
@@ -124,7 +127,7 @@ def test_garbage_proofs_cost_one_setup(store, camera, tmp_path):
     img = photo_tile("astronaut", 100, 100, 40, 40)
     shot = camera.capture(img, tile=16, border=2)
     pipe = zkimg.Pipeline([zkimg.GaussianBlur(3)])
-    plan = zkimg.Plan(pipe, shot.signed.layout, max_out=8)
+    plan = zkimg.hazmat.Plan(pipe, shot.signed.layout, max_out=8)
     assert plan.distinct_circuits >= 4
     logrows = store.circuit(plan.jobs[0].spec).logrows
     fresh = CircuitStore(tmp_path / "cache", store.srs)
@@ -165,7 +168,7 @@ def test_plan_shaped_hostile_bundles_are_refused_cheaply(genuine, camera, tmp_pa
     published = None if hidden else np.zeros(bad.output_shape, np.uint8)
     t = time.process_time()
     try:
-        zkimg.verify(bad, published, trusted_keys=[camera.public_key], store=NoBuildStore(tmp_path))
+        zkimg.verify(bad, published, policy=dev_policy([camera.public_key]), store=NoBuildStore(tmp_path))
     except zkimg.Error as e:
         event(f"refused: {type(e).__name__} {str(e).split('(')[0].split(' has ')[-1][:40]}")
     except AssertionError as e:  # reached the first circuit: only a plan within every limit may
@@ -196,14 +199,14 @@ def test_planted_cache_entry_of_another_job_is_rebuilt(store, camera, tmp_path):
     same = zkimg.Pipeline([zkimg.Brightness(1.0)])
     att = zkimg.prove(shot, black, store=builder, executor=ThreadPoolExecutor(1))
     lay = shot.signed.layout
-    (job_b,), (job_s,) = zkimg.Plan(black, lay).jobs, zkimg.Plan(same, lay).jobs
+    (job_b,), (job_s,) = zkimg.hazmat.Plan(black, lay).jobs, zkimg.hazmat.Plan(same, lay).jobs
     for src, dst in zip(_entries(builder, job_b.spec), _entries(builder, job_s.spec)):
         shutil.rmtree(dst)
         shutil.copytree(src, dst)  # a consistent entry of another job, planted under this job's address
     forged = dataclasses.replace(att, pipeline=same)
     verifier = CircuitStore(cache, store.srs)
     with pytest.raises(zkimg.ProofInvalid):
-        zkimg.verify(forged, same.apply(img) * 0, trusted_keys=[camera.public_key], store=verifier)
+        zkimg.verify(forged, same.apply(img) * 0, policy=dev_policy([camera.public_key]), store=verifier)
     assert verifier.stats.rebuilt_corrupt >= 2 and verifier.stats.compiles == 1
 
 
@@ -212,12 +215,12 @@ def test_cache_entry_with_another_graph_is_rebuilt(store, tmp_path):
     graph is caught by comparing its ONNX with the one lowered here."""
     import json
 
-    from zkimg.lowering import lower_circuit
+    from zkimg.hazmat.lowering import lower_circuit
 
     cache = tmp_path / "cache"
     builder = CircuitStore(cache, store.srs)
-    a = zkimg.TileJob(zkimg.Pipeline([zkimg.Brightness(0.5)]), (8, 8, 3))
-    b = zkimg.TileJob(zkimg.Pipeline([zkimg.Brightness(1.5)]), (8, 8, 3))
+    a = zkimg.hazmat.TileJob(zkimg.Pipeline([zkimg.Brightness(0.5)]), (8, 8, 3))
+    b = zkimg.hazmat.TileJob(zkimg.Pipeline([zkimg.Brightness(1.5)]), (8, 8, 3))
     ca, cb = builder.circuit(a).directory, builder.circuit(b).directory
     shutil.rmtree(cb)
     shutil.copytree(ca, cb)
@@ -234,12 +237,12 @@ def test_pinned_verifying_key_overrides_a_forged_entry(store, camera, tmp_path):
     """A key entry forged consistently (manifest and all) is caught by the pinned vk digest."""
     import json
 
-    from zkimg.circuits import sha256_file
+    from zkimg.hazmat.circuits import sha256_file
 
     cache = tmp_path / "cache"
     builder = CircuitStore(cache, store.srs)
-    a = zkimg.TileJob(zkimg.Pipeline([zkimg.Brightness(0.5)]), (8, 8, 3))
-    b = zkimg.TileJob(zkimg.Pipeline([zkimg.Brightness(1.5)]), (8, 8, 3))
+    a = zkimg.hazmat.TileJob(zkimg.Pipeline([zkimg.Brightness(0.5)]), (8, 8, 3))
+    b = zkimg.hazmat.TileJob(zkimg.Pipeline([zkimg.Brightness(1.5)]), (8, 8, 3))
     (_, ka), (_, kb) = _entries(builder, a.spec()), _entries(builder, b.spec())
     circuit_b = builder.circuit(b)
     genuine_vk = sha256_file(kb / "vk.key")
@@ -260,7 +263,7 @@ def test_pinned_verifying_key_overrides_a_forged_entry(store, camera, tmp_path):
 
 def test_cache_directory_is_owner_only(tmp_path):
     store = CircuitStore(tmp_path / "c")
-    store.circuit(zkimg.TileJob(zkimg.Pipeline([zkimg.Flip()]), (8, 8, 1)))
+    store.circuit(zkimg.hazmat.TileJob(zkimg.Pipeline([zkimg.Flip()]), (8, 8, 1)))
     assert stat.S_IMODE((tmp_path / "c").stat().st_mode) == 0o700
 
 
@@ -274,19 +277,27 @@ def test_srs_trust_is_judged_from_the_verifiers_files(genuine, store, camera, tm
     pipe = zkimg.Pipeline([zkimg.Flip()])
     unpinned = CircuitStore(store.cache_dir, SRS.from_directory(local))
     att = zkimg.prove(shot, pipe, store=unpinned, executor=ThreadPoolExecutor(1))
-    res = zkimg.verify(att, pipe.apply(PHOTO), trusted_keys=[camera.public_key], store=unpinned)
+    res = zkimg.verify(att, pipe.apply(PHOTO), policy=dev_policy([camera.public_key]), store=unpinned)
     assert res.srs_trust == "unpinned" and not res.development_srs
+    with pytest.raises(zkimg.UntrustedSRS, match="allow_unpinned_srs"):  # the default policy wants pinned files
+        zkimg.verify(att, pipe.apply(PHOTO), zkimg.TrustedCameras(camera.public_key), store=unpinned)
+    lenient = zkimg.TrustedCameras(camera.public_key, allow_unpinned_srs=True)
+    assert zkimg.verify(att, pipe.apply(PHOTO), lenient, store=unpinned).srs_trust == "unpinned"
     pinned = CircuitStore(store.cache_dir, SRS.from_directory(local, att.srs_digests))
-    assert zkimg.verify(att, pipe.apply(PHOTO), trusted_keys=[camera.public_key], store=pinned).srs_trust == "pinned"
+    default = zkimg.TrustedCameras(camera.public_key)
+    assert zkimg.verify(att, pipe.apply(PHOTO), default, store=pinned).srs_trust == "pinned"
+    with pytest.raises(zkimg.UntrustedSRS):
+        zkimg.verify(att, pipe.apply(PHOTO), zkimg.TrustedCameras(camera.public_key, minimum_srs_trust="ceremony"),
+                     store=pinned)
     k = next(iter(att.srs_digests))
     with pytest.raises(zkimg.CircuitError, match="pinned"):
         SRS.from_directory(local, {k: "0" * 64}).digest(k)
     for k, v in att.srs_digests.items():
-        monkeypatch.setitem(zkimg.circuits.CEREMONY_SRS_SHA256, k, v)
-    res = zkimg.verify(att, pipe.apply(PHOTO), trusted_keys=[camera.public_key],
+        monkeypatch.setitem(zkimg.hazmat.circuits.CEREMONY_SRS_SHA256, k, v)
+    res = zkimg.verify(att, pipe.apply(PHOTO), policy=dev_policy([camera.public_key]),
                        store=CircuitStore(store.cache_dir, SRS.from_directory(local)))
     assert res.srs_trust == "ceremony"
-    assert zkimg.verify(genuine[1], pipe.apply(PHOTO), trusted_keys=[camera.public_key],
+    assert zkimg.verify(genuine[1], pipe.apply(PHOTO), policy=dev_policy([camera.public_key]),
                         store=store).srs_trust == "development"
 
 
@@ -300,8 +311,11 @@ def test_cli_warns_about_an_unpinned_srs(genuine, store, camera, tmp_path, capsy
     att.save(tmp_path / "b.zkimg")
     zkimg.write_image(tmp_path / "out.png", pipe.apply(PHOTO))
     (tmp_path / "cam.pub.pem").write_text(camera.public_key.pem())
-    code = cli.main(["verify", str(tmp_path / "out.png"), "-b", str(tmp_path / "b.zkimg"), "--trust",
-                     str(tmp_path / "cam.pub.pem"), "--srs", str(local), "--cache", str(store.cache_dir)])
+    argv = ["verify", str(tmp_path / "out.png"), "-b", str(tmp_path / "b.zkimg"), "--trust",
+            str(tmp_path / "cam.pub.pem"), "--srs", str(local), "--cache", str(store.cache_dir)]
+    assert cli.main(argv) == cli.EXIT_NOT_VERIFIED  # not without an explicit opt-in
+    assert "srs_trust check failed" in capsys.readouterr().err
+    code = cli.main(argv + ["--allow-unpinned-srs"])
     out = capsys.readouterr().out
     assert code == 0 and "WARNING      unpinned SRS" in out and "ceremony" not in out.split("WARNING")[0]
 
@@ -324,11 +338,11 @@ def fifo(tmp_path):
 
 LOADERS = {
     "bundle": ("zkimg.Attestation.load", "InvalidBundle"),
-    "capture record": ("zkimg.SignedCapture.load", "InvalidBundle"),
-    "secrets": ("zkimg.CaptureSecrets.load", "InvalidBundle"),
-    "camera key": ("zkimg.Camera.load", "InvalidBundle"),
-    "public key": ("zkimg.PublicKey.load", "InvalidBundle"),
-    "pipeline": ("zkimg.load_pipeline", "InvalidBundle"),
+    "capture record": ("zkimg.SignedCapture.load", "InvalidRecord"),
+    "secrets": ("zkimg.CaptureSecrets.load", "InvalidRecord"),
+    "camera key": ("zkimg.Camera.load", "InvalidKey"),
+    "public key": ("zkimg.PublicKey.load", "InvalidKey"),
+    "pipeline": ("zkimg.load_pipeline", "InvalidPipelineFile"),
     "image": ("zkimg.read_image", "InvalidImage"),
 }
 
@@ -374,7 +388,7 @@ def test_c2pa_reader_refuses_a_fifo(fifo):
 
 def test_private_key_is_refused_as_a_trusted_key(camera, tmp_path):
     camera.save(tmp_path / "cam.pem")
-    with pytest.raises(zkimg.InvalidBundle, match="private key"):
+    with pytest.raises(zkimg.InvalidKey, match="private key"):
         zkimg.PublicKey.load(tmp_path / "cam.pem")
 
 
@@ -394,7 +408,7 @@ def test_tiny_sigma_is_the_identity_kernel():
         assert zkimg.GaussianBlur(5, sigma).kernel == (0, 0, 256, 0, 0)
     a = cli.build_parser().parse_args(["prove", "--capture", "c", "--secrets", "s", "-o", "o", "--blur",
                                        "gaussian:3:1e-170"])
-    assert cli._pipeline(a, a.parser) == zkimg.Pipeline([zkimg.GaussianBlur(3, 1e-170)])
+    assert cli.pipeline_from_args(a, a.parser) == zkimg.Pipeline([zkimg.GaussianBlur(3, 1e-170)])
 
 
 def test_ezkl_panic_during_compile_is_a_circuit_error(tmp_path, monkeypatch):
@@ -408,7 +422,7 @@ def test_ezkl_panic_during_compile_is_a_circuit_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(ezkl, "compile_circuit", panic)
     with pytest.raises(zkimg.CircuitError, match="unwrap"):
-        CircuitStore(tmp_path).circuit(zkimg.TileJob(zkimg.Pipeline([zkimg.Flip("vertical")]), (8, 8, 1)))
+        CircuitStore(tmp_path).circuit(zkimg.hazmat.TileJob(zkimg.Pipeline([zkimg.Flip("vertical")]), (8, 8, 1)))
 
 
 def test_cli_internal_errors_and_malformed_input_never_exit_1(tmp_path, monkeypatch, capsys):
@@ -428,11 +442,11 @@ def test_cli_internal_errors_and_malformed_input_never_exit_1(tmp_path, monkeypa
 
 
 def test_verify_tile_reports_the_verifiers_srs(store):
-    job = zkimg.TileJob(zkimg.Pipeline([zkimg.Flip()]), (8, 8, 3))
+    job = zkimg.hazmat.TileJob(zkimg.Pipeline([zkimg.Flip()]), (8, 8, 3))
     tile = PHOTO[:8, :8]
-    proved = zkimg.prove_tile(job, tile, store=store)
+    proved = zkimg.hazmat.prove_tile(job, tile, store=store)
     claimed = dataclasses.replace(proved.proof, development_srs=False)  # the prover's claim
-    res = zkimg.verify_tile(claimed, job, input_commitment=zkimg.commit(tile, proved.salt), output=job.apply(tile),
+    res = zkimg.hazmat.verify_tile(claimed, job, input_commitment=zkimg.hazmat.commit(tile, proved.salt), output=job.apply(tile),
                             store=store)
     assert res.development_srs is True
 

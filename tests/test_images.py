@@ -4,11 +4,11 @@ import io
 
 import numpy as np
 import pytest
+from helpers import photo_tile
 from PIL import Image
 
 import zkimg
 from zkimg.images import encode_image, media_type, read_image, write_image
-from conftest import photo_tile
 
 PHOTO = photo_tile("coffee", 100, 200, 21, 34)  # odd size, real photo
 

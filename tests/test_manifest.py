@@ -7,11 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from helpers import dev_policy, photo_tile
 
 import zkimg
 from zkimg import manifest
 from zkimg.images import read_image, write_image
-from conftest import photo_tile
 
 c2pa = pytest.importorskip("c2pa")
 
@@ -37,7 +37,7 @@ def test_round_trip_on_png(made, store):
     assert np.array_equal(pixels, read_image(d / "edit.png"))  # the manifest changes no pixel
     got = manifest.read(d / "signed.png", trust_anchors=ca)
     assert got.attestation == att and got.validation_state == "Trusted" and not got.failures
-    assert zkimg.verify(got.attestation, pixels, trusted_keys=[cam.public_key], store=store).tiles == len(att.proofs)
+    assert zkimg.verify(got.attestation, pixels, policy=dev_policy([cam.public_key]), store=store).tiles == len(att.proofs)
     untrusted = manifest.read(d / "signed.png")  # without the CA: valid, not trusted
     assert untrusted.validation_state == "Valid" and "signingCredential.untrusted" in untrusted.failures
     with c2pa.Reader(str(d / "signed.png")) as r:
@@ -59,7 +59,7 @@ def test_large_bundle_goes_to_a_sidecar(made, store, monkeypatch):
     assert out.sidecar == d / "side.png.zkimg" and out.sidecar.read_bytes() == att.dumps(compress=True)
     got = manifest.read(d / "side.png", trust_anchors=ca)
     assert got.attestation == att and got.sidecar == out.sidecar
-    zkimg.verify(got.attestation, read_image(d / "side.png"), trusted_keys=[cam.public_key], store=store)
+    zkimg.verify(got.attestation, read_image(d / "side.png"), policy=dev_policy([cam.public_key]), store=store)
     data = bytearray(out.sidecar.read_bytes())
     data[-3] ^= 1  # the sidecar no longer matches the SHA-256 the signed manifest holds
     out.sidecar.write_bytes(bytes(data))
@@ -72,9 +72,9 @@ def test_large_bundle_goes_to_a_sidecar(made, store, monkeypatch):
 
 def _sign_payload(d, att, signer, payload, name):
     """Sign an arbitrary zkimg assertion (a hostile or broken manifest) into a copy of edit.png."""
-    b = c2pa.Builder(manifest._manifest(att, name, "image/png", payload))
+    b = c2pa.Builder(manifest.manifest_definition(att, name, "image/png", payload))
     with open(d / "edit.png", "rb") as s, open(d / name, "w+b") as o:
-        b.sign(signer._signer(), "image/png", s, o)
+        b.sign(signer.c2pa_signer(), "image/png", s, o)
     return d / name
 
 
@@ -101,11 +101,11 @@ def test_no_manifest_or_no_zkimg_assertion(made):
     d, cam, att, signer, ca = made
     with pytest.raises(zkimg.ManifestError, match="no C2PA manifest"):
         manifest.read(d / "edit.png")
-    m = manifest._manifest(att, "x.png", "image/png", {})
+    m = manifest.manifest_definition(att, "x.png", "image/png", {})
     m["assertions"] = [a for a in m["assertions"] if a["label"] != manifest.ASSERTION_LABEL]
     b = c2pa.Builder(m)
     with open(d / "edit.png", "rb") as s, open(d / "other.png", "w+b") as o:
-        b.sign(signer._signer(), "image/png", s, o)
+        b.sign(signer.c2pa_signer(), "image/png", s, o)
     with pytest.raises(zkimg.ManifestError, match="no org.zkimg.attestation"):
         manifest.read(d / "other.png")
 
@@ -131,7 +131,7 @@ def test_changed_pixels_break_both_c2pa_binding_and_proof(made, store):
     got = manifest.read(d / "forged.png", trust_anchors=ca)
     assert got.validation_state == "Invalid" and "assertion.dataHash.mismatch" in got.failures
     with pytest.raises(zkimg.ProofInvalid):  # zkimg's own check, independent of C2PA
-        zkimg.verify(got.attestation, read_image(d / "forged.png"), trusted_keys=[cam.public_key], store=store)
+        zkimg.verify(got.attestation, read_image(d / "forged.png"), policy=dev_policy([cam.public_key]), store=store)
 
 
 def test_signer_validation(tmp_path):

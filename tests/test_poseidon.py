@@ -1,4 +1,4 @@
-"""The native Poseidon (zkimg.poseidon) against ezkl's own, bit for bit."""
+"""The native Poseidon (zkimg.hazmat.poseidon) against ezkl's own, bit for bit."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import ezkl
 import numpy as np
 import pytest
 
-from zkimg import poseidon as P
-from zkimg.commitments import commit, felt_from_hex, felt_to_hex, hash_public, pack
+from zkimg.hazmat import commit, felt_from_hex, felt_to_hex, hash_public, pack
+from zkimg.hazmat import poseidon as P
 
 p = P.FIELD_MODULUS
 

@@ -7,22 +7,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import photo_tile
 
 import zkimg
-from zkimg.commitments import FIELD_MODULUS, commit, pack
-from zkimg.lowering import TileJob
-from zkimg.prove import TileProof, generate_witness
-from conftest import photo_tile
-from test_transforms import ALL
+from zkimg.hazmat import FIELD_MODULUS, TileProof, commit, pack
+from zkimg.hazmat.lowering import TileJob
+from zkimg.hazmat.proving import generate_witness
+from zkimg.transforms import all_examples
+
+ALL = all_examples()
 
 TILE = photo_tile("astronaut", 120, 200, 8, 8)
 
 
 def prove_and_verify(store, job, tile, **kw):
-    proved = zkimg.prove_tile(job, tile, store=store, **kw)
+    proved = zkimg.hazmat.prove_tile(job, tile, store=store, **kw)
     proof = TileProof.loads(proved.proof.dumps())  # through the wire format
     extra = ({"output_commitment": proof.output_commitment} if job.hidden_output else {"output": proved.output})
-    result = zkimg.verify_tile(proof, job, input_commitment=commit(tile, proved.salt), store=store, **extra)
+    result = zkimg.hazmat.verify_tile(proof, job, input_commitment=commit(tile, proved.salt), store=store, **extra)
     return proved, result
 
 
@@ -56,7 +58,7 @@ def test_hidden_output(store):
 
 
 def test_native_commitment_equals_in_circuit(store):
-    salt = zkimg.new_salt()
+    salt = zkimg.hazmat.new_salt()
     job = TileJob(zkimg.Pipeline([zkimg.Flip()]), TILE.shape)
     with tempfile.TemporaryDirectory() as tmp:
         w = generate_witness(store, job, TILE, salt, None, Path(tmp))
@@ -66,8 +68,8 @@ def test_native_commitment_equals_in_circuit(store):
 def test_salt_makes_commitments_hiding(store):
     flat = np.full((8, 8, 3), 200, np.uint8)  # a flat tile: guessable without a salt
     job = TileJob(zkimg.Pipeline([zkimg.Brightness(1.0)]), flat.shape)
-    a = zkimg.prove_tile(job, flat, store=store)
-    b = zkimg.prove_tile(job, flat, store=store)
+    a = zkimg.hazmat.prove_tile(job, flat, store=store)
+    b = zkimg.hazmat.prove_tile(job, flat, store=store)
     assert a.salt != b.salt and len(a.salt) == 16
     assert a.proof.input_commitment != b.proof.input_commitment
     assert commit(flat, a.salt) != commit(flat, b.salt)
@@ -75,7 +77,9 @@ def test_salt_makes_commitments_hiding(store):
 
 def test_packing_is_only_injective_on_bytes():
     # Why the range check matters: without it, 256 in one digit equals a carry into the next.
-    raw = lambda digits: sum(d * 256 ** i for i, d in enumerate(digits))  # pack without the check
+    def raw(digits):  # pack without the check
+        return sum(d * 256 ** i for i, d in enumerate(digits))
+
     assert raw([256, 0]) == raw([0, 1]) == pack([0, 1] + [0] * 14)[0]
     with pytest.raises(zkimg.InvalidImage):
         pack([256])
@@ -109,7 +113,7 @@ def test_pixel_outside_byte_range_cannot_be_proved(store, bad_value):
     job = TileJob(zkimg.Pipeline([zkimg.Flip()]), TILE.shape)
     assert_edited_witness_does_not_prove(store, job, TILE, lambda inputs: inputs[0].__setitem__(0, _felt(bad_value)))
     with pytest.raises(zkimg.InvalidImage):  # and the public API refuses such a tile up front
-        zkimg.prove_tile(job, TILE.astype(np.int64) + 1, store=store)
+        zkimg.hazmat.prove_tile(job, TILE.astype(np.int64) + 1, store=store)
 
 
 def _edit_hint(hint: int, position: int, value):
@@ -127,7 +131,7 @@ def test_rounding_hint_off_by_one_cannot_be_proved(store, hint, delta):
     # the one-lookup path). Ceil instead of floor (delta=+1) or one less (delta=-1) leaves the
     # remainder outside [0, d): only the remainder lookup stops it. The two passes would
     # share weights and divisor, so the second is scaled by 2 (weights and divisor 512) and
-    # each uses its own shifted tables (one constant per use, see zkimg.lowering).
+    # each uses its own shifted tables (one constant per use, see zkimg.hazmat.lowering).
     job = TileJob(zkimg.Pipeline([zkimg.GaussianBlur(3)]), TILE.shape)
     assert len(store.circuit(job).hints) == 2
     assert_edited_witness_does_not_prove(store, job, TILE, _edit_hint(hint, 5, lambda q: q + delta))
@@ -141,7 +145,7 @@ def test_quotient_past_the_byte_table_cannot_be_proved(store):
     import onnx
     from onnx import numpy_helper
 
-    from zkimg.lowering import lower_circuit
+    from zkimg.hazmat.lowering import lower_circuit
 
     job = TileJob(zkimg.Pipeline([zkimg.GaussianBlur(3)]), TILE.shape)
     graph = onnx.load_from_string(lower_circuit(job.spec()).model).graph
@@ -175,7 +179,7 @@ def test_no_constant_feeds_two_nodes(store, steps):
     import onnx
     from onnx import numpy_helper
 
-    from zkimg.lowering import lower_circuit
+    from zkimg.hazmat.lowering import lower_circuit
 
     job = TileJob(zkimg.Pipeline(steps), (8, 8, 3))
     graph = onnx.load_from_string(lower_circuit(job.spec()).model).graph
@@ -201,8 +205,8 @@ def test_one_lookup_roundings_are_rescaled_only_while_their_table_stays_small():
     import onnx
     from onnx import numpy_helper
 
-    from zkimg.lowering import ROUNDING_TABLE_MAX, CircuitSpec, lower_circuit
-    from zkimg.primitives import WeightedSum
+    from zkimg.hazmat.lowering import ROUNDING_TABLE_MAX, CircuitSpec, lower_circuit
+    from zkimg.hazmat.primitives import WeightedSum
 
     w = 6
     same = tuple(range(w))
@@ -233,11 +237,11 @@ def test_small_divisors_round_by_one_lookup_without_hints(store):
 @pytest.fixture(scope="module")
 def proved(store):
     job = TileJob(zkimg.Pipeline([zkimg.Brightness(1.2)]), TILE.shape)
-    return job, zkimg.prove_tile(job, TILE, store=store)
+    return job, zkimg.hazmat.prove_tile(job, TILE, store=store)
 
 
 def verify(store, proof, job, c_in, output):
-    return zkimg.verify_tile(proof, job, input_commitment=c_in, output=output, store=store)
+    return zkimg.hazmat.verify_tile(proof, job, input_commitment=c_in, output=output, store=store)
 
 
 def test_untampered_verifies(store, proved):
@@ -275,7 +279,7 @@ def test_different_transform_parameter_is_rejected(store, proved):
 
 def test_different_input_commitment_is_rejected(store, proved):
     job, p = proved
-    other_c = commit(TILE, zkimg.new_salt())
+    other_c = commit(TILE, zkimg.hazmat.new_salt())
     with pytest.raises(zkimg.CommitmentMismatch):
         verify(store, p.proof, job, other_c, p.output)
     forged = dataclasses.replace(p.proof, input_commitment=other_c)
@@ -286,7 +290,7 @@ def test_different_input_commitment_is_rejected(store, proved):
 def test_proof_from_another_job_is_rejected(store, proved):
     job, p = proved
     other_job = TileJob(zkimg.Pipeline([zkimg.Contrast(1.2)]), TILE.shape)
-    other = zkimg.prove_tile(other_job, TILE, salt=p.salt, store=store)
+    other = zkimg.hazmat.prove_tile(other_job, TILE, salt=p.salt, store=store)
     transplanted = dataclasses.replace(p.proof, proof=other.proof.proof)
     with pytest.raises(zkimg.ProofInvalid):
         verify(store, transplanted, job, p.proof.input_commitment, p.output)
@@ -301,16 +305,16 @@ def test_srs_mismatch_is_rejected(store, proved):
 
 def test_hidden_output_commitment_tampering_is_rejected(store):
     job = TileJob(zkimg.Pipeline([zkimg.Flip()]), TILE.shape, hidden_output=True)
-    p = zkimg.prove_tile(job, TILE, store=store)
+    p = zkimg.hazmat.prove_tile(job, TILE, store=store)
     c_in = p.proof.input_commitment
-    wrong = commit(job.apply(TILE), zkimg.new_salt())
+    wrong = commit(job.apply(TILE), zkimg.hazmat.new_salt())
     with pytest.raises(zkimg.CommitmentMismatch):
-        zkimg.verify_tile(p.proof, job, input_commitment=c_in, output_commitment=wrong, store=store)
+        zkimg.hazmat.verify_tile(p.proof, job, input_commitment=c_in, output_commitment=wrong, store=store)
     with pytest.raises(zkimg.ProofInvalid):
-        zkimg.verify_tile(dataclasses.replace(p.proof, output_commitment=wrong), job, input_commitment=c_in,
+        zkimg.hazmat.verify_tile(dataclasses.replace(p.proof, output_commitment=wrong), job, input_commitment=c_in,
                           output_commitment=wrong, store=store)
     with pytest.raises(zkimg.OutputMismatch):
-        zkimg.verify_tile(p.proof, job, input_commitment=c_in, output=job.apply(TILE), store=store)
+        zkimg.hazmat.verify_tile(p.proof, job, input_commitment=c_in, output=job.apply(TILE), store=store)
 
 
 def test_verifier_never_uses_a_provers_key(store, proved, tmp_path):
@@ -332,24 +336,24 @@ def test_verifier_never_uses_a_provers_key(store, proved, tmp_path):
 def test_second_proof_of_same_shape_does_no_setup(tmp_path):
     store = zkimg.CircuitStore(tmp_path / "cache")
     job = TileJob(zkimg.Pipeline([zkimg.Flip()]), (4, 4, 3))
-    zkimg.prove_tile(job, TILE[:4, :4], store=store)
+    zkimg.hazmat.prove_tile(job, TILE[:4, :4], store=store)
     assert (store.stats.compiles, store.stats.setups) == (1, 1)
-    zkimg.prove_tile(job, TILE[4:, 4:], store=store)
+    zkimg.hazmat.prove_tile(job, TILE[4:, 4:], store=store)
     again = zkimg.CircuitStore(tmp_path / "cache")  # a new process would see the same disk
-    zkimg.prove_tile(job, TILE[:4, 4:], store=again)
+    zkimg.hazmat.prove_tile(job, TILE[:4, 4:], store=again)
     assert (store.stats.setups, again.stats.setups, again.stats.compiles) == (1, 0, 0)
 
 
 def test_corrupt_cache_entry_is_rebuilt_not_trusted(tmp_path):
     store = zkimg.CircuitStore(tmp_path / "cache")
     job = TileJob(zkimg.Pipeline([zkimg.Flip("vertical")]), (4, 4, 3))
-    p = zkimg.prove_tile(job, TILE[:4, :4], store=store)
+    p = zkimg.hazmat.prove_tile(job, TILE[:4, :4], store=store)
     keys = store.keys(store.circuit(job))
     with open(keys.vk_path, "r+b") as f:
         f.seek(40)
         f.write(b"\xff\xff\xff\xff")
     again = zkimg.CircuitStore(tmp_path / "cache")
-    res = zkimg.verify_tile(p.proof, job, input_commitment=p.proof.input_commitment,
+    res = zkimg.hazmat.verify_tile(p.proof, job, input_commitment=p.proof.input_commitment,
                             output=p.output, store=again)
     assert res and again.stats.rebuilt_corrupt == 1 and again.stats.setups == 1
 
@@ -361,13 +365,13 @@ def test_ceremony_srs_directory_and_pinned_digest(tmp_path, store):
     (tmp_path / "srs").mkdir()
     (tmp_path / "srs" / f"kzg{k}.srs").write_bytes(src.read_bytes())
     good = zkimg.SRS.from_directory(tmp_path / "srs", {k: store.srs.digest(k)})
-    p = zkimg.prove_tile(job, TILE[:4, :4], store=zkimg.CircuitStore(tmp_path / "c1", srs=good))
+    p = zkimg.hazmat.prove_tile(job, TILE[:4, :4], store=zkimg.CircuitStore(tmp_path / "c1", srs=good))
     assert p.proof.development_srs is False
     bad = zkimg.SRS.from_directory(tmp_path / "srs", {k: "0" * 64})
     with pytest.raises(zkimg.CircuitError):
-        zkimg.prove_tile(job, TILE[:4, :4], store=zkimg.CircuitStore(tmp_path / "c2", srs=bad))
+        zkimg.hazmat.prove_tile(job, TILE[:4, :4], store=zkimg.CircuitStore(tmp_path / "c2", srs=bad))
     with pytest.raises(zkimg.CircuitError):
-        zkimg.prove_tile(job, TILE[:4, :4],
+        zkimg.hazmat.prove_tile(job, TILE[:4, :4],
                          store=zkimg.CircuitStore(tmp_path / "c3", srs=zkimg.SRS.from_directory(tmp_path / "none")))
 
 

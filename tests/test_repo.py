@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +53,7 @@ def test_ezkl_scale_warning_is_filtered(tmp_path, caplog):
     import zkimg
 
     with caplog.at_level(logging.WARNING):
-        zkimg.CircuitStore(tmp_path).circuit(zkimg.TileJob(zkimg.Pipeline([zkimg.Flip()]), (4, 5, 3)))
+        zkimg.CircuitStore(tmp_path).circuit(zkimg.hazmat.TileJob(zkimg.Pipeline([zkimg.Flip()]), (4, 5, 3)))
     assert not [r for r in caplog.records if "low scale" in r.getMessage()]
     logging.getLogger("ezkl").warning("low scale values (<8) may impact precision")  # the filter is what drops it
     logging.getLogger("ezkl").warning("another ezkl warning")
@@ -69,7 +70,7 @@ def test_shipped_circuits_keep_the_freivalds_einsum_chip_off(tmp_path, monkeypat
     import record
 
     import zkimg
-    from zkimg.circuits import RUN_ARGS
+    from zkimg.hazmat.circuits import RUN_ARGS
 
     assert RUN_ARGS["disable_freivalds"] is True
     store = zkimg.CircuitStore(tmp_path)
@@ -92,4 +93,85 @@ def test_shipped_circuits_keep_the_freivalds_einsum_chip_off(tmp_path, monkeypat
     import pytest
 
     with pytest.raises(zkimg.CircuitError, match="Freivalds"):
-        zkimg.CircuitStore(tmp_path / "other").circuit(zkimg.TileJob(zkimg.Pipeline([zkimg.Flip()]), (4, 4, 3)))
+        zkimg.CircuitStore(tmp_path / "other").circuit(zkimg.hazmat.TileJob(zkimg.Pipeline([zkimg.Flip()]), (4, 4, 3)))
+
+
+def test_results_lead_with_the_current_figures_of_every_workload():
+    """benchmarks/RESULTS.md starts with the current table of each workload, rendered from
+    benchmarks/current.json by benchmarks/current.py; the dated history follows."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import current
+
+    text = (ROOT / "benchmarks" / "RESULTS.md").read_text()
+    data = json.loads((ROOT / "benchmarks" / "current.json").read_text())
+    assert set(current.ORDER) <= set(data)
+    assert current.rendered(text, data) == text  # regenerate with python benchmarks/current.py --render-only
+    assert text.index("\n## Current figures") < text.index("\n## History") < text.index("\n## Tile jobs per transform (")
+
+
+def test_readme_names_every_error_and_every_verifier_check():
+    """The README is where a user learns what can go wrong: every public error class and every
+    check name the CLI can print (``NOT VERIFIED: <check> check failed``) is listed there."""
+    import inspect
+
+    import zkimg
+    from zkimg import errors
+
+    readme = (ROOT / "README.md").read_text()
+    classes = [c for _, c in inspect.getmembers(errors, inspect.isclass) if issubclass(c, errors.Error)]
+    assert len(classes) >= 20
+    for cls in classes:
+        assert getattr(zkimg, cls.__name__) is cls, f"{cls.__name__} is not exported by zkimg"
+        if cls is not errors.Error:
+            assert f"`zkimg.{cls.__name__}`" in readme or f"`{cls.__name__}`" in readme, cls.__name__
+        if issubclass(cls, errors.VerificationError) and cls is not errors.VerificationError:
+            assert f"`{cls.check}`" in readme.split("NOT VERIFIED")[1][:400], f"check {cls.check!r} not listed"
+
+
+def test_exported_names_never_shadow_modules_and_private_names_stay_private():
+    """``import zkimg.x as m`` gives the module x: no package exports a name equal to one of its
+    modules; and no module imports another module's private (``_``) names."""
+    import ast
+    import pkgutil
+
+    import zkimg
+    import zkimg.hazmat
+
+    for pkg in (zkimg, zkimg.hazmat):
+        modules = {m.name for m in pkgutil.iter_modules(pkg.__path__)}
+        assert not modules & set(pkg.__all__), modules & set(pkg.__all__)
+        assert all(hasattr(pkg, name) for name in pkg.__all__)
+    for path in (ROOT / "zkimg").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module is not None:  # (``from . import _ezkl``: a module)
+                private = [a.name for a in node.names if a.name.startswith("_") and a.name != "__version__"]
+                assert not private, f"{path.relative_to(ROOT)} imports private names {private} from {node.module}"
+    for path in (ROOT / "tests").glob("*.py"):  # tests use public names only
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] + [a.name for a in node.names] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            if names and names[0].startswith("zkimg"):
+                assert not any(part.startswith("_") for n in names for part in n.split(".")), (path.name, names)
+
+
+def test_ezkl_is_called_from_one_backend_module():
+    """zkimg/hazmat/_ezkl.py is the only module that imports ezkl; prover and verifier reach
+    it through it, and neither imports the other."""
+    import ast
+
+    importers, imports = set(), {}
+    for path in (ROOT / "zkimg").rglob("*.py"):
+        rel = str(path.relative_to(ROOT))
+        mods = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                mods |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                mods |= {node.module or ""} | {f"{node.module or ''}.{a.name}" for a in node.names}
+        if any(m == "ezkl" or m.startswith("ezkl.") for m in mods):
+            importers.add(rel)
+        imports[rel] = mods
+    assert importers == {"zkimg/hazmat/_ezkl.py"}
+    assert not any("verifying" in m or "verification" in m for m in imports["zkimg/hazmat/proving.py"])
+    assert not any("proving" in m or "attest" in m for m in imports["zkimg/hazmat/verifying.py"])
+    assert not any("proving" in m or "attest" in m for m in imports["zkimg/verification.py"])

@@ -2,10 +2,13 @@
 
 import numpy as np
 import pytest
+from helpers import photo_tile
 
 import zkimg
-from zkimg.primitives import restrict, run_all
-from conftest import photo_tile
+from zkimg.hazmat.plan import plan
+from zkimg.hazmat.primitives import restrict, run_all
+from zkimg.hazmat.tiles import TileLayout
+from zkimg.transforms import all_examples
 
 PIPELINES = [
     [zkimg.Crop(3, 5, 40, 30), zkimg.Resize(23, 17), zkimg.GaussianBlur(5), zkimg.Contrast(1.3)],
@@ -42,17 +45,12 @@ def test_receptive_field_is_exact():
     assert in_rows == (2, 6, 10, 14)  # sparse: nearest sampling reads only these rows
 
 
-from zkimg.plan import plan
-from zkimg.primitives import run_all as _run
-from zkimg.tiles import TileLayout
-
-
 def reassemble(p, image):
     out = np.zeros(p.output_shape, np.uint8)
     for job in p.jobs:
         parts = [p.layout.cell_pixels(image, p.layout.cells[k]).ravel() for k in job.cells]
         region = job.spec.assemble(parts)
-        out[job.rows[0]:job.rows[1], job.cols[0]:job.cols[1]] = _run(job.spec.primitives, region.astype(np.int64))
+        out[job.rows[0]:job.rows[1], job.cols[0]:job.cols[1]] = run_all(job.spec.primitives, region.astype(np.int64))
     return out
 
 
@@ -64,6 +62,14 @@ def test_planned_jobs_reproduce_the_global_result(steps):
     p = plan(zkimg.Pipeline(steps), layout, max_out=16)
     assert np.array_equal(reassemble(p, x), zkimg.Pipeline(steps).apply(x))
     assert all(j.spec.output_shape[0] <= 16 and j.spec.output_shape[1] <= 16 for j in p.jobs)
+
+
+@pytest.mark.parametrize("t", all_examples(), ids=lambda t: t.describe())
+def test_every_registered_transform_tiles_exactly(t):
+    x = photo_tile("coffee", 10, 20, 21, 27)
+    layout = TileLayout(27, 21, 3, tile=8, border=2)
+    p = plan(zkimg.Pipeline([t]), layout, max_out=4)
+    assert np.array_equal(reassemble(p, x), t.apply(x))
 
 
 def test_hashing_stays_near_once_per_value():
@@ -117,7 +123,7 @@ def test_span_bounds_every_receptive_field(step, run):
     shape = (45, 53, 3)
     out = step.output_shape(shape)
     prims = step.primitives(shape)
-    from zkimg.primitives import out_shape_all
+    from zkimg.hazmat.primitives import out_shape_all
 
     assert out == out_shape_all(prims, shape)  # the arithmetic shape is the primitives' shape
     for axis in (0, 1):
@@ -132,8 +138,8 @@ def test_span_bounds_every_receptive_field(step, run):
 
 @pytest.mark.parametrize("steps", PIPELINES, ids=lambda s: "+".join(t.op for t in s))
 def test_job_value_bound_covers_every_job(steps):
-    layout = zkimg.TileLayout(53, 45, 3, 16, 2)
-    plan = zkimg.Plan(zkimg.Pipeline(steps), layout, max_out=9)
+    layout = zkimg.hazmat.TileLayout(53, 45, 3, 16, 2)
+    plan = zkimg.hazmat.Plan(zkimg.Pipeline(steps), layout, max_out=9)
     worst = max(sum(j.spec.part_sizes) + int(np.prod(j.spec.output_shape)) for j in plan.jobs)
     hashed = max(sum(j.spec.part_sizes) for j in plan.jobs)  # exact: the largest row and column runs' bands
     output = max(int(np.prod(j.spec.output_shape)) for j in plan.jobs)

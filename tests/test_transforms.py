@@ -4,17 +4,15 @@ import json
 
 import numpy as np
 import pytest
+from helpers import photo_tile, sample_images
 
 import zkimg
-from zkimg.transforms import gaussian_kernel, transform_from_json
-from conftest import photo_tile, sample_images
+from zkimg.transforms import REGISTRY, all_examples, gaussian_kernel, transform_from_json
 
-ALL = [
-    zkimg.Crop(2, 1, 5, 4), zkimg.Resize(5, 3), zkimg.Resize(11, 9, "nearest"), zkimg.BoxBlur(3),
-    zkimg.BoxBlur(5), zkimg.GaussianBlur(3), zkimg.GaussianBlur(5, sigma=1.5), zkimg.Grayscale(),
-    zkimg.Grayscale(3), zkimg.Brightness(1.25), zkimg.Contrast(1.5), zkimg.WhiteBalance((1.2, 1.0, 0.8)),
-    zkimg.Flip(), zkimg.Flip("vertical"), zkimg.Rotate90(1), zkimg.Rotate90(2), zkimg.Rotate90(3),
-]
+#: Every registered transform's examples: a new transform is tested here, in test_exactness
+#: (numpy == onnxruntime == ezkl witness), test_tiling (tiled == global) and test_cli (CLI and
+#: C2PA forms) by defining its class.
+ALL = all_examples()
 
 
 def img(h=7, w=9, seed=1):
@@ -180,22 +178,22 @@ def test_parameters_checked_against_the_image():
     {"op": "gaussian_blur", "size": 3, "sigma": 0.8, "kernel": [1, 254, 1]},
     {"op": "nope"}, [], "crop", {"op": "flip", "direction": 3},
 ])
-def test_malformed_transform_json_is_invalid_bundle(bad):
-    with pytest.raises(zkimg.InvalidBundle):
+def test_malformed_transform_json_is_invalid_pipeline_file(bad):
+    with pytest.raises(zkimg.InvalidPipelineFile):
         transform_from_json(bad)
 
 
 @pytest.mark.parametrize("text", [b"", b"{", b"[]", b'{"schema":"zkimg.pipeline/1","steps":[]}',
                                   b'{"schema":"zkimg.pipeline/9","steps":[{"op":"flip","direction":"horizontal"}]}',
                                   b"[" * 100000])
-def test_malformed_pipeline_json_is_invalid_bundle(text):
-    with pytest.raises(zkimg.InvalidBundle):
+def test_malformed_pipeline_json_is_invalid_pipeline_file(text):
+    with pytest.raises(zkimg.InvalidPipelineFile):
         zkimg.Pipeline.loads(text)
 
 
 def test_common_weight_factor_is_divided_out_exactly():
-    from zkimg.lowering import reduce_weighted_sum
-    from zkimg.primitives import WeightedSum
+    from zkimg.hazmat.lowering import reduce_weighted_sum
+    from zkimg.hazmat.primitives import WeightedSum
 
     rng = np.random.default_rng(7)
     x = rng.integers(0, 256, (5, 6, 3))
@@ -206,3 +204,18 @@ def test_common_weight_factor_is_divided_out_exactly():
         assert r.divisor == d and np.array_equal(r.run(x), p.run(x))
     x[:] = 255  # extremes
     assert np.array_equal(reduce_weighted_sum(p).run(x), p.run(x))
+
+
+def test_registry_lists_every_transform_with_examples():
+    assert list(REGISTRY) == ["crop", "flip", "rotate90", "resize", "box_blur", "gaussian_blur", "grayscale",
+                              "brightness", "contrast", "white_balance"]
+    for op, cls in REGISTRY.items():
+        assert cls.op == op and cls.examples() and all(type(t) is cls for t in cls.examples())
+        assert cls.c2pa_action.startswith("c2pa.") and cls.__doc__
+        assert getattr(zkimg, cls.__name__) is cls  # every transform is part of the recipe namespace
+
+
+@pytest.mark.parametrize("t", ALL, ids=lambda t: t.describe())
+def test_every_example_round_trips_through_json(t):
+    assert transform_from_json(json.loads(json.dumps(t.to_json()))) == t
+    assert zkimg.Pipeline.from_json(zkimg.Pipeline([t]).to_json()) == zkimg.Pipeline([t])

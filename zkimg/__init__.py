@@ -1,41 +1,81 @@
 """zkimg — zero-knowledge attestations of exact image edits.
 
-Layers, in the order data flows: transforms → pipeline → lowering (ONNX) → circuits
-(ezkl) → commitments → prove → verify → manifest (C2PA) → CLI; images reads and writes files.
+The recipe: a :class:`Camera` signs a commitment to a photo (:meth:`Camera.capture`); an
+editor applies a :class:`Pipeline` of transforms and calls :func:`prove`, which makes an
+:class:`Attestation`; anyone checks it with :func:`verify` under a policy such as
+:class:`TrustedCameras`. Files: :func:`read_image`, :func:`write_image`, :func:`load_pipeline`.
+Every error is a :class:`zkimg.errors.Error`.
+
+Modules in the order data flows: :mod:`~zkimg.transforms` → :mod:`~zkimg.pipeline` →
+(:mod:`zkimg.hazmat`: lowering → circuits → commitments & tiles → plan → tile proofs) →
+:mod:`~zkimg.camera` → :mod:`~zkimg.attest` (``prove``) → :mod:`~zkimg.bundle` →
+:mod:`~zkimg.verification` (``verify``, under a :mod:`~zkimg.policy`) → :mod:`~zkimg.manifest`
+(C2PA) → :mod:`~zkimg.cli`. The parts live under :mod:`zkimg.hazmat`.
 """
 
-from .camera import Camera, Capture, CaptureSecrets, PublicKey, SignedCapture
-from .circuits import SRS, CircuitStore, DevelopmentSRSWarning
-from .commitments import commit, hash_public, new_salt, pack
-from .errors import (CacheCorruption, CircuitError, CircuitMismatch, CommitmentMismatch, Error,
-                     InvalidBundle, InvalidImage, InvalidParameter, LossyFormat, ManifestError, OutputMismatch, ProofInvalid,
-                     ProvingError, RootMismatch, SignatureInvalid, SRSMismatch, UntrustedKey,
-                     VerificationError)
-from .limits import Limits
-from .lowering import TileJob
-from .pipeline import Pipeline
-from .prove import ProvedTile, TileProof, prove_tile
-from .transforms import (BoxBlur, Brightness, Contrast, Crop, Flip, GaussianBlur, Grayscale, Resize,
-                         Rotate90, Transform, WhiteBalance)
-from .tiles import TileLayout
-from .verify import TileVerification, Verification, verify, verify_tile
 from .attest import prove
 from .bundle import Attestation
-from .plan import Plan
+from .camera import Camera, Capture, CaptureSecrets, PublicKey, SignedCapture
+from .errors import (
+                     CacheCorruption,
+                     CircuitError,
+                     CircuitMismatch,
+                     CommitmentMismatch,
+                     Error,
+                     InvalidBundle,
+                     InvalidImage,
+                     InvalidKey,
+                     InvalidParameter,
+                     InvalidPipelineFile,
+                     InvalidRecord,
+                     LossyFormat,
+                     MalformedInput,
+                     ManifestError,
+                     OutputMismatch,
+                     ProofInvalid,
+                     ProvingError,
+                     RootMismatch,
+                     SignatureInvalid,
+                     SRSMismatch,
+                     TileCountMismatch,
+                     UntrustedKey,
+                     UntrustedSRS,
+                     VerificationError,
+)
+from .hazmat.circuits import SRS, CircuitStore, DevelopmentSRSWarning
 from .images import read_image, write_image
-from .pipeline import load_pipeline
+from .limits import Limits
+from .pipeline import Pipeline, load_pipeline
+from .policy import TrustedCameras, VerificationPolicy
 from .progress import ProgressCallback
+from .transforms import (
+                     BoxBlur,
+                     Brightness,
+                     Contrast,
+                     Crop,
+                     Flip,
+                     GaussianBlur,
+                     Grayscale,
+                     Resize,
+                     Rotate90,
+                     Transform,
+                     WhiteBalance,
+)
+from .verification import Verification, verify
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Transform", "Crop", "Resize", "BoxBlur", "GaussianBlur", "Grayscale", "Brightness", "Contrast",
-    "WhiteBalance", "Flip", "Rotate90", "Pipeline", "TileJob", "CircuitStore", "SRS",
-    "DevelopmentSRSWarning", "pack", "commit", "hash_public", "new_salt", "prove_tile", "ProvedTile",
-    "TileProof", "verify_tile", "TileVerification", "Error", "InvalidParameter", "InvalidImage",
-    "InvalidBundle", "CircuitError", "ProvingError", "CacheCorruption", "VerificationError",
-    "OutputMismatch", "CircuitMismatch", "CommitmentMismatch", "ProofInvalid", "SRSMismatch",
-    "SignatureInvalid", "RootMismatch", "UntrustedKey", "Camera", "Capture", "CaptureSecrets", "PublicKey",
-    "SignedCapture", "TileLayout", "prove", "verify", "Verification", "Attestation", "Plan", "Limits",
-    "LossyFormat", "ManifestError", "read_image", "write_image", "load_pipeline", "ProgressCallback",
+    # recipe
+    "Camera", "Capture", "CaptureSecrets", "PublicKey", "SignedCapture", "prove", "verify", "Attestation",
+    "Verification", "VerificationPolicy", "TrustedCameras", "Limits", "SRS", "CircuitStore",
+    "DevelopmentSRSWarning", "ProgressCallback", "read_image", "write_image", "load_pipeline",
+    # transforms
+    "Pipeline", "Transform", "Crop", "Resize", "BoxBlur", "GaussianBlur", "Grayscale", "Brightness", "Contrast",
+    "WhiteBalance", "Flip", "Rotate90",
+    # errors
+    "Error", "InvalidParameter", "InvalidImage", "LossyFormat", "MalformedInput", "InvalidBundle", "InvalidKey",
+    "InvalidPipelineFile", "InvalidRecord", "ManifestError", "CircuitError", "ProvingError", "CacheCorruption",
+    "VerificationError", "UntrustedKey", "UntrustedSRS", "SignatureInvalid", "RootMismatch", "OutputMismatch",
+    "TileCountMismatch", "CircuitMismatch", "CommitmentMismatch", "SRSMismatch", "ProofInvalid",
 ]

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple, cast
 
 from .bundle import Attestation, Segment
 from .camera import Capture
-from .circuits import CircuitStore
 from .errors import InvalidParameter
+from .hazmat.circuits import CircuitStore
+from .hazmat.plan import DEFAULT_MAX_OUT, DEFAULT_TILES_PER_JOB, chain_plans
+from .hazmat.proving import prove_plan
 from .pipeline import Pipeline, as_pipeline
-from .plan import DEFAULT_MAX_OUT, DEFAULT_TILES_PER_JOB, chain_plans
 from .progress import ProgressCallback, shifted
-from .prove import prove_plan
 
 
 def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore] = None,
@@ -63,7 +63,7 @@ def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore]
         out_salts = res.output_salts
         if i < len(plans) - 1:  # the hidden intermediate becomes the next segment's committed input
             pixels = plan.pipeline.apply(pixels)
-            salts = res.output_salts
+            salts = cast(Tuple[bytes, ...], res.output_salts)  # a hidden output always has salts
     lay = capture.signed.layout
     final = pipeline.output_shape((lay.height, lay.width, lay.channels))
     return Attestation(pipeline, capture.signed, max_out, final, digests, store.srs.development, tuple(done),

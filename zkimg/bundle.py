@@ -14,22 +14,23 @@ import base64
 import gzip
 import re
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
+from ._codec import canonical_json, felt_from_hex, felt_to_hex, parse_json, require_keys
+from ._fileio import read_bounded
+from ._validate import check_hex64
 from .camera import SignedCapture
-from .commitments import felt_from_hex, felt_to_hex
-from .errors import CommitmentMismatch, InvalidBundle
-from .fileio import read_bounded
-from .limits import DEFAULT_LIMITS, Limits
-from .pipeline import Pipeline, canonical_json, parse_json, require_keys
-from .plan import DEFAULT_TILES_PER_JOB, MAX_OUT, MAX_TILES_PER_JOB
+from .errors import InvalidBundle, MalformedInput
+from .hazmat.plan import DEFAULT_TILES_PER_JOB
+from .limits import DEFAULT_LIMITS, MAX_LOGROWS, MAX_OUTPUT_TILE, MAX_SIDE, MAX_TILES_PER_JOB, Limits
+from .pipeline import Pipeline
 
 MEDIA_TYPE = "application/vnd.zkimg.attestation+json"
 SCHEMA_VERSION = 2  # 2: plan.tiles_per_job
 _GZIP_MAGIC = b"\x1f\x8b"
-_HEX64 = re.compile(r"[0-9a-f]{64}")  # used with fullmatch: no trailing newline, ASCII only
 _LOGROWS = re.compile(r"[0-9]{1,2}")  # ASCII digits (str.isdigit() admits "²", which int() refuses)
 
 
@@ -116,12 +117,12 @@ class Attestation:
             if len(data) > limits.max_bundle_bytes:
                 raise InvalidBundle(f"bundle larger than max_bundle_bytes={limits.max_bundle_bytes}")
             data = _gunzip(bytes(data), limits.max_bundle_bytes)
-        return cls.from_json(parse_json(data, limits.max_bundle_bytes, "attestation bundle"), limits)
+        return cls.from_json(parse_json(data, limits.max_bundle_bytes, "attestation bundle", InvalidBundle), limits)
 
     @classmethod
     def from_json(cls, d: Any, limits: Limits = DEFAULT_LIMITS) -> "Attestation":
         require_keys(d, {"media_type", "schema_version", "pipeline", "capture", "plan", "output_shape", "srs", "segments"},
-              "bundle")
+                     "bundle", InvalidBundle)
         if d["media_type"] != MEDIA_TYPE:
             raise InvalidBundle(f"not a zkimg attestation (media type {d['media_type']!r})")
         if d["schema_version"] != SCHEMA_VERSION or isinstance(d["schema_version"], (bool, float)):
@@ -129,28 +130,29 @@ class Attestation:
         steps = d["pipeline"].get("steps") if isinstance(d["pipeline"], dict) else None
         if isinstance(steps, list) and len(steps) > limits.max_pipeline_steps:
             raise InvalidBundle(f"more than max_pipeline_steps={limits.max_pipeline_steps} steps")
-        pipeline = Pipeline.from_json(d["pipeline"])
-        capture = SignedCapture.from_json(d["capture"], limits)
-        require_keys(d["plan"], {"max_out", "tiles_per_job"}, "plan")
-        for key, hi in (("max_out", MAX_OUT), ("tiles_per_job", MAX_TILES_PER_JOB)):
+        with _part_of_bundle("pipeline"):
+            pipeline = Pipeline.from_json(d["pipeline"])
+        with _part_of_bundle("capture"):
+            capture = SignedCapture.from_json(d["capture"], limits)
+        require_keys(d["plan"], {"max_out", "tiles_per_job"}, "plan", InvalidBundle)
+        for key, hi in (("max_out", MAX_OUTPUT_TILE), ("tiles_per_job", MAX_TILES_PER_JOB)):
             v = d["plan"][key]
             if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= hi:
                 raise InvalidBundle(f"plan.{key} must be an integer in [1, {hi}]")
         max_out, tiles_per_job = d["plan"]["max_out"], d["plan"]["tiles_per_job"]
         shape = d["output_shape"]
         if (not isinstance(shape, list) or len(shape) != 3
-                or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65536 for v in shape)):
+                or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIDE for v in shape)):
             raise InvalidBundle("output_shape must be [height, width, channels]")
         srs = d["srs"]
-        require_keys(srs, {"development", "digests"}, "srs")
+        require_keys(srs, {"development", "digests"}, "srs", InvalidBundle)
         if not isinstance(srs["development"], bool) or not isinstance(srs["digests"], dict) or len(srs["digests"]) > 32:
             raise InvalidBundle("malformed srs record")
         digests: Dict[int, str] = {}
         for k, v in srs["digests"].items():
-            if not (isinstance(k, str) and _LOGROWS.fullmatch(k) and 1 <= int(k) <= 30 and isinstance(v, str)
-                    and _HEX64.fullmatch(v)):
-                raise InvalidBundle("srs digests map logrows to 64 hex digits")
-            digests[int(k)] = v
+            if not (isinstance(k, str) and _LOGROWS.fullmatch(k) and 1 <= int(k) <= MAX_LOGROWS):
+                raise InvalidBundle(f"srs digests map logrows in [1, {MAX_LOGROWS}] to 64 hex digits")
+            digests[int(k)] = check_hex64(v, f"srs digest for logrows {k}", InvalidBundle)
         segs = d["segments"]
         if not isinstance(segs, list) or not 1 <= len(segs) <= len(pipeline):
             raise InvalidBundle("segments must be a non-empty list, at most one per pipeline step")
@@ -162,6 +164,18 @@ class Attestation:
             raise InvalidBundle("segment step counts must add up to the pipeline's length")
         return cls(pipeline, capture, max_out, (shape[0], shape[1], shape[2]), digests, srs["development"],
                    segments, tiles_per_job=tiles_per_job)
+
+
+@contextmanager
+def _part_of_bundle(part: str) -> Iterator[None]:
+    """A malformed part (pipeline, capture record) makes the bundle malformed: re-raised as
+    InvalidBundle naming the part, the part's own error kept as the cause."""
+    try:
+        yield
+    except MalformedInput as e:
+        if isinstance(e, InvalidBundle):
+            raise
+        raise InvalidBundle(f"{part}: {e}") from e
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
@@ -180,7 +194,7 @@ def _gunzip(data: bytes, limit: int) -> bytes:
 
 
 def _segment(d: Any, last: bool, limits: Limits) -> Segment:
-    require_keys(d, {"steps", "proofs", "output_commitments"}, "segment")
+    require_keys(d, {"steps", "proofs", "output_commitments"}, "segment", InvalidBundle)
     steps = d["steps"]
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise InvalidBundle("segment steps must be a positive integer")
@@ -204,10 +218,7 @@ def _segment(d: Any, last: bool, limits: Limits) -> Segment:
     if commitments is not None:
         if not isinstance(commitments, list) or len(commitments) != len(out):
             raise InvalidBundle("output_commitments must list one commitment per proof")
-        try:
-            outs = tuple(felt_from_hex(c) for c in commitments)
-        except CommitmentMismatch as e:
-            raise InvalidBundle(f"malformed output commitment: {e}") from e
+        outs = tuple(felt_from_hex(c, "an output commitment", InvalidBundle) for c in commitments)
     elif not last:
         raise InvalidBundle("an intermediate segment must list its output commitments")
     return Segment(steps, tuple(out), outs)

@@ -23,16 +23,15 @@ from Crypto.Hash import SHA256
 from Crypto.PublicKey import ECC
 from Crypto.Signature import DSS, eddsa
 
-from .commitments import commit, felt_from_hex, felt_to_hex, new_salt
-from .errors import CommitmentMismatch, InvalidBundle, InvalidParameter, RootMismatch, SignatureInvalid
-from .fileio import open_regular, read_bounded, write_private
-from .limits import DEFAULT_LIMITS, Limits
-from .lowering import SALT_BYTES
-from .pipeline import canonical_json, parse_json, require_keys
-from .pool import executor_for
+from ._codec import canonical_json, felt_from_hex, felt_to_hex, parse_json, require_keys
+from ._fileio import open_regular, read_bounded, write_private
+from ._pool import executor_for
+from ._validate import check_image
+from .errors import InvalidKey, InvalidParameter, InvalidRecord, RootMismatch, SignatureInvalid
+from .hazmat.commitments import SALT_BYTES, new_salt
+from .hazmat.tiles import LAYOUT_VERSION, TileLayout
+from .limits import DEFAULT_LIMITS, MAX_CHANNELS, Limits
 from .progress import ProgressCallback
-from .tiles import LAYOUT_VERSION, TileLayout
-from .transforms import MAX_CHANNELS, check_image
 
 SIGNATURE_DOMAIN = b"zkimg/capture-root/v1\x00"
 CAPTURE_MEDIA_TYPE = "application/vnd.zkimg.capture+json"
@@ -86,10 +85,10 @@ class PublicKey:
     def load(cls, path: str | Path) -> "PublicKey":
         """Read a public key file (PEM or DER). A private key is refused: a verifier's trust
         list holds public keys only, and a private key there is a key leaked or mixed up."""
-        data = read_bounded(path, MAX_KEY_BYTES, "public key", InvalidBundle)
+        data = read_bounded(path, MAX_KEY_BYTES, "public key", InvalidKey)
         key = _import_key(data, private=False)
         if key.has_private():
-            raise InvalidBundle(f"{path} holds a private key: pass the camera's public key (.pub.pem)")
+            raise InvalidKey(f"{path} holds a private key: pass the camera's public key (.pub.pem)")
         return cls(key)
 
     def verify(self, message: bytes, signature: bytes) -> None:
@@ -114,15 +113,15 @@ class PublicKey:
 
 def _import_key(data: str | bytes, private: bool, passphrase: Optional[str] = None) -> ECC.EccKey:
     if not isinstance(data, (str, bytes)) or len(data) > MAX_KEY_BYTES:
-        raise InvalidBundle("a key is PEM/DER data of bounded size")
+        raise InvalidKey("a key is PEM/DER data of bounded size")
     try:
         key = ECC.import_key(data, passphrase=passphrase)
     except (ValueError, IndexError, TypeError, KeyError) as e:
-        raise InvalidBundle(f"not a valid Ed25519 or P-256 key: {e}") from e
+        raise InvalidKey(f"not a valid Ed25519 or P-256 key: {e}") from e
     if private and not key.has_private():
-        raise InvalidBundle("expected a private key")
+        raise InvalidKey("expected a private key")
     if key.curve not in CURVES.values():
-        raise InvalidBundle(f"unsupported curve {key.curve}")
+        raise InvalidKey(f"unsupported curve {key.curve}")
     return key
 
 
@@ -147,41 +146,42 @@ class SignedCapture:
 
     @classmethod
     def from_json(cls, c: Any, limits: Limits = DEFAULT_LIMITS) -> "SignedCapture":
-        """Parse an untrusted capture record (InvalidBundle if malformed or over ``limits``).
+        """Parse an untrusted capture record (InvalidRecord if malformed or over ``limits``).
 
         Parsing does not check the root or the signature: :meth:`verify` does.
         """
-        require_keys(c, {"layout", "cell_commitments", "root", "signature", "camera_key"}, "capture")
+        require_keys(c, {"layout", "cell_commitments", "root", "signature", "camera_key"}, "capture", InvalidRecord)
         lay = c["layout"]
-        require_keys(lay, {"version", "width", "height", "channels", "tile", "border"}, "layout")
+        require_keys(lay, {"version", "width", "height", "channels", "tile", "border"}, "layout", InvalidRecord)
         if type(lay["version"]) is not int or lay["version"] != LAYOUT_VERSION:  # True == 1 in Python
-            raise InvalidBundle(f"unsupported layout version {lay['version']!r}")
+            raise InvalidRecord(f"unsupported layout version {lay['version']!r}")
         w, h = lay["width"], lay["height"]
         if (isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0
                 and w * h > limits.max_image_pixels):
-            raise InvalidBundle(f"declared image of {w}×{h} pixels exceeds max_image_pixels={limits.max_image_pixels}")
+            raise InvalidRecord(f"declared image of {w}×{h} pixels exceeds max_image_pixels={limits.max_image_pixels}")
         try:
             layout = TileLayout(w, h, lay["channels"], lay["tile"], lay["border"])
         except InvalidParameter as e:
-            raise InvalidBundle(f"invalid layout: {e}") from e
+            raise InvalidRecord(f"invalid layout: {e}") from e
         if layout.cell_count > limits.max_cells:
-            raise InvalidBundle(f"declared layout has {layout.cell_count} cells, over max_cells={limits.max_cells}")
+            raise InvalidRecord(f"declared layout has {layout.cell_count} cells, over max_cells={limits.max_cells}")
         cells = c["cell_commitments"]
         if not isinstance(cells, list) or len(cells) != layout.cell_count:
-            raise InvalidBundle("cell_commitments must list one commitment per cell of the layout")
+            raise InvalidRecord("cell_commitments must list one commitment per cell of the layout")
         sig = c["signature"]
         if not isinstance(sig, str) or not 0 < len(sig) <= 512:
-            raise InvalidBundle("signature must be a short hex string")
+            raise InvalidRecord("signature must be a short hex string")
         key_hex = c["camera_key"]
         if not isinstance(key_hex, str) or len(key_hex) > 1024:
-            raise InvalidBundle("camera_key must be a short hex string")
+            raise InvalidRecord("camera_key must be a short hex string")
         try:
-            return cls(layout, tuple(felt_from_hex(x) for x in cells), felt_from_hex(c["root"]),
-                       bytes.fromhex(sig), PublicKey.from_der(bytes.fromhex(key_hex)))
-        except (CommitmentMismatch, ValueError) as e:
-            if isinstance(e, InvalidBundle):
-                raise
-            raise InvalidBundle(f"malformed capture record: {e}") from e
+            commitments = tuple(felt_from_hex(x, "a cell commitment", InvalidRecord) for x in cells)
+            root = felt_from_hex(c["root"], "root", InvalidRecord)
+            return cls(layout, commitments, root, bytes.fromhex(sig), PublicKey.from_der(bytes.fromhex(key_hex)))
+        except InvalidRecord:
+            raise
+        except (InvalidKey, ValueError) as e:  # a key or hex that does not parse
+            raise InvalidRecord(f"malformed capture record: {e}") from e
 
     def save(self, path: str | Path) -> None:
         """Write the public capture record as canonical JSON (safe to publish)."""
@@ -189,11 +189,11 @@ class SignedCapture:
 
     @classmethod
     def load(cls, path: str | Path, limits: Limits = DEFAULT_LIMITS) -> "SignedCapture":
-        data = read_bounded(path, limits.max_bundle_bytes, "capture record", InvalidBundle)
-        d = parse_json(data, limits.max_bundle_bytes, "capture record")
-        require_keys(d, {"media_type", "capture"}, "capture record file")
+        data = read_bounded(path, limits.max_bundle_bytes, "capture record", InvalidRecord)
+        d = parse_json(data, limits.max_bundle_bytes, "capture record", InvalidRecord)
+        require_keys(d, {"media_type", "capture"}, "capture record file", InvalidRecord)
         if d["media_type"] != CAPTURE_MEDIA_TYPE:
-            raise InvalidBundle(f"not a zkimg capture record (media type {d['media_type']!r})")
+            raise InvalidRecord(f"not a zkimg capture record (media type {d['media_type']!r})")
         return cls.from_json(d["capture"], limits)
 
     def verify(self) -> None:
@@ -230,7 +230,7 @@ class CaptureSecrets:
     def load(cls, path: str | Path, limits: Limits = DEFAULT_LIMITS) -> "CaptureSecrets":
         """Read a secrets file; declared array sizes are checked against ``limits`` before loading."""
         bounds = {"pixels.npy": limits.max_image_pixels * MAX_CHANNELS, "salts.npy": limits.max_cells * SALT_BYTES}
-        with open_regular(path, "capture secrets file", InvalidBundle) as handle:
+        with open_regular(path, "capture secrets file", InvalidRecord) as handle:
             return cls._read(handle, bounds)
 
     @classmethod
@@ -238,24 +238,24 @@ class CaptureSecrets:
         try:
             with zipfile.ZipFile(handle) as z:
                 if sorted(z.namelist()) != sorted(bounds):
-                    raise InvalidBundle("a capture secrets file holds exactly 'pixels' and 'salts'")
+                    raise InvalidRecord("a capture secrets file holds exactly 'pixels' and 'salts'")
                 for name, bound in bounds.items():
                     with z.open(name) as f:
                         major, _ = np.lib.format.read_magic(f)
                         read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
                         shape, _, dtype = read(f)
                     if dtype != np.uint8 or math.prod(shape) > bound:
-                        raise InvalidBundle(f"capture secrets: {name} is not uint8 or larger than the limits allow")
+                        raise InvalidRecord(f"capture secrets: {name} is not uint8 or larger than the limits allow")
             handle.seek(0)
             with np.load(handle, allow_pickle=False) as z:
                 pixels, salts = z["pixels"], z["salts"]
-        except InvalidBundle:
+        except InvalidRecord:
             raise
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, NotImplementedError) as e:
-            raise InvalidBundle(f"not a capture secrets file: {e}") from e
+            raise InvalidRecord(f"not a capture secrets file: {e}") from e
         check_image(pixels, "pixels")
         if salts.dtype != np.uint8 or salts.ndim != 1 or salts.size % SALT_BYTES:
-            raise InvalidBundle("malformed salts in capture secrets file")
+            raise InvalidRecord("malformed salts in capture secrets file")
         raw = salts.tobytes()
         return cls(pixels, tuple(raw[i:i + SALT_BYTES] for i in range(0, len(raw), SALT_BYTES)))
 
@@ -278,7 +278,7 @@ class Capture:
             raise InvalidParameter("secrets", "these capture secrets are not the ones of this capture record "
                                    f"(pixels {px.shape}, {len(salts)} salts)")
         for i in {0, len(salts) - 1}:
-            if commit(lay.cell_pixels(px, lay.cells[i]), salts[i]) != self.signed.cell_commitments[i]:
+            if lay.scheme.commit(lay.cell_pixels(px, lay.cells[i]), salts[i]) != self.signed.cell_commitments[i]:
                 raise InvalidParameter("secrets", "these capture secrets are not the ones of this capture "
                                        f"record (cell {i} does not open its commitment)")
 
@@ -309,7 +309,7 @@ class Camera:
 
     @classmethod
     def load(cls, path: str | Path, passphrase: Optional[str] = None) -> "Camera":
-        data = read_bounded(path, MAX_KEY_BYTES, "camera key", InvalidBundle)
+        data = read_bounded(path, MAX_KEY_BYTES, "camera key", InvalidKey)
         return cls(_import_key(data, private=True, passphrase=passphrase))
 
     def sign(self, message: bytes) -> bytes:

@@ -20,16 +20,25 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-
 from . import __version__, demo
+from ._fileio import read_bounded, write_atomic, write_private
+from ._pool import process_pool
+from ._validate import check_hex64
 from .bundle import Attestation
 from .camera import Camera, Capture, CaptureSecrets, PublicKey, SignedCapture
-from .circuits import SRS, CircuitStore, DevelopmentSRSWarning
-from .errors import CircuitError, Error, InvalidParameter, ManifestError, ProvingError, VerificationError
-from .fileio import read_bounded, write_atomic, write_private
+from .errors import (
+    CircuitError,
+    Error,
+    InvalidParameter,
+    MalformedInput,
+    ManifestError,
+    ProvingError,
+    VerificationError,
+)
+from .hazmat.circuits import SRS, CircuitStore, DevelopmentSRSWarning
 from .pipeline import Pipeline, load_pipeline
-from .transforms import (BoxBlur, Brightness, Contrast, Crop, Flip, GaussianBlur, Grayscale, Resize, Rotate90,
-                         Transform, WhiteBalance)
+from .policy import TrustedCameras
+from .transforms import cli_options
 
 EXIT_OK, EXIT_NOT_VERIFIED, EXIT_USAGE, EXIT_INPUT, EXIT_PROVING, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
 DEV_SRS_NOTE = ("development SRS: generated on this machine, so whoever made it could forge proofs; "
@@ -44,47 +53,10 @@ if TYPE_CHECKING:
 
 # --------------------------------------------------------------------------- inline pipelines
 
-def _ints(text: str, n: int, sep: str = ",") -> List[int]:
-    parts = text.split(sep)
-    if len(parts) != n:
-        raise ValueError(f"expected {n} integers separated by {sep!r}")
-    return [int(p) for p in parts]
-
-
-def _resize(v: str) -> Transform:
-    size, _, mode = v.partition(":")
-    w, h = _ints(size.lower(), 2, "x")
-    return Resize(w, h, mode or "bilinear")
-
-
-def _blur(v: str) -> Transform:
-    kind, _, rest = v.partition(":")
-    args = rest.split(":") if rest else []
-    if kind == "gaussian" and len(args) <= 2:
-        return GaussianBlur(int(args[0]) if args else 3, float(args[1]) if len(args) > 1 else None)
-    if kind == "box" and len(args) <= 1:
-        return BoxBlur(int(args[0]) if args else 3)
-    raise ValueError("expected gaussian[:SIZE[:SIGMA]] or box[:SIZE]")
-
-
-#: flag → (metavar, help, parser). Steps apply in the order given on the command line.
-STEP_FLAGS: Dict[str, tuple] = {
-    "--crop": ("L,T,W,H", "crop a W×H window whose top-left pixel is (L, T)", lambda v: Crop(*_ints(v, 4))),
-    "--resize": ("WxH[:MODE]", "resize to W×H; MODE bilinear (default) or nearest", _resize),
-    "--blur": ("KIND[:SIZE]", "gaussian[:SIZE[:SIGMA]] or box[:SIZE] (SIZE odd, default 3)", _blur),
-    "--grayscale": ("N", "to grey (BT.601); N = 1 or 3 output channels", lambda v: Grayscale(int(v))),
-    "--brightness": ("F", "scale values by F (1 = unchanged)", lambda v: Brightness(float(v))),
-    "--contrast": ("F", "stretch around 128 by F (1 = unchanged)", lambda v: Contrast(float(v))),
-    "--white-balance": ("R,G,B", "per-channel gains", lambda v: WhiteBalance(tuple(float(g) for g in v.split(",")))),
-    "--flip": ("DIR", "horizontal or vertical", lambda v: Flip(v)),
-    "--rotate90": ("K", "rotate by K quarter turns counter-clockwise", lambda v: Rotate90(int(v))),
-}
-
-
 class _Step(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, ns: argparse.Namespace, value: Any,
                  option: Optional[str] = None) -> None:
-        make = STEP_FLAGS[self.option_strings[0]][2]
+        make = cli_options()[self.option_strings[0]].from_cli
         try:
             step = make(value)
         except (ValueError, TypeError) as e:
@@ -92,7 +64,8 @@ class _Step(argparse.Action):
         ns.steps = [*(getattr(ns, "steps", None) or []), step]
 
 
-def _pipeline(a: argparse.Namespace, parser: argparse.ArgumentParser) -> Pipeline:
+def pipeline_from_args(a: argparse.Namespace, parser: argparse.ArgumentParser) -> Pipeline:
+    """The pipeline ``prove``'s arguments name: ``--pipeline FILE`` or the step options in order."""
     steps = getattr(a, "steps", None) or []
     if a.pipeline and steps:
         parser.error("give the pipeline either as --pipeline FILE or as step options, not both")
@@ -208,12 +181,9 @@ def _executor(a: argparse.Namespace) -> Any:
             from distributed import Client
         except ImportError as e:
             raise InvalidParameter("dask", "needs dask.distributed: pip install 'zkimg[dask]'") from e
-        return Client(a.dask).get_executor()
+        return Client(a.dask).get_executor()  # type: ignore[no-untyped-call]
     if a.jobs:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        return ProcessPoolExecutor(a.jobs, mp_context=multiprocessing.get_context("spawn"))
+        return process_pool(a.jobs)
     return None
 
 
@@ -222,7 +192,7 @@ def cmd_prove(a: argparse.Namespace) -> int:
     from .images import check_writable, encode_image, read_image
 
     parser = a.parser
-    pipe = _pipeline(a, parser)
+    pipe = pipeline_from_args(a, parser)
     out = Path(a.out)
     image_out = Path(a.image_out) if a.image_out else None
     _no_clobber(a, out, *([image_out] if image_out else []))
@@ -297,7 +267,7 @@ def _load_attestation(a: argparse.Namespace, image: Optional[Path]) -> "Tuple[At
 
 def cmd_verify(a: argparse.Namespace) -> int:
     from .images import read_image
-    from .verify import verify
+    from .verification import verify
 
     image = Path(a.image) if a.image else None
     att, reading = _load_attestation(a, image)
@@ -305,12 +275,18 @@ def cmd_verify(a: argparse.Namespace) -> int:
     published = read_image(image, alpha="keep", orientation="apply", colour="refuse") if image is not None else None
     if image is not None and att.hidden_output:
         raise InvalidParameter("image", "this attestation hides its output: verify it without an image")
-    keys = [PublicKey.load(p) for p in a.trust]
+    store = _store(a)
+    if store.srs.development and not a.allow_dev_srs:
+        raise InvalidParameter("srs", "without --srs this verifier would use a development SRS, with which "
+                                      "whoever made it could forge proofs: give --srs DIR (a ceremony SRS), or "
+                                      "--allow-dev-srs to accept development proofs (tests and demos only)")
+    policy = TrustedCameras([PublicKey.load(p) for p in a.trust], allow_development_srs=a.allow_dev_srs,
+                            allow_unpinned_srs=a.allow_unpinned_srs)
     bars = Bars(a.quiet)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DevelopmentSRSWarning)  # reported below, once
-            res = verify(att, published, trusted_keys=keys, store=_store(a), progress=bars)
+            res = verify(att, published, policy, store=store, progress=bars)
     except VerificationError as e:
         bars.close()
         print(f"NOT VERIFIED: {e.check} check failed: {e}", file=sys.stderr)
@@ -409,9 +385,12 @@ def _positive(text: str) -> int:
 
 def _pin(text: str) -> Tuple[int, str]:
     k, _, digest = text.partition("=")
-    if not re.fullmatch(r"[0-9]{1,2}", k) or not re.fullmatch(r"[0-9a-f]{64}", digest.lower()):
-        raise argparse.ArgumentTypeError(f"expected K=<64 hex digits>, got {text!r}")
-    return int(k), digest.lower()
+    try:
+        if not re.fullmatch(r"[0-9]{1,2}", k):
+            raise MalformedInput("K must be a logrows of one or two digits")
+        return int(k), check_hex64(digest.lower(), "the digest")
+    except MalformedInput:
+        raise argparse.ArgumentTypeError(f"expected K=<64 hex digits>, got {text!r}") from None
 
 
 def _counts(text: str) -> List[int]:
@@ -469,9 +448,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", "-o", required=True, help="attestation bundle to write (e.g. edit.zkimg)")
     pr.add_argument("--image-out", help="also write the edited image (lossless: .png, .tif, .webp)")
     pr.add_argument("--pipeline", type=Path, help="pipeline file (.json, .yaml)")
-    for flag, (metavar, text, _) in STEP_FLAGS.items():
-        optional = {"nargs": "?", "const": "1"} if flag == "--grayscale" else {}  # bare --grayscale: 1 channel
-        pr.add_argument(flag, metavar=metavar, action=_Step, dest="steps", help=text, **optional)
+    for flag, cls in cli_options().items():  # one option per registered transform (zkimg.transforms.REGISTRY)
+        if flag == "--grayscale":  # bare --grayscale: 1 channel
+            pr.add_argument(flag, metavar=cls.cli_metavar, action=_Step, dest="steps", help=cls.cli_help,
+                            nargs="?", const="1")
+        else:
+            pr.add_argument(flag, metavar=cls.cli_metavar, action=_Step, dest="steps", help=cls.cli_help)
     pr.add_argument("--hide-output", action="store_true", help="commit to the output instead of publishing it")
     pr.add_argument("--segments", metavar="N,N,...", type=_counts, help="prove groups of steps separately (hidden intermediates)")
     pr.add_argument("--tiles-per-job", type=_positive, default=1,
@@ -490,6 +472,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(run=cmd_verify)
     v.add_argument("image", nargs="?", help="published image (omit for a hidden output)")
     v.add_argument("--bundle", "-b", help="attestation bundle (default: from the image's C2PA manifest)")
+    v.add_argument("--allow-dev-srs", action="store_true",
+                   help="accept proofs checked with a development SRS (the default without --srs): "
+                        "for tests and demos only, since whoever made that SRS could forge proofs")
+    v.add_argument("--allow-unpinned-srs", action="store_true",
+                   help="accept --srs files that are neither the public ceremony's (by SHA-256) nor pinned "
+                        "with --srs-digest")
     v.add_argument("--trust", action="append", required=True, metavar="PUBKEY",
                    help="a trusted camera public key (PEM); repeat for several")
     v.add_argument("--c2pa-trust", action="append", metavar="CA_PEM",
@@ -518,7 +506,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not a.verbose:
         warnings.simplefilter("ignore", DevelopmentSRSWarning)  # the commands say it once, plainly
     try:
-        return a.run(a)
+        return int(a.run(a))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -17,9 +17,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from . import (CircuitStore, Contrast, DevelopmentSRSWarning, Crop, GaussianBlur, Pipeline, Resize, TileJob, commit, prove_tile,
-               verify_tile)
+from . import CircuitStore, Contrast, Crop, DevelopmentSRSWarning, GaussianBlur, Pipeline, Resize
 from .errors import CircuitError, Error, ProvingError
+from .hazmat import TileJob, commit, prove_tile, verify_tile
 
 BUNDLED_PHOTO = "astronaut_128.png"  # NASA portrait of Eileen Collins (public domain), via scikit-image
 
@@ -29,7 +29,7 @@ def load_photo(path: Optional[Path] = None) -> np.ndarray:
     from PIL import Image
 
     if path is None:
-        with resources.files("zkimg").joinpath("data", BUNDLED_PHOTO).open("rb") as f:
+        with resources.files("zkimg").joinpath("data").joinpath(BUNDLED_PHOTO).open("rb") as f:
             return np.asarray(Image.open(f).convert("RGB"))
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))

@@ -36,8 +36,26 @@ class ManifestError(Error):
     """A C2PA manifest could not be written, or read back with a zkimg attestation in it."""
 
 
-class InvalidBundle(Error, ValueError):
-    """Serialized data (pipeline JSON, tile proof, ...) cannot be parsed or is malformed."""
+class MalformedInput(Error, ValueError):
+    """Bytes or decoded data from outside (a file, a JSON value) cannot be parsed, are not in
+    canonical form, or exceed a :class:`~zkimg.Limits` bound. Raised by parsers, before
+    anything is verified; subclasses name what was being read."""
+
+
+class InvalidBundle(MalformedInput):
+    """An attestation bundle, a tile proof or a C2PA payload is malformed or over a limit."""
+
+
+class InvalidKey(MalformedInput):
+    """A camera key or public-key file cannot be parsed (or is the wrong kind of key)."""
+
+
+class InvalidPipelineFile(MalformedInput):
+    """A pipeline file (YAML or JSON) or a transform's JSON object is malformed."""
+
+
+class InvalidRecord(MalformedInput):
+    """A signed capture record or a capture-secrets file is malformed."""
 
 
 class CircuitError(Error):
@@ -62,6 +80,12 @@ class OutputMismatch(VerificationError):
     """The published output does not have the shape/dtype the declared job produces."""
 
     check = "output"
+
+
+class TileCountMismatch(VerificationError):
+    """The bundle does not hold exactly one proof per tile job its declared plan makes."""
+
+    check = "tiles"
 
 
 class CircuitMismatch(VerificationError):
@@ -101,6 +125,13 @@ class RootMismatch(VerificationError):
 
 
 class UntrustedKey(VerificationError):
-    """The capture was signed by a key that is not among the verifier's trusted keys."""
+    """The capture was signed by a key the verification policy does not trust."""
 
     check = "trusted_keys"
+
+
+class UntrustedSRS(VerificationError):
+    """The verifier's SRS is below the trust the verification policy requires (e.g. a
+    development SRS without an explicit opt-in)."""
+
+    check = "srs_trust"

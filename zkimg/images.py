@@ -35,10 +35,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Tuple
 
 import numpy as np
 
+from ._fileio import open_regular, write_atomic
+from ._validate import check_image
 from .errors import InvalidImage, InvalidParameter, LossyFormat
-from .fileio import open_regular, write_atomic
 from .limits import DEFAULT_LIMITS, Limits
-from .transforms import check_image
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -50,7 +50,7 @@ COLOUR_POLICIES = ("ignore", "refuse")
 #: Pillow's ``info`` keys for colour-management metadata, and what the file calls them.
 _COLOUR_METADATA = {"gamma": "gAMA", "chromaticity": "cHRM", "icc_profile": "ICC profile (iCCP)", "srgb": "sRGB"}
 #: file suffix → (Pillow format, save options); only lossless encodings.
-LOSSLESS = {
+LOSSLESS: Dict[str, Tuple[str, Dict[str, Any]]] = {
     ".png": ("PNG", {"optimize": False}),
     ".tif": ("TIFF", {"compression": "tiff_deflate"}),
     ".tiff": ("TIFF", {"compression": "tiff_deflate"}),
@@ -84,7 +84,7 @@ def read_image(source: "str | Path | bytes | BinaryIO", *, alpha: str = "auto", 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(source, formats=FORMATS)  # never other decoders (EPS would run Ghostscript)
+            im: Image.Image = Image.open(source, formats=FORMATS)  # never other decoders (EPS would run Ghostscript)
         with im:
             w, h = im.size
             if w * h > limits.max_image_pixels:

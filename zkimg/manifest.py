@@ -28,12 +28,12 @@ import os
 import reprlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from ._codec import felt_to_hex
+from ._fileio import check_regular, read_bounded, write_atomic, write_private
 from .bundle import MEDIA_TYPE, Attestation
-from .commitments import felt_to_hex
 from .errors import InvalidBundle, InvalidParameter, ManifestError
-from .fileio import check_regular, read_bounded, write_atomic, write_private
 from .images import media_type
 from .limits import DEFAULT_LIMITS, Limits
 
@@ -42,12 +42,6 @@ MAX_PEM_BYTES = 1 << 20  # a certificate chain or key file
 MAX_MANIFEST_JSON = 1 << 20  # c2pa-rs rejects a longer manifest definition ("StringTooLong")
 ORIGINAL_LABEL = "zkimg-original"
 ALGORITHMS = ("es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519")
-#: zkimg op → C2PA action name (https://c2pa.org/specifications: actions).
-ACTIONS = {"crop": "c2pa.cropped", "resize": "c2pa.resized", "flip": "c2pa.orientation",
-           "rotate90": "c2pa.orientation", "box_blur": "c2pa.filtered", "gaussian_blur": "c2pa.filtered",
-           "grayscale": "c2pa.color_adjustments", "brightness": "c2pa.color_adjustments",
-           "contrast": "c2pa.color_adjustments", "white_balance": "c2pa.color_adjustments"}
-
 
 def _c2pa() -> Any:
     try:
@@ -82,7 +76,8 @@ class ManifestSigner:
         return cls(read_bounded(certificate_chain, MAX_PEM_BYTES, "certificate chain", ManifestError),
                    read_bounded(private_key, MAX_PEM_BYTES, "signing key", ManifestError), algorithm, tsa_url)
 
-    def _signer(self) -> Any:
+    def c2pa_signer(self) -> Any:
+        """This credential as c2pa-python's ``Signer`` (ManifestError if c2pa refuses it)."""
         c2pa = _c2pa()
         info = c2pa.C2paSignerInfo(self.algorithm, self.certificate_chain, self.private_key, self.tsa_url)
         try:
@@ -131,7 +126,7 @@ def development_signer(directory: "str | Path") -> Tuple[ManifestSigner, Path]:
                          x509.NameAttribute(NameOID.COMMON_NAME, "zkimg development root CA")])
     ca = cert("zkimg development root CA", ca_key, ca_name, ca_key, True)
     leaf = cert("zkimg development signer", leaf_key, ca_name, ca_key, False)
-    pem = lambda c: c.public_bytes(serialization.Encoding.PEM)  # noqa: E731
+    pem: Callable[[Any], bytes] = lambda c: c.public_bytes(serialization.Encoding.PEM)  # noqa: E731
     key = leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                  serialization.NoEncryption())
     (d / "ca.pem").write_bytes(pem(ca))
@@ -140,13 +135,14 @@ def development_signer(directory: "str | Path") -> Tuple[ManifestSigner, Path]:
     return ManifestSigner(pem(leaf) + pem(ca), key), d / "ca.pem"
 
 
-def _manifest(att: Attestation, title: str, fmt: str, payload: Dict[str, Any]) -> Dict[str, Any]:
+def manifest_definition(att: Attestation, title: str, fmt: str, payload: Dict[str, Any]) -> Dict[str, Any]:
+    """The C2PA manifest definition (JSON-able) :func:`embed` signs for ``att``."""
     from . import __version__
 
     cap = att.capture
     steps: List[Dict[str, Any]] = [{"action": "c2pa.opened", "parameters": {"ingredientIds": [ORIGINAL_LABEL]}}]
     for t in att.pipeline:
-        steps.append({"action": ACTIONS.get(t.op, "c2pa.edited"),
+        steps.append({"action": t.c2pa_action,
                       "description": f"zkimg {t.describe()}, proved in zero knowledge"})
     return {
         "claim_generator_info": [{"name": "zkimg", "version": __version__}],
@@ -188,16 +184,16 @@ def embed(image: "str | Path", attestation: Attestation, signer: ManifestSigner,
     title = title or out.name
     payload: Dict[str, Any] = {"media_type": MEDIA_TYPE, "bundle": base64.b64encode(bundle).decode()}
     sidecar = None
-    if len(json.dumps(_manifest(attestation, title, fmt, payload))) > MAX_MANIFEST_JSON - 4096:
+    if len(json.dumps(manifest_definition(attestation, title, fmt, payload))) > MAX_MANIFEST_JSON - 4096:
         sidecar = out.with_name(out.name + ".zkimg")  # written once the manifest is signed
         payload = {"media_type": MEDIA_TYPE, "sidecar": {"name": sidecar.name, "bytes": len(bundle),
                                                           "sha256": hashlib.sha256(bundle).hexdigest()}}
     settings = c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": False}}})
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        builder = c2pa.Builder(_manifest(attestation, title, fmt, payload), settings)
+        builder = c2pa.Builder(manifest_definition(attestation, title, fmt, payload), settings)
         with open(src, "rb") as s, open(tmp, "w+b") as d:
-            builder.sign(signer._signer(), fmt, s, d)
+            builder.sign(signer.c2pa_signer(), fmt, s, d)
         if sidecar is not None:
             write_atomic(sidecar, bundle)
         os.replace(tmp, out)

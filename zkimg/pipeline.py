@@ -3,42 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import reprlib
 from pathlib import Path
-from typing import Any, Iterable, Iterator, List, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Sequence, Tuple
 
 import numpy as np
 
-from .errors import InvalidBundle, InvalidParameter
-from .fileio import read_bounded
-from .primitives import Primitive, Shape
-from .transforms import Transform, check_image, check_shape, transform_from_json
+from ._codec import canonical_json, parse_json
+from ._fileio import read_bounded
+from ._validate import check_image, check_shape
+from .errors import InvalidParameter, InvalidPipelineFile
+from .hazmat.primitives import Primitive, Shape
+from .limits import MAX_PIPELINE_STEPS
+from .transforms import Transform, transform_from_json
 
 PIPELINE_SCHEMA = "zkimg.pipeline/1"
-MAX_STEPS = 64
 MAX_JSON_BYTES = 1 << 20
-
-
-def canonical_json(obj: Any) -> bytes:
-    """Sorted keys, no whitespace, UTF-8, no NaN/Infinity: the bytes that digests are taken of."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
-
-
-def parse_json(text: str | bytes, max_bytes: int, what: str) -> Any:
-    """``json.loads`` for untrusted input: bounded size; any failure is InvalidBundle."""
-    if not isinstance(text, (str, bytes, bytearray)) or len(text) > max_bytes:
-        raise InvalidBundle(f"{what} must be JSON text of at most {max_bytes} bytes")
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as e:
-        raise InvalidBundle(f"{what} is not valid JSON: {e}") from e
-
-
-def require_keys(obj: Any, keys: set, what: str) -> None:
-    """InvalidBundle unless ``obj`` is a JSON object with exactly ``keys``."""
-    if not isinstance(obj, dict) or set(obj) != keys:
-        raise InvalidBundle(f"{what} must be an object with exactly the keys {sorted(keys)}")
 
 
 class Pipeline:
@@ -48,8 +28,8 @@ class Pipeline:
         steps = tuple(steps)
         if not steps:
             raise InvalidParameter("steps", "a pipeline needs at least one transform")
-        if len(steps) > MAX_STEPS:
-            raise InvalidParameter("steps", f"at most {MAX_STEPS} transforms")
+        if len(steps) > MAX_PIPELINE_STEPS:
+            raise InvalidParameter("steps", f"at most {MAX_PIPELINE_STEPS} transforms")
         for i, s in enumerate(steps):
             if not isinstance(s, Transform):
                 raise InvalidParameter("steps", f"step {i} is not a Transform: {reprlib.repr(s)}")
@@ -99,7 +79,7 @@ class Pipeline:
             image = s.apply(image)
         return image
 
-    def to_json(self) -> dict:
+    def to_json(self) -> Dict[str, Any]:
         return {"schema": PIPELINE_SCHEMA, "steps": [s.to_json() for s in self._steps]}
 
     def canonical(self) -> bytes:
@@ -112,19 +92,19 @@ class Pipeline:
 
     @classmethod
     def from_json(cls, data: Any) -> "Pipeline":
-        """Parse (and validate) the canonical JSON object, or raise InvalidBundle."""
+        """Parse (and validate) the canonical JSON object, or raise InvalidPipelineFile."""
         if not isinstance(data, dict) or set(data) != {"schema", "steps"}:
-            raise InvalidBundle("a pipeline is an object with exactly 'schema' and 'steps'")
+            raise InvalidPipelineFile("a pipeline is an object with exactly 'schema' and 'steps'")
         if data["schema"] != PIPELINE_SCHEMA:
-            raise InvalidBundle(f"unsupported pipeline schema {reprlib.repr(data['schema'])}")
+            raise InvalidPipelineFile(f"unsupported pipeline schema {reprlib.repr(data['schema'])}")
         steps = data["steps"]
-        if not isinstance(steps, list) or not 1 <= len(steps) <= MAX_STEPS:
-            raise InvalidBundle(f"'steps' must be a list of 1 to {MAX_STEPS} transforms")
+        if not isinstance(steps, list) or not 1 <= len(steps) <= MAX_PIPELINE_STEPS:
+            raise InvalidPipelineFile(f"'steps' must be a list of 1 to {MAX_PIPELINE_STEPS} transforms")
         return cls(transform_from_json(s) for s in steps)
 
     @classmethod
     def loads(cls, text: str | bytes) -> "Pipeline":
-        return cls.from_json(parse_json(text, MAX_JSON_BYTES, "pipeline"))
+        return cls.from_json(parse_json(text, MAX_JSON_BYTES, "pipeline", InvalidPipelineFile))
 
 
 def load_pipeline(path: "str | Path") -> Pipeline:
@@ -133,17 +113,17 @@ def load_pipeline(path: "str | Path") -> Pipeline:
     The document is a list of steps, or an object with ``steps`` (and optionally
     ``schema``). A step is ``{"op": "crop", "left": 0, ...}`` or ``{"crop": {"left": 0, ...}}``
     (a parameterless step may be just ``"grayscale"``); derived fields may be omitted.
-    Raises :class:`InvalidBundle` for anything malformed.
+    Raises :class:`InvalidPipelineFile` for anything malformed.
     """
     p = Path(path)
     try:
-        text = read_bounded(p, MAX_JSON_BYTES, "pipeline file", InvalidBundle).decode("utf-8")
+        text = read_bounded(p, MAX_JSON_BYTES, "pipeline file", InvalidPipelineFile).decode("utf-8")
     except UnicodeDecodeError as e:
-        raise InvalidBundle(f"pipeline file is not UTF-8: {e}") from e
+        raise InvalidPipelineFile(f"pipeline file is not UTF-8: {e}") from e
     if p.suffix.lower() in (".yaml", ".yml"):
         data = _safe_yaml(text)
     else:
-        data = parse_json(text, MAX_JSON_BYTES, "pipeline file")
+        data = parse_json(text, MAX_JSON_BYTES, "pipeline file", InvalidPipelineFile)
     return pipeline_from_steps(data)
 
 
@@ -154,26 +134,27 @@ def _safe_yaml(text: str) -> Any:
 
     class NoAliases(yaml.SafeLoader):
         def compose_node(self, parent: Any, index: Any) -> Any:
-            if self.check_event(yaml.AliasEvent) or getattr(self.peek_event(), "anchor", None):
+            if (self.check_event(yaml.AliasEvent)
+                    or getattr(self.peek_event(), "anchor", None)):  # type: ignore[no-untyped-call]
                 raise yaml.YAMLError("anchors and aliases are not allowed in a pipeline file")
             return super().compose_node(parent, index)
 
     try:
-        return yaml.load(text, Loader=NoAliases)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=NoAliases)
     except (yaml.YAMLError, RecursionError) as e:
-        raise InvalidBundle(f"pipeline file is not valid YAML: {str(e)[:300]}") from e
+        raise InvalidPipelineFile(f"pipeline file is not valid YAML: {str(e)[:300]}") from e
 
 
 def pipeline_from_steps(data: Any) -> Pipeline:
     """A pipeline from the lenient step list of :func:`load_pipeline` (already parsed)."""
     if isinstance(data, dict):
         if not set(data) <= {"schema", "steps"} or "steps" not in data:
-            raise InvalidBundle("a pipeline document has 'steps' (and optionally 'schema')")
+            raise InvalidPipelineFile("a pipeline document has 'steps' (and optionally 'schema')")
         if data.get("schema", PIPELINE_SCHEMA) != PIPELINE_SCHEMA:
-            raise InvalidBundle(f"unsupported pipeline schema {reprlib.repr(data['schema'])}")
+            raise InvalidPipelineFile(f"unsupported pipeline schema {reprlib.repr(data['schema'])}")
         data = data["steps"]
-    if not isinstance(data, list) or not 1 <= len(data) <= MAX_STEPS:
-        raise InvalidBundle(f"a pipeline is a list of 1 to {MAX_STEPS} steps")
+    if not isinstance(data, list) or not 1 <= len(data) <= MAX_PIPELINE_STEPS:
+        raise InvalidPipelineFile(f"a pipeline is a list of 1 to {MAX_PIPELINE_STEPS} steps")
     steps = []
     for i, step in enumerate(data):
         if isinstance(step, str):
@@ -183,12 +164,12 @@ def pipeline_from_steps(data: Any) -> Pipeline:
             if params is None:
                 params = {}
             if not isinstance(params, dict):
-                raise InvalidBundle(f"step {i + 1} ({op}): parameters must be a mapping")
+                raise InvalidPipelineFile(f"step {i + 1} ({op}): parameters must be a mapping")
             step = {"op": op, **params}
         try:
             steps.append(transform_from_json(step, canonical=False))
-        except InvalidBundle as e:
-            raise InvalidBundle(f"step {i + 1}: {e}") from e
+        except InvalidPipelineFile as e:
+            raise InvalidPipelineFile(f"step {i + 1}: {e}") from e
     return Pipeline(steps)
 
 

@@ -2,7 +2,7 @@
 
 Every transform maps a ``uint8`` array of shape H×W×C to a ``uint8`` array. Its
 docstring is the specification: rounding, clamping and borders are exact integer
-rules, and ``apply()`` implements them through :mod:`zkimg.primitives`, the same
+rules, and ``apply()`` implements them through :mod:`zkimg.hazmat.primitives`, the same
 integer constants the circuit is built from. Real-valued parameters (factors, gains,
 sigma) are quantised once, here, to multiples of 1/256 (``q8``), and the quantised
 value is recorded in the canonical JSON.
@@ -11,71 +11,21 @@ value is recorded in the canonical JSON.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import math
-import reprlib
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Dict, Mapping, Tuple, Type
+from types import MappingProxyType
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Type
 
 import numpy as np
 
-from .errors import InvalidBundle, InvalidImage, InvalidParameter
-from .primitives import Lookup, Primitive, Shape, Take, Transpose, WeightedSum, run_all
+from ._validate import as_int, as_real, check_image, check_shape, short
+from .errors import InvalidImage, InvalidParameter, InvalidPipelineFile
+from .hazmat.primitives import Lookup, Primitive, Shape, Take, Transpose, WeightedSum, run_all
+from .limits import MAX_CHANNELS, MAX_SIDE
 
 #: Fixed-point denominator for real-valued parameters and interpolation weights.
 Q8 = 256
-MAX_SIDE = 1 << 16  # largest image side accepted anywhere (65,536 px)
-MAX_CHANNELS = 4
-
-
-def check_image(image: Any, parameter: str = "image") -> np.ndarray:
-    """Return ``image`` if it is a ``uint8`` H×W×C array (1 ≤ C ≤ 4), else raise InvalidImage."""
-    if not isinstance(image, np.ndarray):
-        raise InvalidImage(f"expected a numpy array, got {type(image).__name__}", parameter)
-    if image.dtype != np.uint8:
-        raise InvalidImage(f"expected dtype uint8, got {image.dtype}", parameter)
-    if image.ndim != 3:
-        raise InvalidImage(f"expected shape H×W×C, got {image.shape}", parameter)
-    h, w, c = image.shape
-    if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
-        raise InvalidImage(f"height and width must be in [1, {MAX_SIDE}], got {h}×{w}", parameter)
-    if not 1 <= c <= MAX_CHANNELS:
-        raise InvalidImage(f"expected 1 to {MAX_CHANNELS} channels, got {c}", parameter)
-    return image
-
-
-def check_shape(shape: Any, parameter: str = "shape") -> Shape:
-    """Validate an (H, W, C) shape tuple."""
-    if not isinstance(shape, (tuple, list)) or len(shape) != 3:
-        raise InvalidParameter(parameter, f"expected (height, width, channels), got {_short(shape)}")
-    h, w, c = (_int(v, parameter) for v in shape)
-    if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE and 1 <= c <= MAX_CHANNELS):
-        raise InvalidParameter(parameter, f"shape {tuple(shape)} is out of range")
-    return (h, w, c)
-
-
-def _short(value: Any) -> str:
-    """A bounded repr for error messages (a hostile value may be huge or deeply shared)."""
-    return reprlib.repr(value)
-
-
-def _int(value: Any, parameter: str, lo: int | None = None, hi: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidParameter(parameter, f"expected an integer, got {_short(value)}")
-    v = int(value)
-    if lo is not None and v < lo:
-        raise InvalidParameter(parameter, f"must be >= {lo}, got {v}")
-    if hi is not None and v > hi:
-        raise InvalidParameter(parameter, f"must be <= {hi}, got {v}")
-    return v
-
-
-def _real(value: Any, parameter: str, lo: float = 0.0, hi: float = 255.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InvalidParameter(parameter, f"expected a number, got {_short(value)}")
-    v = float(value)
-    if not math.isfinite(v) or not lo <= v <= hi:
-        raise InvalidParameter(parameter, f"must be a finite number in [{lo}, {hi}], got {_short(value)}")
-    return v
 
 
 def quantize_q8(value: float) -> int:
@@ -100,6 +50,44 @@ class Transform(abc.ABC):
     @abc.abstractmethod
     def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
         """The exact primitive sequence for an input of ``shape``; raises InvalidParameter."""
+
+    #: The C2PA action this edit is recorded as (https://c2pa.org/specifications: actions).
+    c2pa_action: ClassVar[str] = "c2pa.edited"
+    #: The CLI option that makes this transform, its metavar and help; ``None``: made through
+    #: another transform's option (``--blur box:3`` makes a :class:`BoxBlur`).
+    cli_flag: ClassVar[Optional[str]] = None
+    cli_metavar: ClassVar[str] = ""
+    cli_help: ClassVar[str] = ""
+
+    #: The parameters the CLI option's value lists, comma-separated (the default CLI form).
+    cli_fields: ClassVar[Tuple[str, ...]] = ()
+
+    @classmethod
+    def from_cli(cls, value: str) -> "Transform":
+        """The transform the CLI option's ``value`` names (ValueError/InvalidParameter if bad).
+        Default: the ``cli_fields`` values, comma-separated, converted to the fields' types."""
+        parts = value.split(",")
+        if not cls.cli_fields or len(parts) != len(cls.cli_fields):
+            raise ValueError(f"expected {len(cls.cli_fields)} value(s) separated by ','")
+        types = {f.name: str(f.type) for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        convert = {"int": int, "float": float, "str": str}
+        return cls(**{n: convert[types[n]](p) for n, p in zip(cls.cli_fields, parts)})
+
+    def cli_args(self) -> Tuple[str, str]:
+        """``(option, value)`` that the CLI reads back into this transform."""
+        if self.cli_flag is None:
+            raise NotImplementedError(f"{type(self).__name__} has no CLI option of its own")
+        return self.cli_flag, ",".join(_cli_value(getattr(self, n)) for n in self.cli_fields)
+
+    @classmethod
+    @abc.abstractmethod
+    def examples(cls) -> Tuple["Transform", ...]:
+        """Instances the generated tests run (each valid on an RGB image of at least 9×9)."""
+
+    @classmethod
+    def benchmark_examples(cls, size: int) -> Tuple["Transform", ...]:
+        """Representative instances for a ``size × size`` tile (benchmarks/); default :meth:`examples`."""
+        return cls.examples()
 
     #: Input positions along one spatial axis that one output position reads, at most.
     taps: ClassVar[int] = 1
@@ -142,37 +130,66 @@ class Transform(abc.ABC):
 
     @classmethod
     def _from_params(cls, params: Mapping[str, Any]) -> "Transform":
-        return cls(**params)  # type: ignore[call-arg]
+        return cls(**params)
 
 
 _REGISTRY: Dict[str, Type[Transform]] = {}
+#: Every transform class by its ``op``, in definition order. The CLI options, the pipeline
+#: JSON/YAML schema, the C2PA actions, the circuit record and the tests all read this.
+REGISTRY: Mapping[str, Type[Transform]] = MappingProxyType(_REGISTRY)
+
+
+def cli_options() -> Dict[str, Type[Transform]]:
+    """CLI option → the transform class that reads it (from :data:`REGISTRY`)."""
+    return {cls.cli_flag: cls for cls in REGISTRY.values() if cls.cli_flag is not None}
+
+
+def all_examples() -> List[Transform]:
+    """Every registered transform's :meth:`~Transform.examples`, in registry order."""
+    return [t for cls in REGISTRY.values() for t in cls.examples()]
+
+
+def _ints(text: str, n: int, sep: str = ",") -> List[int]:
+    parts = text.split(sep)
+    if len(parts) != n:
+        raise ValueError(f"expected {n} integers separated by {sep!r}")
+    return [int(p) for p in parts]
+
+
+def _num(x: float) -> str:
+    """A float as the CLI writes it (shortest round-tripping form)."""
+    return repr(float(x))
+
+
+def _cli_value(v: Any) -> str:
+    return _num(v) if isinstance(v, float) else str(v)
 
 
 def transform_from_json(data: Any, canonical: bool = True) -> Transform:
-    """Parse one transform's JSON object; raises InvalidBundle on anything malformed.
+    """Parse one transform's JSON object; raises InvalidPipelineFile on anything malformed.
 
     ``canonical`` (bundles): the object must be exactly the transform's canonical form,
     derived fields included. Otherwise (hand-written pipeline files) derived fields such as
     ``kernel`` or ``factor_q8`` may be omitted and defaults apply.
     """
     if not isinstance(data, dict) or not isinstance(data.get("op"), str):
-        raise InvalidBundle("a transform must be a JSON object with a string 'op'")
+        raise InvalidPipelineFile("a transform must be a JSON object with a string 'op'")
     cls = _REGISTRY.get(data["op"])
     if cls is None:
-        raise InvalidBundle(f"unknown transform op {_short(data['op'])}")
+        raise InvalidPipelineFile(f"unknown transform op {short(data['op'])}")
     params = {k: v for k, v in data.items() if k != "op"}
     try:
         t = cls._from_params(params)
     except InvalidParameter as e:
-        raise InvalidBundle(f"{data['op']}: {e}") from e
+        raise InvalidPipelineFile(f"{data['op']}: {e}") from e
     except TypeError as e:
-        raise InvalidBundle(f"{data['op']}: bad parameters ({e})") from e
+        raise InvalidPipelineFile(f"{data['op']}: bad parameters ({e})") from e
     made = t.to_json()
     if not canonical and any(made.get(k) != v for k, v in data.items()):  # a given derived field must agree
-        raise InvalidBundle(f"{data['op']}: given parameters disagree with the ones derived from them: "
+        raise InvalidPipelineFile(f"{data['op']}: given parameters disagree with the ones derived from them: "
                             f"{ {k: made.get(k) for k, v in data.items() if made.get(k) != v} }")
     if canonical and made != data:
-        raise InvalidBundle(f"{data['op']}: parameters are not in canonical form")
+        raise InvalidPipelineFile(f"{data['op']}: parameters are not in canonical form")
     return t
 
 
@@ -192,12 +209,25 @@ class Crop(Transform):
     width: int
     height: int
     op: ClassVar[str] = "crop"
+    c2pa_action: ClassVar[str] = "c2pa.cropped"
+    cli_flag: ClassVar[Optional[str]] = "--crop"
+    cli_metavar: ClassVar[str] = "L,T,W,H"
+    cli_help: ClassVar[str] = "crop a W×H window whose top-left pixel is (L, T)"
+    cli_fields: ClassVar[Tuple[str, ...]] = ("left", "top", "width", "height")
+
+    @classmethod
+    def examples(cls) -> Tuple[Transform, ...]:
+        return (cls(1, 2, 6, 5),)
+
+    @classmethod
+    def benchmark_examples(cls, size: int) -> Tuple[Transform, ...]:
+        return (cls(1, 1, size - 2, size - 2),)
 
     def __post_init__(self) -> None:
-        _int(self.left, "left", 0, MAX_SIDE)
-        _int(self.top, "top", 0, MAX_SIDE)
-        _int(self.width, "width", 1, MAX_SIDE)
-        _int(self.height, "height", 1, MAX_SIDE)
+        as_int(self.left, "left", 0, MAX_SIDE)
+        as_int(self.top, "top", 0, MAX_SIDE)
+        as_int(self.width, "width", 1, MAX_SIDE)
+        as_int(self.height, "height", 1, MAX_SIDE)
 
     def params(self) -> Dict[str, Any]:
         return {"left": self.left, "top": self.top, "width": self.width, "height": self.height}
@@ -227,10 +257,19 @@ class Flip(Transform):
 
     direction: str = "horizontal"
     op: ClassVar[str] = "flip"
+    c2pa_action: ClassVar[str] = "c2pa.orientation"
+    cli_flag: ClassVar[Optional[str]] = "--flip"
+    cli_metavar: ClassVar[str] = "DIR"
+    cli_help: ClassVar[str] = "horizontal or vertical"
+    cli_fields: ClassVar[Tuple[str, ...]] = ("direction",)
+
+    @classmethod
+    def examples(cls) -> Tuple[Transform, ...]:
+        return (cls(), cls("vertical"))
 
     def __post_init__(self) -> None:
         if self.direction not in ("horizontal", "vertical"):
-            raise InvalidParameter("direction", f"must be 'horizontal' or 'vertical', got {_short(self.direction)}")
+            raise InvalidParameter("direction", f"must be 'horizontal' or 'vertical', got {short(self.direction)}")
 
     def params(self) -> Dict[str, Any]:
         return {"direction": self.direction}
@@ -249,9 +288,18 @@ class Rotate90(Transform):
 
     k: int = 1
     op: ClassVar[str] = "rotate90"
+    c2pa_action: ClassVar[str] = "c2pa.orientation"
+    cli_flag: ClassVar[Optional[str]] = "--rotate90"
+    cli_metavar: ClassVar[str] = "K"
+    cli_help: ClassVar[str] = "rotate by K quarter turns counter-clockwise"
+    cli_fields: ClassVar[Tuple[str, ...]] = ("k",)
+
+    @classmethod
+    def examples(cls) -> Tuple[Transform, ...]:
+        return (cls(1), cls(2), cls(3))
 
     def __post_init__(self) -> None:
-        _int(self.k, "k", 1, 3)
+        as_int(self.k, "k", 1, 3)
 
     def params(self) -> Dict[str, Any]:
         return {"k": self.k}
@@ -292,12 +340,33 @@ class Resize(Transform):
     height: int
     mode: str = "bilinear"
     op: ClassVar[str] = "resize"
+    c2pa_action: ClassVar[str] = "c2pa.resized"
+    cli_flag: ClassVar[Optional[str]] = "--resize"
+    cli_metavar: ClassVar[str] = "WxH[:MODE]"
+    cli_help: ClassVar[str] = "resize to W×H; MODE bilinear (default) or nearest"
+
+    @classmethod
+    def from_cli(cls, value: str) -> "Resize":
+        size, _, mode = value.partition(":")
+        w, h = _ints(size.lower(), 2, "x")
+        return cls(w, h, mode or "bilinear")
+
+    def cli_args(self) -> Tuple[str, str]:
+        return "--resize", f"{self.width}x{self.height}:{self.mode}"
+
+    @classmethod
+    def examples(cls) -> Tuple[Transform, ...]:
+        return (cls(5, 4), cls(13, 11, "nearest"))
+
+    @classmethod
+    def benchmark_examples(cls, size: int) -> Tuple[Transform, ...]:
+        return (cls(size // 2, size // 2), cls(size // 2, size // 2, "nearest"))
 
     def __post_init__(self) -> None:
-        _int(self.width, "width", 1, MAX_SIDE)
-        _int(self.height, "height", 1, MAX_SIDE)
+        as_int(self.width, "width", 1, MAX_SIDE)
+        as_int(self.height, "height", 1, MAX_SIDE)
         if self.mode not in ("nearest", "bilinear"):
-            raise InvalidParameter("mode", f"must be 'nearest' or 'bilinear', got {_short(self.mode)}")
+            raise InvalidParameter("mode", f"must be 'nearest' or 'bilinear', got {short(self.mode)}")
 
     def params(self) -> Dict[str, Any]:
         return {"width": self.width, "height": self.height, "mode": self.mode}
@@ -338,7 +407,7 @@ class Resize(Transform):
 
 
 def _odd_size(size: Any) -> int:
-    v = _int(size, "size", 3, 15)
+    v = as_int(size, "size", 3, 15)
     if v % 2 == 0:
         raise InvalidParameter("size", f"kernel size must be odd, got {v}")
     return v
@@ -359,6 +428,14 @@ class BoxBlur(Transform):
 
     size: int = 3
     op: ClassVar[str] = "box_blur"
+    c2pa_action: ClassVar[str] = "c2pa.filtered"
+
+    def cli_args(self) -> Tuple[str, str]:
+        return "--blur", f"box:{self.size}"
+
+    @classmethod
+    def examples(cls) -> Tuple[Transform, ...]:
+        return (cls(3), cls(5))
 
     def __post_init__(self) -> None:
         _odd_size(self.size)
@@ -409,10 +486,31 @@ class GaussianBlur(Transform):
     sigma: float | None = None
     kernel: Tuple[int, ...] = field(init=False, repr=False, compare=False)
     op: ClassVar[str] = "gaussian_blur"
+    c2pa_action: ClassVar[str] = "c2pa.filtered"
+    cli_flag: ClassVar[Optional[str]] = "--blur"
+    cli_metavar: ClassVar[str] = "KIND[:SIZE]"
+    cli_help: ClassVar[str] = "gaussian[:SIZE[:SIGMA]] or box[:SIZE] (SIZE odd, default 3)"
+
+    @classmethod
+    def from_cli(cls, value: str) -> Transform:
+        kind, _, rest = value.partition(":")
+        args = rest.split(":") if rest else []
+        if kind == "gaussian" and len(args) <= 2:
+            return cls(int(args[0]) if args else 3, float(args[1]) if len(args) > 1 else None)
+        if kind == "box" and len(args) <= 1:
+            return BoxBlur(int(args[0]) if args else 3)
+        raise ValueError("expected gaussian[:SIZE[:SIGMA]] or box[:SIZE]")
+
+    def cli_args(self) -> Tuple[str, str]:
+        return "--blur", f"gaussian:{self.size}" + ("" if self.sigma is None else f":{_num(self.sigma)}")
+
+    @classmethod
+    def examples(cls) -> Tuple[Transform, ...]:
+        return (cls(3), cls(5, 1.2))
 
     def __post_init__(self) -> None:
         size = _odd_size(self.size)
-        sigma = default_sigma(size) if self.sigma is None else _real(self.sigma, "sigma", 0.0, 100.0)
+        sigma = default_sigma(size) if self.sigma is None else as_real(self.sigma, "sigma", 0.0, 100.0)
         if sigma <= 0:
             raise InvalidParameter("sigma", "must be > 0")
         object.__setattr__(self, "sigma", sigma)
@@ -451,10 +549,19 @@ class Grayscale(Transform):
 
     num_output_channels: int = 1
     op: ClassVar[str] = "grayscale"
+    c2pa_action: ClassVar[str] = "c2pa.color_adjustments"
+    cli_flag: ClassVar[Optional[str]] = "--grayscale"
+    cli_metavar: ClassVar[str] = "N"
+    cli_help: ClassVar[str] = "to grey (BT.601); N = 1 or 3 output channels"
+    cli_fields: ClassVar[Tuple[str, ...]] = ("num_output_channels",)
+
+    @classmethod
+    def examples(cls) -> Tuple[Transform, ...]:
+        return (cls(), cls(3))
 
     def __post_init__(self) -> None:
         if self.num_output_channels not in (1, 3) or isinstance(self.num_output_channels, bool):
-            raise InvalidParameter("num_output_channels", f"must be 1 or 3, got {_short(self.num_output_channels)}")
+            raise InvalidParameter("num_output_channels", f"must be 1 or 3, got {short(self.num_output_channels)}")
 
     def params(self) -> Dict[str, Any]:
         return {"num_output_channels": self.num_output_channels}
@@ -475,7 +582,7 @@ class _FactorPointOp(Transform):
     factor: float
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "factor", _real(self.factor, "factor"))
+        object.__setattr__(self, "factor", as_real(self.factor, "factor"))
 
     @property
     def factor_q8(self) -> int:
@@ -487,6 +594,10 @@ class _FactorPointOp(Transform):
     @classmethod
     def _from_params(cls, params: Mapping[str, Any]) -> "Transform":
         return cls(factor=params.get("factor"))  # type: ignore[arg-type]  # factor_q8 is re-derived
+
+    c2pa_action: ClassVar[str] = "c2pa.color_adjustments"
+
+    cli_fields: ClassVar[Tuple[str, ...]] = ("factor",)
 
     def table(self) -> Tuple[int, ...]:
         raise NotImplementedError
@@ -500,6 +611,13 @@ class Brightness(_FactorPointOp):
     factor in [0, 255] (1 = unchanged, 0 = black)."""
 
     op: ClassVar[str] = "brightness"
+    cli_flag: ClassVar[Optional[str]] = "--brightness"
+    cli_metavar: ClassVar[str] = "F"
+    cli_help: ClassVar[str] = "scale values by F (1 = unchanged)"
+
+    @classmethod
+    def examples(cls) -> Tuple[Transform, ...]:
+        return (cls(1.25), cls(0.8))
 
     def table(self) -> Tuple[int, ...]:
         return _scale_table(self.factor_q8)
@@ -511,6 +629,13 @@ class Contrast(_FactorPointOp):
     factor in [0, 255] (1 = unchanged, 0 = flat grey)."""
 
     op: ClassVar[str] = "contrast"
+    cli_flag: ClassVar[Optional[str]] = "--contrast"
+    cli_metavar: ClassVar[str] = "F"
+    cli_help: ClassVar[str] = "stretch around 128 by F (1 = unchanged)"
+
+    @classmethod
+    def examples(cls) -> Tuple[Transform, ...]:
+        return (cls(1.5),)
 
     def table(self) -> Tuple[int, ...]:
         f8 = self.factor_q8
@@ -524,11 +649,26 @@ class WhiteBalance(Transform):
 
     gains: Tuple[float, ...]
     op: ClassVar[str] = "white_balance"
+    c2pa_action: ClassVar[str] = "c2pa.color_adjustments"
+    cli_flag: ClassVar[Optional[str]] = "--white-balance"
+    cli_metavar: ClassVar[str] = "R,G,B"
+    cli_help: ClassVar[str] = "per-channel gains"
+
+    @classmethod
+    def from_cli(cls, value: str) -> "WhiteBalance":
+        return cls(tuple(float(g) for g in value.split(",")))
+
+    def cli_args(self) -> Tuple[str, str]:
+        return "--white-balance", ",".join(_num(g) for g in self.gains)
+
+    @classmethod
+    def examples(cls) -> Tuple[Transform, ...]:
+        return (cls((1.2, 1.0, 0.8)),)
 
     def __post_init__(self) -> None:
         if not isinstance(self.gains, (tuple, list)) or not 1 <= len(self.gains) <= MAX_CHANNELS:
-            raise InvalidParameter("gains", f"expected 1 to {MAX_CHANNELS} gains, got {_short(self.gains)}")
-        object.__setattr__(self, "gains", tuple(_real(g, "gains") for g in self.gains))
+            raise InvalidParameter("gains", f"expected 1 to {MAX_CHANNELS} gains, got {short(self.gains)}")
+        object.__setattr__(self, "gains", tuple(as_real(g, "gains") for g in self.gains))
 
     @property
     def gains_q8(self) -> Tuple[int, ...]:

@@ -3,8 +3,8 @@
 An H×W×C image is cut into a grid of ``tile × tile`` tiles (edge tiles are smaller; nothing
 is padded). Each tile is further cut into *cells*: along each axis a tile of extent ``n``
 has bands ``[0, b)``, ``[b, n−b)``, ``[n−b, n)`` when ``n > 2b`` (``b`` = ``border``), else a
-single band. Every cell is committed on its own with a fresh salt,
-``Poseidon(pack(cell pixels ‖ salt16))``; a proof that needs only a neighbour's border
+single band. Every cell is committed on its own with a fresh salt under the layout's
+commitment scheme (version 1: ``Poseidon(pack(cell pixels ‖ salt16))``); a proof that needs only a neighbour's border
 (a blur halo, a bilinear footprint) then hashes that thin cell, not the whole tile.
 
 * tile commitment = ``Poseidon(cell commitments in raster order)``
@@ -19,18 +19,18 @@ from __future__ import annotations
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import cached_property
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .commitments import commit, commit_many
+from .._validate import as_int
+from ..errors import InvalidImage, InvalidParameter
+from ..limits import MAX_CELLS, MAX_CHANNELS, MAX_SIDE
+from ..progress import ProgressCallback, report
+from .commitments import CommitmentScheme, scheme_for_layout
 from .poseidon import poseidon_hash
-from .errors import InvalidImage, InvalidParameter
-from .progress import ProgressCallback, report
-from .transforms import MAX_CHANNELS, MAX_SIDE, _int
 
-LAYOUT_VERSION = 1
-MAX_CELLS = 1 << 20
+LAYOUT_VERSION = 1  # the capture format; names the commitment scheme (1: Poseidon)
 COMMIT_CHUNK = 256  # cells per executor task when committing in parallel
 
 
@@ -71,11 +71,11 @@ class TileLayout:
     border: int
 
     def __post_init__(self) -> None:
-        _int(self.width, "width", 1, MAX_SIDE)
-        _int(self.height, "height", 1, MAX_SIDE)
-        _int(self.channels, "channels", 1, MAX_CHANNELS)
-        _int(self.tile, "tile", 4, 4096)
-        _int(self.border, "border", 0, self.tile // 4)
+        as_int(self.width, "width", 1, MAX_SIDE)
+        as_int(self.height, "height", 1, MAX_SIDE)
+        as_int(self.channels, "channels", 1, MAX_CHANNELS)
+        as_int(self.tile, "tile", 4, 4096)
+        as_int(self.border, "border", 0, self.tile // 4)
         if self.cell_count > MAX_CELLS:  # counted, not enumerated: sizes may be hostile
             raise InvalidParameter("tile", f"more than {MAX_CELLS} cells; use larger tiles")
 
@@ -85,7 +85,7 @@ class TileLayout:
 
         def bands(extent: int) -> int:
             full, rest = divmod(extent, self.tile)
-            per = lambda n: 3 if _split(n, self.border) else 1  # noqa: E731
+            per: Callable[[int], int] = lambda n: 3 if _split(n, self.border) else 1  # noqa: E731
             return full * per(self.tile) + (per(rest) if rest else 0)
 
         return bands(self.height) * bands(self.width)
@@ -103,7 +103,7 @@ class TileLayout:
     @cached_property
     def cells(self) -> Tuple[Cell, ...]:
         """All cells, tile by tile in raster order, raster order inside a tile."""
-        out = []
+        out: List[Cell] = []
         rows, cols = self.row_bands(), self.col_bands()
         for ti, rb in enumerate(rows):
             for tj, cb in enumerate(cols):
@@ -117,7 +117,12 @@ class TileLayout:
             idx[c.r0:c.r1, c.c0:c.c1] = i
         return idx
 
-    def to_json(self) -> dict:
+    @property
+    def scheme(self) -> CommitmentScheme:
+        """The commitment scheme of this layout's capture format."""
+        return scheme_for_layout(LAYOUT_VERSION)
+
+    def to_json(self) -> Dict[str, Any]:
         return {"version": LAYOUT_VERSION, "width": self.width, "height": self.height, "channels": self.channels,
                 "tile": self.tile, "border": self.border}
 
@@ -142,11 +147,11 @@ class TileLayout:
         report(progress, "commit", 0, total)
         if executor is None:
             for c, s in zip(self.cells, salts):
-                out.append(commit(self.cell_pixels(image, c), s))
+                out.append(self.scheme.commit(self.cell_pixels(image, c), s))
                 report(progress, "commit", len(out), total)
             return out
         step = max(1, min(COMMIT_CHUNK, -(-total // 64)))
-        futures = [executor.submit(commit_many, [self.cell_pixels(image, c) for c in self.cells[i:i + step]],
+        futures = [executor.submit(self.scheme.commit_many, [self.cell_pixels(image, c) for c in self.cells[i:i + step]],
                                    list(salts[i:i + step])) for i in range(0, total, step)]
         for f in futures:
             out.extend(f.result())
@@ -157,6 +162,7 @@ class TileLayout:
         """Fold cell commitments into one commitment per tile (raster order)."""
         if len(cell_commitments) != len(self.cells):
             raise InvalidParameter("cell_commitments", f"need {len(self.cells)}, got {len(cell_commitments)}")
+        group: List[int]
         out, group, current = [], [], self.cells[0].tile
         for cell, c in zip(self.cells, cell_commitments):
             if cell.tile != current:

@@ -20,28 +20,28 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
 
-from .errors import InvalidParameter
+from .._validate import as_int
+from ..errors import InvalidParameter
+from ..limits import MAX_OUTPUT_TILE, MAX_TILES_PER_JOB
+from ..pipeline import Pipeline
+from .commitments import CommitmentScheme
 from .lowering import CircuitSpec
-from .pipeline import Pipeline
 from .primitives import Primitive, Transpose, restrict
 from .tiles import TileLayout
-from .transforms import _int
 
 DEFAULT_MAX_OUT = 64
-MAX_OUT = 4096
 DEFAULT_TILES_PER_JOB = 1
-MAX_TILES_PER_JOB = 16
 #: Index visits charged for restricting one primitive, whatever its size (measured: the
 #: per-call cost of ``restrict`` for a single output position).
 _PRIMITIVE_OVERHEAD = 64
 
 
 @dataclass(frozen=True)
-class Job:
+class PlannedJob:
     """One proof: output window ``rows × cols`` computed from ``cells`` of the input layout."""
 
     index: int
@@ -77,13 +77,18 @@ class Plan:
     tiles_per_job: int = DEFAULT_TILES_PER_JOB  # input tiles along the width per job (no fixed grid)
 
     def __post_init__(self) -> None:
-        _int(self.max_out, "max_out", 1, MAX_OUT)
-        _int(self.tiles_per_job, "tiles_per_job", 1, MAX_TILES_PER_JOB)
+        as_int(self.max_out, "max_out", 1, MAX_OUTPUT_TILE)
+        as_int(self.tiles_per_job, "tiles_per_job", 1, MAX_TILES_PER_JOB)
         if self.output_tile is not None and self.tiles_per_job != 1:
             raise InvalidParameter("tiles_per_job", "a plan on a fixed output grid proves one tile per job")
         if self.output_tile is not None:
-            _int(self.output_tile, "output_tile", 1, 4096)
+            as_int(self.output_tile, "output_tile", 1, 4096)
         self.pipeline.shapes(self.input_shape)
+
+    @property
+    def scheme(self) -> CommitmentScheme:
+        """The commitment scheme of the input layout's capture format (every job's)."""
+        return self.layout.scheme
 
     @property
     def input_shape(self) -> Tuple[int, int, int]:
@@ -116,7 +121,7 @@ class Plan:
         rows, cols = self.runs
         return len(rows) * len(cols)
 
-    def iter_jobs(self) -> Iterator[Job]:
+    def iter_jobs(self) -> Iterator[PlannedJob]:
         """The jobs in raster order, built one at a time (a verifier stops at the first bad proof)."""
         rows, cols = self.runs
         oc = self.output_shape[2]
@@ -126,7 +131,7 @@ class Plan:
                 yield self._job(i * len(cols) + j, (r0, r1), (c0, c1), cell_index, oc)
 
     @cached_property
-    def jobs(self) -> Tuple[Job, ...]:
+    def jobs(self) -> Tuple[PlannedJob, ...]:
         return tuple(self.iter_jobs())
 
     # ----- work bounds, arithmetic: what planning costs before any of it is done
@@ -197,7 +202,7 @@ class Plan:
         return out
 
     def _job(self, index: int, rows: Tuple[int, int], cols: Tuple[int, int], cell_index: np.ndarray,
-             channels: int) -> Job:
+             channels: int) -> PlannedJob:
         local, in_rows, in_cols = restrict(self.primitives, range(*rows), range(*cols))
         owner = cell_index[np.ix_(in_rows, in_cols)]  # cell of every needed pixel
         used = tuple(int(k) for k in np.unique(owner))
@@ -206,8 +211,8 @@ class Plan:
         # Per used cell: where its values start in the concatenated parts, its origin, width.
         sizes = np.asarray([cells[k].shape2[0] * cells[k].shape2[1] * c for k in used], dtype=np.int64)
         per_cell = np.zeros((4, len(cells)), dtype=np.int64)
-        per_cell[:, list(used)] = [np.concatenate([[0], np.cumsum(sizes)[:-1]]), [cells[k].r0 for k in used],
-                                   [cells[k].c0 for k in used], [cells[k].c1 - cells[k].c0 for k in used]]
+        per_cell[:, list(used)] = cast(Any, [np.concatenate([[0], np.cumsum(sizes)[:-1]]), [cells[k].r0 for k in used],
+                                             [cells[k].c0 for k in used], [cells[k].c1 - cells[k].c0 for k in used]])
         base, r0, c0, wid = per_cell[:, owner]
         r = np.asarray(in_rows, dtype=np.int64)[:, None]
         q = np.asarray(in_cols, dtype=np.int64)[None, :]
@@ -220,8 +225,9 @@ class Plan:
             primitives=local,
             output_shape=(rows[1] - rows[0], cols[1] - cols[0], channels),
             hidden_output=self.hidden_output,
+            scheme=self.layout.scheme.name,
         )
-        return Job(index, rows, cols, used, spec)
+        return PlannedJob(index, rows, cols, used, spec)
 
     @property
     def hashed_per_input(self) -> float:

@@ -6,10 +6,11 @@ A :class:`CircuitSpec` (committed input parts → region → primitives → outp
 * the **circuit graph** that ezkl compiles. Inputs (all private, int64 at scale 0, so
   that they index their range-check tables without a ``Cast``, which ezkl lays out as two
   copies of every value): ``part_i`` = the i-th input part's values followed by its 16
-  salt bytes; ``output_salt`` (hidden output only); one ``hint_i`` per rounding step. Outputs (each
-  Poseidon-hashed by ezkl, the hashes being the proof's public instances, in this order):
-  ``part_i_packed`` = pack(part_i ‖ salt_i) for every part, then ``output_packed`` =
-  pack(output) for a public output or pack(output ‖ output_salt) for a hidden one.
+  salt bytes; ``output_salt`` (hidden output only); one ``hint_i`` per rounding step. Outputs:
+  the commitment scheme's (:meth:`CommitmentScheme.lower_commitments`), one per committed
+  stream in this order: every part with its salt, then the output (with the output salt if
+  hidden). Under the Poseidon scheme they are ``part_i_packed`` = pack(part_i ‖ salt_i) and
+  ``output_packed``, each Poseidon-hashed by ezkl into the proof's public instances.
 * the **reference graph** that onnxruntime runs: the same transform lowering on the
   H×W×C region with rounding done by ``Floor(Div)``; it returns the output and the hints.
 
@@ -42,7 +43,7 @@ Soundness of the circuit graph (each point is tested in tests/test_proofs.py):
 * One use per table: ezkl 23.0.5 lays out a constant that feeds more than one node as
   cells and decomposes each (≈ 23 rows per entry under ``RUN_ARGS``), and tract merges
   equal constants — a 512-entry floor table shared by a resize's two passes cost 11,776 of a
-  32 px job's 32,171 rows. So every lookup gets a table of its own (:meth:`_Graph.lookup`):
+  32 px job's 32,171 rows. So every lookup gets a table of its own (:meth:`GraphBuilder.lookup`):
   a repeated table is extended by copies of its last entry. That is sound where the circuit
   only reads the lookup's *output* and the extra entry is a valid output: ``arange(256)``
   range checks (the extra index maps to 255, a byte), floor tables and point-operation
@@ -80,6 +81,7 @@ graph never divides.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import math
 from dataclasses import dataclass
@@ -89,18 +91,17 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .errors import InvalidBundle, InvalidParameter
-from .pipeline import Pipeline, as_pipeline, canonical_json
+from .._codec import canonical_json
+from .._validate import check_shape
+from ..errors import InvalidBundle, InvalidParameter, InvalidPipelineFile
+from ..limits import MAX_JOB_ELEMENTS
+from ..pipeline import Pipeline, as_pipeline
+from .commitments import SALT_BYTES, CommitmentScheme, scheme_named
 from .primitives import Lookup, Primitive, Shape, Take, Transpose, WeightedSum
-from .transforms import check_shape
 
-PACK_BASE = 256
-PACK_GROUP = 16
-SALT_BYTES = 16
 ONNX_OPSET = 17
 ONNX_IR_VERSION = 8  # onnxruntime here rejects IR 14
 JOB_SCHEMA = "zkimg.tile-job/1"
-MAX_JOB_ELEMENTS = 1 << 22
 #: A rounding whose numerator is always below this is one lookup into ``floor(v / d)``.
 ROUNDING_TABLE_MAX = 1 << 12
 
@@ -122,6 +123,11 @@ class CircuitSpec:
     primitives: Tuple[Primitive, ...]
     output_shape: Shape
     hidden_output: bool
+    scheme: str = "poseidon"  # the commitment scheme's name (``commitments.scheme_named``)
+
+    @property
+    def commitment_scheme(self) -> CommitmentScheme:
+        return scheme_named(self.scheme)
 
     def assemble(self, parts: Sequence[np.ndarray]) -> np.ndarray:
         """The region (uint8) the circuit builds from ``parts`` (flat uint8 arrays)."""
@@ -195,21 +201,18 @@ class TileJob:
             raise InvalidBundle("'hidden_output' must be a boolean")
         try:
             return cls(Pipeline.from_json(data["pipeline"]), tuple(data["input_shape"]), data["hidden_output"])
-        except InvalidParameter as e:
+        except (InvalidParameter, InvalidPipelineFile) as e:
             raise InvalidBundle(f"invalid tile job: {e}") from e
         except TypeError as e:
             raise InvalidBundle(f"invalid tile job: {e}") from e
 
 
-def packed_len(n: int) -> int:
-    """Number of field elements ``pack`` makes of ``n`` byte values."""
-    return -(-n // PACK_GROUP)
-
-
 # --------------------------------------------------------------------------- graph builder
 
 
-class _Graph:
+class GraphBuilder:
+    """An ONNX graph under construction (commitment schemes add their outputs through it)."""
+
     def __init__(self) -> None:
         self.nodes: List[onnx.NodeProto] = []
         self.inits: List[onnx.TensorProto] = []
@@ -287,7 +290,7 @@ class _Graph:
                                   producer_name="zkimg")
         model.ir_version = ONNX_IR_VERSION
         onnx.checker.check_model(model)
-        return model.SerializeToString()
+        return bytes(model.SerializeToString())
 
     # ----- value-level helpers (float32 values holding integers; int64 graph inputs)
 
@@ -350,7 +353,7 @@ def _factor(w: Sequence[int], axis: int) -> Any:
 class _Lowerer:
     """Emits the primitives of one job into a graph in circuit or reference mode."""
 
-    def __init__(self, g: _Graph, circuit: bool) -> None:
+    def __init__(self, g: GraphBuilder, circuit: bool) -> None:
         self.g = g
         self.circuit = circuit
         self.hints: List[Tuple[str, Shape]] = []
@@ -471,33 +474,6 @@ class _Lowerer:
         return x
 
 
-def _pack_outputs(g: _Graph, source: str, n_source: int, streams: Sequence[np.ndarray],
-                  names: Sequence[str]) -> None:
-    """Graph outputs ``names[i]`` = pack(``source[streams[i]]``): Σ v_j·256^j over
-    consecutive groups of 16 (the last group zero-padded), each of shape [groups, 1].
-
-    All streams go through one MatMul against one powers constant, padded from one zeros
-    constant, so that each constant feeds a single node (see the module doc).
-    """
-    groups = [packed_len(len(s)) for s in streams]
-    pad = sum(k * PACK_GROUP - len(s) for k, s in zip(groups, streams))
-    if pad:
-        source = g.op("Concat", [source, g.const(np.zeros(pad))], axis=0)
-    index, next_zero = [], n_source
-    for k, stream in zip(groups, streams):
-        fill = k * PACK_GROUP - len(stream)
-        index += [np.asarray(stream, dtype=np.int64), np.arange(next_zero, next_zero + fill)]
-        next_zero += fill
-    grid = g.op("Reshape", [g.op("Gather", [source, g.const(np.concatenate(index), np.int64)], axis=0),
-                            g.const([sum(groups), PACK_GROUP], np.int64)])
-    powers = np.asarray([[float(PACK_BASE) ** i] for i in range(PACK_GROUP)], dtype=np.float32)
-    packed = g.op("MatMul", [grid, g.const(powers)])
-    first = np.concatenate([[0], np.cumsum(groups)]).astype(np.int64)
-    for i, name in enumerate(names):
-        value = g.op("Gather", [packed, g.const(np.arange(first[i], first[i + 1]), np.int64)], axis=0)
-        g.add_output(value, name, [groups[i], 1])
-
-
 @dataclass(frozen=True)
 class LoweredJob:
     """ONNX bytes of one job's graph plus the names of its rounding hints (in input order)."""
@@ -512,7 +488,7 @@ class LoweredJob:
 
 def lower_circuit(spec: CircuitSpec) -> LoweredJob:
     """The circuit graph ezkl compiles (see module docstring for its contract)."""
-    g = _Graph()
+    g = GraphBuilder()
     lw = _Lowerer(g, circuit=True)
     raw = [g.add_input(f"part_{i}", [n + SALT_BYTES], integer=True) for i, n in enumerate(spec.part_sizes)]
     sizes = [n + SALT_BYTES for n in spec.part_sizes]
@@ -541,14 +517,14 @@ def lower_circuit(spec: CircuitSpec) -> LoweredJob:
     output_stream = np.arange(n_checked, n_checked + n_out)
     if spec.hidden_output:
         output_stream = np.concatenate([output_stream, np.arange(starts[-2], starts[-1])])
-    _pack_outputs(g, source, n_checked + n_out, streams + [output_stream],
+    spec.commitment_scheme.lower_commitments(g, source, n_checked + n_out, streams + [output_stream],
                   [f"part_{i}_packed" for i in range(len(spec.part_sizes))] + ["output_packed"])
     return LoweredJob(g.model_bytes("zkimg_tile_job"), tuple(lw.hints))
 
 
 def lower_reference(spec: CircuitSpec) -> LoweredJob:
     """The reference graph: region (H×W×C floats) → ``output`` and every hint."""
-    g = _Graph()
+    g = GraphBuilder()
     lw = _Lowerer(g, circuit=False)
     x = g.add_input("image", list(spec.region_shape))
     out = lw.body(x, spec.region_shape, spec.primitives)
@@ -556,19 +532,26 @@ def lower_reference(spec: CircuitSpec) -> LoweredJob:
     return LoweredJob(g.model_bytes("zkimg_tile_job_reference"), tuple(lw.hints))
 
 
-def run_reference(spec: "CircuitSpec | TileJob", region: np.ndarray) -> Tuple[np.ndarray, List[np.ndarray]]:
-    """Run the reference graph in onnxruntime: (output as uint8, hints as int64 arrays)."""
+@functools.lru_cache(maxsize=32)
+def _reference_session(spec: CircuitSpec) -> Tuple[Any, Tuple[str, ...]]:
+    """The onnxruntime session of ``spec``'s reference graph and its output names, built once
+    per circuit per process (a plan repeats a few circuits over many jobs)."""
     import onnxruntime as ort
 
-    if isinstance(spec, TileJob):
-        spec = spec.spec()
     lowered = lower_reference(spec)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.log_severity_level = 3
     sess = ort.InferenceSession(lowered.model, opts, providers=["CPUExecutionProvider"])
-    names = ["output"] + [n for n, _ in lowered.hints]
-    res = sess.run(names, {"image": region.astype(np.float32)})
+    return sess, ("output", *(n for n, _ in lowered.hints))
+
+
+def run_reference(spec: "CircuitSpec | TileJob", region: np.ndarray) -> Tuple[np.ndarray, List[np.ndarray]]:
+    """Run the reference graph in onnxruntime: (output as uint8, hints as int64 arrays)."""
+    if isinstance(spec, TileJob):
+        spec = spec.spec()
+    sess, names = _reference_session(spec)
+    res = sess.run(list(names), {"image": region.astype(np.float32)})
     out = res[0]
     if not np.array_equal(out, np.round(out)) or out.min(initial=0) < 0 or out.max(initial=0) > 255:
         raise AssertionError("reference graph produced a non-uint8 value")

@@ -1,4 +1,5 @@
-"""ezkl backend: settings, compiled circuits, keys and the SRS, content-addressed on disk.
+"""Compiled circuits, keys and the SRS, content-addressed on disk (ezkl is called through
+:mod:`zkimg.hazmat._ezkl`).
 
 A circuit is addressed by ``sha256(ezkl version ‖ run args ‖ ONNX bytes)``; its keys by
 that digest plus the SRS digest. Entries are built in a temporary directory, checksummed
@@ -28,53 +29,28 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .errors import CacheCorruption, CircuitError
-from .lowering import SALT_BYTES, CircuitSpec, LoweredJob, TileJob, lower_circuit, packed_len
-from .pipeline import canonical_json
+from .._codec import canonical_json
+from ..errors import CacheCorruption, CircuitError
+from ._ezkl import BASE_RUN_ARGS, EZKL_VERSION, compile_circuit, gen_srs, min_logrows, setup
+from .commitments import SALT_BYTES, scheme_named
+from .lowering import CircuitSpec, LoweredJob, TileJob, lower_circuit
 
 log = logging.getLogger("zkimg.circuits")
 
-
-def _drop_scale_warning(record: logging.LogRecord) -> bool:
-    """ezkl warns "low scale values (<8) may impact precision" for every circuit; zkimg's
-    circuits are integer-exact at scale 0 by design, so that one message is noise."""
-    return "low scale values" not in record.getMessage()
-
-
-logging.getLogger("ezkl").addFilter(_drop_scale_warning)  # ezkl logs through Python logging (pyo3_log)
-
-EZKL_VERSION = "23.0.5"
 CACHE_LAYOUT = "zkimg.cache/2"  # 2: each entry's manifest names the address it was built for
-#: ezkl reserves this many rows for blinding factors (ASSUMED_BLINDING_FACTORS + pad), with margin.
-_RESERVED_ROWS = 16
-MIN_LOGROWS = 8
-MAX_LOGROWS = 24
+__all__ = ["BASE_RUN_ARGS", "EZKL_VERSION", "RUN_ARGS", "CACHE_LAYOUT", "SRS", "SRS_TRUST", "Circuit", "CircuitStore",
+           "DevelopmentSRSWarning", "Keys", "min_logrows", "run_args", "sha256_file", "weakest_trust"]
 
-#: Fixed run arguments for every zkimg circuit (see lowering.py for the soundness argument).
-RUN_ARGS: Dict[str, Any] = {
-    "input_scale": 0,  # pixels are integers
-    "param_scale": 0,  # every constant is an integer
-    "input_visibility": "private",  # hidden pixels, salts and hints
-    "output_visibility": "hashed",  # every output is Poseidon-hashed into a public instance
-    "param_visibility": "fixed",
-    # zkimg's circuits use no decomposition-based op (range checks are lookups), but ezkl
-    # 23.0.5 decomposes every constant that it lays out as a cell (a constant used by more
-    # than one node after tract merges equal constants) when
-    # ignore_range_check_inputs_outputs is set (the flag is inverted for constants in
-    # graph/utilities.rs). The packing powers reach 256^15 = 2^120, so the bound must exceed
-    # that: 512^14 = 2^126 (and stay below i128).
-    "decomp_base": 512,
-    "decomp_legs": 14,
-    "num_inner_cols": 2,
-    # ezkl's Freivalds einsum chip returns values that later cells are not tied to (measured
-    # in ezkl 23.0.5): never let it lay out a MatMul/einsum (also checked after gen_settings).
-    "disable_freivalds": True,
-    "check_mode": "unsafe",
-    # Redundant here: inputs are range-checked by explicit lookups, outputs are bound by their hash.
-    "ignore_range_check_inputs_outputs": True,
-}
+
+def run_args(spec: CircuitSpec) -> Dict[str, Any]:
+    """ezkl's run arguments for ``spec``: the backend's fixed ones and its scheme's visibilities."""
+    return {**BASE_RUN_ARGS, **spec.commitment_scheme.run_args}
+
+
+#: Run arguments of the Poseidon scheme's circuits (recorded in circuits/record.json).
+RUN_ARGS: Dict[str, Any] = {**BASE_RUN_ARGS, **scheme_named("poseidon").run_args}
 
 
 def default_cache_dir() -> Path:
@@ -154,15 +130,15 @@ class SRS:
         self.directory = Path(directory)
         self.development = development
         self.expected_digests = dict(expected_digests or {})
-        self._digests: Dict[Path, tuple] = {}
+        self._digests: Dict[Path, Tuple[Tuple[int, int], str]] = {}
         self._lock = threading.Lock()
         self._warn = True  # a copy sent to an executor's worker stays quiet: its owner was warned
 
-    def __getstate__(self) -> dict:  # picklable for executors: drop the lock and memo
+    def __getstate__(self) -> Dict[str, Any]:  # picklable for executors: drop the lock and memo
         return {"directory": self.directory, "development": self.development,
                 "expected_digests": self.expected_digests}
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: Dict[str, Any]) -> None:
         self.__init__(state["directory"], development=state["development"],  # type: ignore[misc]
                       expected_digests=state["expected_digests"])
         self._warn = False
@@ -189,14 +165,12 @@ class SRS:
         return p
 
     def _generate(self, p: Path, logrows: int) -> None:
-        import ezkl
-
         log.warning("generating a development SRS for logrows=%d at %s (not trustworthy)", logrows, p)
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".srs-")
         os.close(fd)
         try:
-            ezkl.gen_srs(tmp, logrows)
+            gen_srs(Path(tmp), logrows)
             try:
                 os.link(tmp, p)  # first writer wins; a concurrent one keeps the existing file
             except FileExistsError:
@@ -248,7 +222,7 @@ class Circuit:
     num_rows: int
     poseidon_rows: int
     hashed_felts: int  # field elements fed to Poseidon (16 byte values each)
-    hints: tuple
+    hints: Tuple[Tuple[str, Tuple[int, ...]], ...]
     settings: Dict[str, Any] = field(repr=False, compare=False)
 
     @property
@@ -280,28 +254,13 @@ class CacheStats:
     rebuilt_corrupt: int = 0
 
 
-def _min_logrows(s: Mapping[str, Any]) -> int:
-    """The smallest logrows at which every region of the circuit fits (mirrors ezkl's rules)."""
-    poseidon_rows = s["module_sizes"]["poseidon"][0]
-    instances = sum(s["module_sizes"]["poseidon"][1]) + sum(
-        math.prod(shape) for shape in s.get("model_instance_shapes", []))
-    needs = [
-        s["num_rows"],
-        poseidon_rows,
-        s.get("total_dynamic_col_size", 0) + s.get("total_shuffle_col_size", 0),
-        instances,
-        max([hi - lo for lo, hi in s.get("required_range_checks", [])] + [0]) + 1,
-    ]
-    return max(MIN_LOGROWS, math.ceil(math.log2(max(needs) + _RESERVED_ROWS)))
-
-
 def _hashed_felts(spec: CircuitSpec) -> int:
-    extra = SALT_BYTES if spec.hidden_output else 0
-    return (sum(packed_len(n + SALT_BYTES) for n in spec.part_sizes)
-            + packed_len(math.prod(spec.output_shape) + extra))
+    scheme, extra = spec.commitment_scheme, SALT_BYTES if spec.hidden_output else 0
+    return (sum(scheme.committed_values(n + SALT_BYTES) for n in spec.part_sizes)
+            + scheme.committed_values(math.prod(spec.output_shape) + extra))
 
 
-def _write_manifest(directory: Path, files: list, built_for: str) -> None:
+def _write_manifest(directory: Path, files: List[str], built_for: str) -> None:
     manifest = {"layout": CACHE_LAYOUT, "for": built_for, "files": {f: sha256_file(directory / f) for f in files}}
     (directory / "MANIFEST.json").write_text(json.dumps(manifest, sort_keys=True))
 
@@ -328,7 +287,7 @@ def shipped_vk_pins() -> Mapping[str, Mapping[str, str]]:
     from importlib import resources
 
     try:
-        data = json.loads(resources.files("zkimg").joinpath("data", "vk_pins.json").read_text())
+        data = json.loads(resources.files("zkimg").joinpath("data").joinpath("vk_pins.json").read_text())
     except FileNotFoundError:
         return {}
     return {str(srs): {str(c): str(v) for c, v in pins.items()} for srs, pins in data["pins"].items()}
@@ -356,7 +315,7 @@ class CircuitStore:
 
     # ----- atomic, checksummed directories
 
-    def _entry(self, directory: Path, built_for: str, build: Callable[[Path], list],
+    def _entry(self, directory: Path, built_for: str, build: Callable[[Path], List[str]],
                only: Optional[Tuple[str, ...]] = None, sound: Callable[[Path], bool] = lambda d: True) -> Path:
         """Return ``directory`` after verifying that it was built for ``built_for``, its
         manifest (for the files in ``only``, if given) and ``sound``; else build it atomically."""
@@ -377,7 +336,7 @@ class CircuitStore:
                 os.rename(tmp, directory)
             except OSError:  # another writer finished first: use theirs if it is sound
                 if not (_check_manifest(directory, built_for) and sound(directory)):
-                    raise CacheCorruption(f"concurrent cache entry {directory} is corrupt")
+                    raise CacheCorruption(f"concurrent cache entry {directory} is corrupt") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return directory
@@ -391,13 +350,13 @@ class CircuitStore:
             if spec in self._by_spec:  # a plan repeats a few specs over many tiles: lower each once
                 return self._by_spec[spec]
         lowered = lower_circuit(spec)
-        run_args = canonical_json(RUN_ARGS)
-        digest = hashlib.sha256(b"zkimg-circuit/1\0" + EZKL_VERSION.encode() + b"\0" + run_args
+        args = run_args(spec)
+        digest = hashlib.sha256(b"zkimg-circuit/1\0" + EZKL_VERSION.encode() + b"\0" + canonical_json(args)
                                 + b"\0" + lowered.model).hexdigest()
         with self._lock:
             if digest in self._memo:
                 return self._memo[digest]
-        directory = self._entry(self.cache_dir / "circuits" / digest, digest, lambda d: self._compile(d, lowered),
+        directory = self._entry(self.cache_dir / "circuits" / digest, digest, lambda d: self._compile(d, lowered, args),
                                 sound=lambda d: (d / "network.onnx").read_bytes() == lowered.model)
         settings = json.loads((directory / "settings.json").read_text())
         circuit = Circuit(
@@ -415,33 +374,9 @@ class CircuitStore:
             self._by_spec[spec] = circuit
         return circuit
 
-    def _compile(self, d: Path, lowered: LoweredJob) -> list:
-        import ezkl
-
+    def _compile(self, d: Path, lowered: LoweredJob, args: Dict[str, Any]) -> List[str]:
         self.stats.compiles += 1
-        (d / "network.onnx").write_bytes(lowered.model)
-        ra = ezkl.PyRunArgs()
-        for k, v in RUN_ARGS.items():
-            setattr(ra, k, v)
-        try:
-            ezkl.gen_settings(str(d / "network.onnx"), str(d / "settings.json"), py_run_args=ra)
-            s = json.loads((d / "settings.json").read_text())
-            s["run_args"]["logrows"] = _min_logrows(s)
-            # ezkl configures range-check tables in this list's order, which it fills from a
-            # HashSet (random per process): sort it so that every party derives the same keys.
-            s["required_range_checks"] = sorted(s.get("required_range_checks", []))
-            s["required_lookups"] = sorted(s.get("required_lookups", []), key=json.dumps)
-            if (s.get("einsum_params") or {}).get("total_einsum_col_size", 0) != 0:
-                raise CircuitError("ezkl laid out an einsum with the Freivalds chip, whose outputs later cells are "
-                                   "not tied to: refusing to build this circuit")
-            if s["run_args"]["logrows"] > MAX_LOGROWS:
-                raise CircuitError(f"tile job needs 2^{s['run_args']['logrows']} rows; use smaller tiles")
-            (d / "settings.json").write_text(json.dumps(s, sort_keys=True))
-            ezkl.compile_circuit(str(d / "network.onnx"), str(d / "network.ezkl"), str(d / "settings.json"))
-        except (CircuitError, KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as e:  # ezkl errors, and Rust panics (pyo3's PanicException is a BaseException)
-            raise CircuitError(f"ezkl could not compile the tile job: {e}") from e
+        compile_circuit(d, lowered.model, args)
         return ["network.onnx", "settings.json", "network.ezkl"]
 
     def keys(self, circuit: Circuit, proving: bool = True) -> Keys:
@@ -469,17 +404,7 @@ class CircuitStore:
             self._keys[(memo_key, proving)] = keys
         return keys
 
-    def _setup(self, d: Path, circuit: Circuit, srs_path: Path) -> list:
-        import ezkl
-
+    def _setup(self, d: Path, circuit: Circuit, srs_path: Path) -> List[str]:
         self.stats.setups += 1
-        try:
-            ok = ezkl.setup(str(circuit.compiled_path), str(d / "vk.key"), str(d / "pk.key"),
-                            srs_path=str(srs_path))
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as e:  # ezkl panics surface as PanicException, a BaseException
-            raise CircuitError(f"ezkl setup failed: {e}") from e
-        if not ok:
-            raise CircuitError("ezkl setup failed")
+        setup(circuit.compiled_path, d / "vk.key", d / "pk.key", srs_path)
         return ["vk.key", "pk.key"]

@@ -20,7 +20,8 @@ from typing import Iterator, List, Sequence, Tuple
 from gmpy2 import mpz as _int  # GMP integers: ≈ 3× faster than Python's at 254 bits
 
 #: BN254 scalar field modulus (ezkl's Fr).
-FIELD_MODULUS = 0x30644E72E131A029B85045B68181585D2833E84879B9709143E1F593F0000001
+from .._codec import FIELD_MODULUS
+
 FIELD_BITS = 254
 WIDTH = 2
 FULL_ROUNDS = 8
@@ -68,7 +69,7 @@ def generate_parameters(width: int = WIDTH, full_rounds: int = FULL_ROUNDS,
     bits = _grain_bits(width, full_rounds, partial_rounds)
     constants: List[List[int]] = []
     for _ in range(full_rounds + partial_rounds):
-        row = []
+        row: List[int] = []
         while len(row) < width:
             v = _field_element(bits)
             if v < p:

@@ -1,61 +1,50 @@
-"""Proving one tile job: witness, proof, and the public :class:`TileProof` record."""
+"""Proving: one circuit on its hidden parts (:func:`prove_spec`), one tile job
+(:func:`prove_tile`), and every job of a plan (:func:`prove_plan`, resumable)."""
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
 import tempfile
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .circuits import EZKL_VERSION, Circuit, CircuitStore
-from .commitments import check_salt, commit, felt_from_hex, felt_to_hex, new_salt
-from .errors import CircuitError, CommitmentMismatch, InvalidBundle, InvalidParameter, ProvingError
-from .fileio import write_atomic, write_private
-from .pipeline import parse_json
-from .lowering import PACK_GROUP, SALT_BYTES, CircuitSpec, TileJob, run_reference
-from .pool import executor_for
-from .primitives import run_all
-from .progress import ProgressCallback, report
-from .transforms import check_image
+from .._codec import canonical_json
+from .._fileio import write_atomic, write_private
+from .._pool import executor_for
+from .._validate import check_image
+from ..errors import CircuitError, InvalidParameter
+from ..progress import ProgressCallback, report
+from . import _ezkl
+from .circuits import SRS, Circuit, CircuitStore
+from .commitments import SALT_BYTES, check_salt, new_salt
+from .lowering import CircuitSpec, TileJob, run_reference
+from .plan import Plan, PlannedJob
+from .tile_proof import TileProof
+from .tiles import TileLayout
 
 log = logging.getLogger("zkimg.prove")
-
-TILE_PROOF_SCHEMA = "zkimg.tile-proof/1"
-MAX_PROOF_BYTES = 1 << 20
-
-
-def _ezkl_call(what: str, fn, *args: Any, **kwargs: Any) -> Any:
-    """Call into ezkl, turning its exceptions (Rust panics included) into ``ProvingError``."""
-    try:
-        return fn(*args, **kwargs)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as e:  # pyo3's PanicException is a BaseException
-        raise ProvingError(f"ezkl {what} failed: {e}") from e
-
-
-def _unpack(felts_hex: List[str], n: int) -> np.ndarray:
-    """Inverse of ``pack`` for witness outputs: n byte values from little-endian hex felts."""
-    out = bytearray()
-    for h in felts_hex:
-        out += felt_from_hex(h).to_bytes(32, "little")[:PACK_GROUP]
-    return np.frombuffer(bytes(out[:n]), dtype=np.uint8)
 
 
 @dataclass(frozen=True)
 class Witness:
-    """ezkl's witness of one circuit: its own outputs and commitments."""
+    """ezkl's witness of one circuit: its own outputs and commitments, and the reference's."""
 
     circuit: Circuit
-    path: Path
+    workdir: Path  # holds ezkl's witness file, which :func:`_ezkl.prove` reads
     output: np.ndarray  # uint8, spec.output_shape, as computed in the circuit
-    part_commitments: Tuple[int, ...]  # Poseidon(pack(part_i ‖ salt_i)) for every part
-    output_commitment: int  # Poseidon(pack(output [‖ output salt]))
+    reference: np.ndarray  # uint8, spec.output_shape, as computed by the reference graph
+    part_commitments: Tuple[int, ...]  # the commitment of every part with its salt
+    output_commitment: int  # the output's (with its salt if hidden)
+
+    @property
+    def path(self) -> Path:
+        """ezkl's witness file."""
+        return self.workdir / "witness.json"
 
     @property
     def input_commitment(self) -> int:
@@ -68,86 +57,24 @@ def generate_witness(store: CircuitStore, job: "TileJob | CircuitSpec", parts: "
                      salts: "bytes | Sequence[bytes]", output_salt: Optional[bytes], workdir: Path) -> Witness:
     """Run the circuit of ``job`` on its hidden ``parts`` (a tile, for a :class:`TileJob`).
 
-    Checks nothing about the result; :func:`prove_tile` compares it with the reference.
+    Checks nothing about the result; :func:`prove_spec` compares it with the reference.
     """
-    import ezkl
-
     spec = job.spec() if isinstance(job, TileJob) else job
     if isinstance(parts, np.ndarray):
-        parts, salts = [parts], [salts]  # type: ignore[list-item]
+        part_list, salt_list = [parts], [salts]
+    else:
+        part_list, salt_list = list(parts), list(salts)  # type: ignore[arg-type]
     circuit = store.circuit(spec)
-    _, hints = run_reference(spec, spec.assemble(parts))
-    inputs: List[List[int]] = [np.asarray(p).ravel().tolist() + list(s) for p, s in zip(parts, salts)]
+    reference, hints = run_reference(spec, spec.assemble(part_list))
+    inputs: List[List[int]] = [np.asarray(p).ravel().tolist() + list(s) for p, s in zip(part_list, salt_list)]
     if spec.hidden_output:
         inputs.append(list(output_salt or b""))
     inputs += [h.ravel().tolist() for h in hints]
-    data_path, wit_path = workdir / "input.json", workdir / "witness.json"
-    data_path.write_text(json.dumps({"input_data": inputs}))
-    _ezkl_call("witness generation", ezkl.gen_witness, str(data_path), str(circuit.compiled_path), str(wit_path))
-    w = json.loads(wit_path.read_text())
-    hashes = [felt_from_hex(h) for h in w["processed_outputs"]["poseidon_hash"]]
-    out = _unpack(w["outputs"][-1], int(np.prod(spec.output_shape))).reshape(spec.output_shape)
-    return Witness(circuit, wit_path, out, tuple(hashes[:-1]), hashes[-1])
-
-
-@dataclass(frozen=True)
-class TileProof:
-    """The public record of one proved tile job. Holds no pixels, salts or output instances."""
-
-    job: TileJob
-    input_commitment: int
-    output_commitment: Optional[int]  # only for a hidden output; a public one is recomputed
-    srs_digest: str
-    development_srs: bool
-    proof: bytes
-
-    def to_json(self) -> Dict[str, Any]:
-        return {
-            "schema": TILE_PROOF_SCHEMA,
-            "job": self.job.to_json(),
-            "input_commitment": felt_to_hex(self.input_commitment),
-            "output_commitment": None if self.output_commitment is None else felt_to_hex(self.output_commitment),
-            "srs_digest": self.srs_digest,
-            "development_srs": self.development_srs,
-            "proof": self.proof.hex(),
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> "TileProof":
-        """Strictly parse :meth:`to_json` output; anything else raises InvalidBundle."""
-        keys = {"schema", "job", "input_commitment", "output_commitment", "srs_digest", "development_srs", "proof"}
-        if not isinstance(data, dict) or set(data) != keys:
-            raise InvalidBundle(f"a tile proof is an object with exactly the keys {sorted(keys)}")
-        if data["schema"] != TILE_PROOF_SCHEMA:
-            raise InvalidBundle(f"unsupported tile proof schema {data['schema']!r}")
-        job = TileJob.from_json(data["job"])
-        try:
-            c_in = felt_from_hex(data["input_commitment"])
-            c_out = None if data["output_commitment"] is None else felt_from_hex(data["output_commitment"])
-        except CommitmentMismatch as e:
-            raise InvalidBundle(f"malformed commitment: {e}") from e
-        if (c_out is not None) != job.hidden_output:
-            raise InvalidBundle("output_commitment is present exactly when the output is hidden")
-        srs = data["srs_digest"]
-        if not isinstance(srs, str) or len(srs) != 64 or any(ch not in "0123456789abcdef" for ch in srs):
-            raise InvalidBundle("srs_digest must be 64 lowercase hex digits")
-        if not isinstance(data["development_srs"], bool):
-            raise InvalidBundle("development_srs must be a boolean")
-        p = data["proof"]
-        if not isinstance(p, str) or not 0 < len(p) <= 2 * MAX_PROOF_BYTES or len(p) % 2:
-            raise InvalidBundle("proof must be a non-empty even-length hex string of bounded size")
-        try:
-            proof = bytes.fromhex(p)
-        except ValueError as e:
-            raise InvalidBundle("proof is not hexadecimal") from e
-        return cls(job, c_in, c_out, srs, data["development_srs"], proof)
-
-    def dumps(self) -> str:
-        return json.dumps(self.to_json(), sort_keys=True)
-
-    @classmethod
-    def loads(cls, text: str | bytes) -> "TileProof":
-        return cls.from_json(parse_json(text, 4 * MAX_PROOF_BYTES, "tile proof"))
+    w = _ezkl.gen_witness(inputs, circuit.compiled_path, workdir)
+    scheme = spec.commitment_scheme
+    hashes = scheme.witness_commitments(w)
+    out = scheme.witness_output(w, int(np.prod(spec.output_shape))).reshape(spec.output_shape)
+    return Witness(circuit, workdir, out, reference, tuple(hashes[:-1]), hashes[-1])
 
 
 @dataclass(frozen=True)
@@ -177,58 +104,37 @@ def prove_tile(job: TileJob, tile: np.ndarray, *, salt: Optional[bytes] = None,
     elif output_salt is not None:
         raise InvalidParameter("output_salt", "only a hidden output takes a salt")
     store = store if store is not None else CircuitStore()
-    proof_bytes = prove_spec(store, job.spec(), [tile.ravel()], [salt], output_salt)
-    keys = store.keys(store.circuit(job))
-    output = job.apply(tile)
-    c_out = commit(output, output_salt) if output_salt is not None else None
+    spec = job.spec()
+    proof_bytes, output = _prove(store, spec, [tile.ravel()], [salt], output_salt)
+    keys = store.keys(store.circuit(spec))
+    scheme = spec.commitment_scheme
+    c_out = scheme.commit(output, output_salt) if output_salt is not None else None
     return ProvedTile(
-        proof=TileProof(job, commit(tile, salt), c_out, keys.srs_digest, store.srs.development, proof_bytes),
+        proof=TileProof(job, scheme.commit(tile, salt), c_out, keys.srs_digest, store.srs.development, proof_bytes),
         output=output,
         salt=salt,
         output_salt=output_salt,
     )
 
 
-def ezkl_proof_json(proof: bytes, instances: Tuple[int, ...]) -> Dict[str, Any]:
-    """The proof file ezkl's verifier reads, with instances supplied by the caller."""
-    return {
-        "protocol": None,
-        "instances": [[felt_to_hex(i) for i in instances]],
-        "proof": list(proof),
-        "hex_proof": "0x" + proof.hex(),
-        "split": None,
-        "pretty_public_inputs": None,
-        "timestamp": 0,
-        "version": EZKL_VERSION,
-    }
-
-
-
-
-# --------------------------------------------------------------------------- whole images
-
+def _prove(store: CircuitStore, spec: CircuitSpec, parts: Sequence[np.ndarray], salts: Sequence[bytes],
+           output_salt: Optional[bytes]) -> Tuple[bytes, np.ndarray]:
+    """:func:`prove_spec`, also returning the proved output (the reference runs once per job)."""
+    with tempfile.TemporaryDirectory(prefix="zkimg-prove-") as tmp:
+        wit = generate_witness(store, spec, list(parts), list(salts), output_salt, Path(tmp))
+        if not np.array_equal(wit.output, wit.reference):
+            raise CircuitError("circuit output differs from the reference (a lowering bug)")
+        keys = store.keys(wit.circuit)
+        return _ezkl.prove(wit.workdir, wit.circuit.compiled_path, keys.pk_path, keys.srs_path), wit.output
 
 
 def prove_spec(store: CircuitStore, spec: CircuitSpec, parts: Sequence[np.ndarray], salts: Sequence[bytes],
                output_salt: Optional[bytes] = None) -> bytes:
     """Prove one circuit on its hidden parts; returns the proof bytes (no instances)."""
-    import ezkl
-
-    with tempfile.TemporaryDirectory(prefix="zkimg-prove-") as tmp:
-        work = Path(tmp)
-        wit = generate_witness(store, spec, list(parts), list(salts), output_salt, work)
-        expected = run_all(spec.primitives, spec.assemble(parts).astype(np.int64))
-        if not np.array_equal(wit.output, expected):
-            raise CircuitError("circuit output differs from the reference (a lowering bug)")
-        keys = store.keys(wit.circuit)
-        proof_path = work / "proof.json"
-        _ezkl_call("prove", ezkl.prove, str(wit.path), str(wit.circuit.compiled_path), str(keys.pk_path),
-                   str(proof_path), srs_path=str(keys.srs_path))
-        raw = json.loads(proof_path.read_text())
-        return bytes.fromhex(raw["hex_proof"].removeprefix("0x"))
+    return _prove(store, spec, parts, salts, output_salt)[0]
 
 
-def _prove_job(cache_dir: str, srs: Any, spec: CircuitSpec, parts: List[np.ndarray], salts: List[bytes],
+def _prove_job(cache_dir: str, srs: SRS, spec: CircuitSpec, parts: List[np.ndarray], salts: List[bytes],
                output_salt: Optional[bytes]) -> bytes:
     """Executor entry point (module level, so it pickles): one job in a worker."""
     return prove_spec(CircuitStore(cache_dir, srs), spec, parts, salts, output_salt)
@@ -257,7 +163,7 @@ def _output_salt(workdir: Optional[Path], index: int) -> bytes:
     return salt
 
 
-def prove_plan(plan: Any, pixels: np.ndarray, salts: Sequence[bytes], *, store: Optional[CircuitStore] = None,
+def prove_plan(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes], *, store: Optional[CircuitStore] = None,
                executor: Optional[Executor] = None, progress: Optional[ProgressCallback] = None,
                workdir: Optional[Path] = None) -> PlanProofs:
     """Prove every job of ``plan`` over the committed ``pixels`` (one salt per layout cell).
@@ -320,23 +226,19 @@ def prove_plan(plan: Any, pixels: np.ndarray, salts: Sequence[bytes], *, store: 
     if plan.hidden_output:
         output = plan.pipeline.apply(pixels)
         salts_out = tuple(out_salts[j.index] for j in jobs)
-        commitments = tuple(commit(np.ascontiguousarray(output[j.rows[0]:j.rows[1], j.cols[0]:j.cols[1]]), s)
+        commitments = tuple(plan.scheme.commit(np.ascontiguousarray(output[j.rows[0]:j.rows[1], j.cols[0]:j.cols[1]]), s)
                             for j, s in zip(jobs, salts_out))
     return PlanProofs(tuple(proofs[j.index] for j in jobs), digests, commitments, salts_out)
 
 
-def _parts(layout: Any, pixels: np.ndarray, job: Any) -> List[np.ndarray]:
+def _parts(layout: TileLayout, pixels: np.ndarray, job: PlannedJob) -> List[np.ndarray]:
     return [layout.cell_pixels(pixels, layout.cells[k]).ravel() for k in job.cells]
 
 
-def plan_digest(plan: Any, pixels: np.ndarray, salts: Sequence[bytes]) -> str:
+def plan_digest(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes]) -> str:
     """Identifies a plan's jobs (pipeline, layout, plan parameters) over one committed input
     (its pixels and salts, so a work dir never hands one capture's proofs or output salts to
     another) for resumable work dirs."""
-    import hashlib
-
-    from .pipeline import canonical_json
-
     h = hashlib.sha256(canonical_json({"pipeline": plan.pipeline.to_json(), "layout": plan.layout.to_json(),
                                        "max_out": plan.max_out, "hidden": plan.hidden_output,
                                        "tiles_per_job": plan.tiles_per_job}))

@@ -11,7 +11,7 @@ final primitive always yields values in [0, 255] (``bounded``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence, Tuple, Union
+from typing import Callable, Dict, Sequence, Tuple, Union, cast
 
 import numpy as np
 
@@ -88,7 +88,7 @@ class WeightedSum:
     def sum_max(self) -> int:
         """Largest possible value of the numerator ``sum + offset``."""
         cols = zip(*self.weight)
-        return max(sum(c) for c in cols) * self.in_max + self.offset
+        return cast(int, max(sum(c) for c in cols) * self.in_max + self.offset)
 
     @property
     def out_max(self) -> int:
@@ -135,7 +135,7 @@ class Lookup:
     def run(self, x: np.ndarray) -> np.ndarray:
         t = np.asarray(self.table, dtype=np.int64)
         if len(self.table) == 1:
-            return t[0][x]
+            return cast(np.ndarray, t[0][x])
         return np.stack([t[c][x[..., c]] for c in range(x.shape[2])], axis=-1)
 
 
@@ -155,11 +155,12 @@ def out_shape_all(prims: Tuple[Primitive, ...], shape: Shape) -> Shape:
     return shape
 
 
-def _positions(needed: Tuple[int, ...]) -> dict:
+def _positions(needed: Tuple[int, ...]) -> Dict[int, int]:
     return {g: i for i, g in enumerate(needed)}
 
 
-def _restrict_one(p: Primitive, rows: Tuple[int, ...], cols: Tuple[int, ...]):
+def _restrict_one(p: Primitive, rows: Tuple[int, ...], cols: Tuple[int, ...]
+                  ) -> Tuple[Tuple[int, ...], Tuple[int, ...], Callable[[Tuple[int, ...], Tuple[int, ...]], Primitive]]:
     """Backward step: needed output (rows, cols) of ``p`` → needed input (rows, cols) and a
     builder of the local primitive given the needed input index lists."""
     if isinstance(p, Lookup) or (isinstance(p, (Take, WeightedSum)) and p.axis == 2):
@@ -172,7 +173,7 @@ def _restrict_one(p: Primitive, rows: Tuple[int, ...], cols: Tuple[int, ...]):
     if isinstance(p, Take):
         need = tuple(sorted({p.index[j] for j in out_idx}))
 
-        def local_take(r, c):
+        def local_take(r: Tuple[int, ...], c: Tuple[int, ...]) -> Primitive:
             pos = _positions(r if p.axis == 0 else c)
             return Take(p.axis, tuple(pos[p.index[j]] for j in out_idx))
         build = local_take
@@ -180,7 +181,7 @@ def _restrict_one(p: Primitive, rows: Tuple[int, ...], cols: Tuple[int, ...]):
         assert isinstance(p, WeightedSum)
         need = tuple(sorted({idx[j] for idx in p.index for j in out_idx}))
 
-        def local_sum(r, c):
+        def local_sum(r: Tuple[int, ...], c: Tuple[int, ...]) -> Primitive:
             pos = _positions(r if p.axis == 0 else c)
             return WeightedSum(p.axis, tuple(tuple(pos[idx[j]] for j in out_idx) for idx in p.index),
                                tuple(tuple(w[j] for j in out_idx) for w in p.weight),

@@ -1,4 +1,5 @@
-"""The one place zkimg starts worker processes of its own."""
+"""The one place zkimg starts worker processes of its own (always with the ``spawn`` start
+method: ezkl's threads and a forked child do not mix)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,13 @@ def executor_for(executor: Optional[Executor], tasks: int, threshold: int) -> It
     if executor is not None or tasks < threshold or cpus < 2:
         yield executor
         return
-    pool = ProcessPoolExecutor(max_workers=min(cpus, tasks), mp_context=multiprocessing.get_context("spawn"))
+    pool = process_pool(min(cpus, tasks))
     try:
         yield pool
     finally:
         pool.shutdown(cancel_futures=True)
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes (the caller shuts it down)."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))

@@ -1,0 +1,128 @@
+"""The portable scheme: salted Poseidon commitments, hashed inside the circuit.
+
+``pack(v)``: values in [0, 255], in order, grouped 16 at a time, each group becoming
+``Σ v_i·256^i`` (little-endian base 256, last group zero-padded). A tile commitment is
+``Poseidon(pack(pixels in H, W, C order ‖ salt16))``; a public output's hash is
+``Poseidon(pack(pixels))``. Poseidon is ezkl's (the chip the circuit uses), computed natively
+by :mod:`zkimg.hazmat.poseidon` (checked against ``ezkl.poseidon_hash``).
+
+In the circuit, every committed stream (each input part with its salt, then the output, with
+its salt when hidden) is packed by one MatMul into graph outputs that ezkl Poseidon-hashes
+(``output_visibility = "hashed"``); the hashes are the proof's public instances. ``pack`` is
+injective on range-checked bytes, so the commitment binds the pixels.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, List, Mapping, Sequence
+
+import numpy as np
+
+from .._codec import felt_from_hex
+from ..errors import InvalidImage
+from .commitments import CommitmentScheme, check_salt
+from .poseidon import poseidon_hash
+
+if TYPE_CHECKING:
+    from .lowering import GraphBuilder
+
+PACK_BASE = 256
+PACK_GROUP = 16  # byte values per field element
+
+
+def packed_len(n: int) -> int:
+    """Number of field elements ``pack`` makes of ``n`` byte values."""
+    return -(-n // PACK_GROUP)
+
+
+def pack(values: Iterable[int] | np.ndarray) -> List[int]:
+    """Pack byte values (each in [0, 255]) into field elements, 16 per element:
+    ``Σ v_i·256^i`` over each group, i.e. the group's bytes read little-endian."""
+    v = np.asarray(values if isinstance(values, np.ndarray) else list(values)).ravel()
+    if v.dtype != np.uint8:
+        v = v.astype(np.int64)
+    if v.size and (v.min() < 0 or v.max() > 255):
+        raise InvalidImage("packed values must lie in [0, 255]", "values")
+    data = v.astype(np.uint8).tobytes()
+    data += bytes(-len(data) % PACK_GROUP)
+    return [int.from_bytes(data[i:i + PACK_GROUP], "little") for i in range(0, len(data), PACK_GROUP)]
+
+
+def _uint8(pixels: Any, what: str) -> np.ndarray:
+    if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8:
+        raise InvalidImage(f"{what}() takes a uint8 array", "pixels")
+    return pixels
+
+
+class PoseidonScheme(CommitmentScheme):
+    """``Poseidon(pack(pixels ‖ salt))``, computed in the circuit (module docstring)."""
+
+    name: ClassVar[str] = "poseidon"
+    layout_version: ClassVar[int] = 1
+    run_args: ClassVar[Mapping[str, Any]] = {
+        "input_visibility": "private",  # hidden pixels, salts and hints
+        "output_visibility": "hashed",  # every output is Poseidon-hashed into a public instance
+        "param_visibility": "fixed",
+    }
+
+    def commit(self, pixels: np.ndarray, salt: bytes) -> int:
+        data = np.concatenate([_uint8(pixels, "commit").ravel(), np.frombuffer(check_salt(salt), dtype=np.uint8)])
+        return poseidon_hash(pack(data))
+
+    def hash_public(self, pixels: np.ndarray) -> int:
+        return poseidon_hash(pack(_uint8(pixels, "hash_public").ravel()))
+
+    def committed_values(self, n_values: int) -> int:
+        return packed_len(n_values)
+
+    def lower_commitments(self, g: "GraphBuilder", source: str, n_source: int,
+                          streams: Sequence[np.ndarray], names: Sequence[str]) -> None:
+        """Graph outputs ``names[i]`` = pack(``source[streams[i]]``), each of shape [groups, 1].
+
+        All streams go through one MatMul against one powers constant, padded from one zeros
+        constant, so that each constant feeds a single node (see lowering's module doc).
+        """
+        groups = [packed_len(len(s)) for s in streams]
+        pad = sum(k * PACK_GROUP - len(s) for k, s in zip(groups, streams))
+        if pad:
+            source = g.op("Concat", [source, g.const(np.zeros(pad))], axis=0)
+        index, next_zero = [], n_source
+        for k, stream in zip(groups, streams):
+            fill = k * PACK_GROUP - len(stream)
+            index += [np.asarray(stream, dtype=np.int64), np.arange(next_zero, next_zero + fill)]
+            next_zero += fill
+        grid = g.op("Reshape", [g.op("Gather", [source, g.const(np.concatenate(index), np.int64)], axis=0),
+                                g.const([sum(groups), PACK_GROUP], np.int64)])
+        powers = np.asarray([[float(PACK_BASE) ** i] for i in range(PACK_GROUP)], dtype=np.float32)
+        packed = g.op("MatMul", [grid, g.const(powers)])
+        first = np.concatenate([[0], np.cumsum(groups)]).astype(np.int64)
+        for i, name in enumerate(names):
+            value = g.op("Gather", [packed, g.const(np.arange(first[i], first[i + 1]), np.int64)], axis=0)
+            g.add_output(value, name, [groups[i], 1])
+
+    def witness_commitments(self, witness: Mapping[str, Any]) -> List[int]:
+        return [felt_from_hex(h, "a witness hash") for h in witness["processed_outputs"]["poseidon_hash"]]
+
+    def witness_output(self, witness: Mapping[str, Any], n_values: int) -> np.ndarray:
+        out = bytearray()
+        for h in witness["outputs"][-1]:
+            out += felt_from_hex(h, "a witness output").to_bytes(32, "little")[:PACK_GROUP]
+        return np.frombuffer(bytes(out[:n_values]), dtype=np.uint8)
+
+
+POSEIDON = PoseidonScheme()
+
+
+def commit(pixels: np.ndarray, salt: bytes) -> int:
+    """Salted tile commitment ``Poseidon(pack(pixels ‖ salt))`` (pixels: uint8, any shape)."""
+    return POSEIDON.commit(pixels, salt)
+
+
+def commit_many(parts: Sequence[np.ndarray], salts: Sequence[bytes]) -> List[int]:
+    """``[commit(p, s) for p, s in zip(parts, salts)]`` (module level: an executor's task)."""
+    return POSEIDON.commit_many(parts, salts)
+
+
+def hash_public(pixels: np.ndarray) -> int:
+    """Unsalted hash ``Poseidon(pack(pixels))`` of a public output (the verifier's side)."""
+    return POSEIDON.hash_public(pixels)
