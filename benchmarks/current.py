@@ -137,11 +137,11 @@ def measure_tile_jobs(sizes: List[int]) -> str:
         for s in sizes:
             b = _baseline_rows(s)
             lines.append(f"| {b['job']} | {s} | {b['logrows']} | {b['rows']:,} | {b['rows'] / b['out']:.1f} | 1.000 |")
-            for name, t in transforms(s).items():
+            for t in transforms(s).values():
                 job = zkimg.hazmat.TileJob(zkimg.Pipeline([t]), (s, s, 3))
                 c = store.circuit(job)
                 out = int(np.prod(job.output_shape))
-                lines.append(f"| {name} | {s} | {c.logrows} | {c.num_rows:,} | {c.num_rows / out:.1f} | "
+                lines.append(f"| {t.describe()} | {s} | {c.logrows} | {c.num_rows:,} | {c.num_rows / out:.1f} | "
                              f"{c.hashed_felts / (s * s * 3):.3f} |")
     return "\n".join(lines)
 

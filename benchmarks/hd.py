@@ -152,9 +152,9 @@ def _prove_one(cache_dir: str, srs: SRS, spec, parts, salts):
 
 
 def _baseline(srs_dir: str) -> dict:
-    from tile_jobs import _baseline_job, _run
+    from tile_jobs import baseline_job, run_isolated
 
-    return _run(_baseline_job, 32, srs_dir)
+    return run_isolated(baseline_job, 32, srs_dir)
 
 
 def run(a: argparse.Namespace) -> dict:

@@ -80,7 +80,7 @@ def _zkimg_job_in(name: str, s: int, store: CircuitStore, q) -> None:
     })
 
 
-def _baseline_job(s: int, srs_dir: str, q) -> None:
+def baseline_job(s: int, srs_dir: str, q) -> None:
     """Naive ezkl: hashed (unpacked) input, default range checks, public output, crop."""
     with tempfile.TemporaryDirectory(prefix="zkimg-baseline-") as tmp:
         _baseline_in(s, srs_dir, Path(tmp), q)
@@ -128,7 +128,7 @@ def _baseline_in(s: int, srs_dir: str, d: Path, q) -> None:
     })
 
 
-def _run(target, *args):
+def run_isolated(target, *args):
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     p = ctx.Process(target=target, args=(*args, q))
@@ -162,12 +162,12 @@ def main() -> None:
     results = []
     for s in a.sizes:
         if not a.no_baseline:
-            results.append(_run(_baseline_job, s, a.srs_dir))
+            results.append(run_isolated(baseline_job, s, a.srs_dir))
             print(table(results[-1:]).splitlines()[-1], flush=True)
         for name in transforms(s):
             if a.only and name not in a.only:
                 continue
-            results.append(_run(_zkimg_job, name, s, a.srs_dir))
+            results.append(run_isolated(_zkimg_job, name, s, a.srs_dir))
             print(table(results[-1:]).splitlines()[-1], flush=True)
     emit("", table(results), a.markdown)
 

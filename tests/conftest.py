@@ -31,16 +31,18 @@ def pytest_configure(config):
     warnings.filterwarnings("ignore", category=zkimg.DevelopmentSRSWarning)
 
 
-#: Fixtures that make real proofs (keys and a proof or a bundle); a test using one is slow.
-PROVING_FIXTURES = {"attested", "small", "chain", "session", "bundle", "genuine", "made", "proved"}
+#: Fixtures that make real proofs (keys and a proof or a bundle), or the circuit store that
+#: compiles and keys circuits; a test using one is slow.
+SLOW_FIXTURES = {"store", "attested", "small", "chain", "session", "bundle", "genuine", "made", "proved"}
 #: Modules whose tests all compile circuits or prove.
 SLOW_MODULES = {"test_attest", "test_proofs", "test_faults", "test_dask", "test_notebooks", "test_exactness"}
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark proving tests ``slow`` and run every fast test first (a fast stage, then the slow
-    one, in one ``python -m pytest``; ``-m "not slow"`` runs the fast stage alone)."""
+    """Mark proving tests ``slow`` (tests that compile or prove in a subprocess are marked by
+    hand) and run every fast test first: a fast stage, then the slow one, in one
+    ``python -m pytest``; ``-m "not slow"`` runs the fast stage alone."""
     for item in items:
-        if item.module.__name__ in SLOW_MODULES or PROVING_FIXTURES & set(item.fixturenames):
+        if item.module.__name__ in SLOW_MODULES or SLOW_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: item.get_closest_marker("slow") is not None)  # stable: file order kept

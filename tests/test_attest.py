@@ -253,8 +253,8 @@ def test_development_srs_needs_an_explicit_opt_in(small, camera, store):
     published = SMALL_PIPE.apply(SMALL)
     with pytest.raises(zkimg.UntrustedSRS, match="allow_development_srs"):
         zkimg.verify(small, published, zkimg.TrustedCameras([camera.public_key]), store=store)
-    with pytest.raises(zkimg.UntrustedSRS):  # an opt-in for development does not satisfy a higher bar
-        zkimg.verify(small, published, zkimg.TrustedCameras(camera.public_key, minimum_srs_trust="pinned"),
+    with pytest.raises(zkimg.UntrustedSRS):  # the other opt-in does not cover a development SRS
+        zkimg.verify(small, published, zkimg.TrustedCameras(camera.public_key, allow_unpinned_srs=True),
                      store=store)
     res = zkimg.verify(small, published, zkimg.TrustedCameras(camera.public_key, allow_development_srs=True),
                        store=store)
@@ -266,6 +266,7 @@ def test_development_srs_needs_an_explicit_opt_in(small, camera, store):
     lambda: zkimg.TrustedCameras(list),
     lambda: zkimg.TrustedCameras(["not a key"]),
     lambda: zkimg.TrustedCameras(zkimg.Camera.generate().public_key, minimum_srs_trust="trust me"),
+    lambda: zkimg.TrustedCameras(zkimg.Camera.generate().public_key, minimum_srs_trust="development"),
     lambda: zkimg.TrustedCameras(zkimg.Camera.generate().public_key, allow_development_srs="yes"),
 ])
 def test_policy_arguments_are_checked(make):

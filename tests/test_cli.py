@@ -90,6 +90,13 @@ def test_orientation_tag_added_to_published_file_is_not_verified(session, capsys
     assert code == cli.EXIT_NOT_VERIFIED and "NOT VERIFIED" in err
 
 
+def test_development_srs_is_not_verified_without_the_opt_in(session, capsys):
+    d, cache = session
+    code, _, err = run(capsys, "verify", d / "edit.png", "--bundle", d / "edit.zkimg", "--trust",
+                       d / "camera.pub.pem", *cache)
+    assert code == cli.EXIT_NOT_VERIFIED and "srs_trust check failed" in err and "--allow-dev-srs" in err
+
+
 def test_untrusted_camera_is_not_verified(session, capsys, tmp_path):
     d, cache = session
     assert cli.main(["keygen", "-q", "-o", str(tmp_path / "other.pem")]) == 0

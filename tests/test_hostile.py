@@ -277,12 +277,12 @@ def test_srs_trust_is_judged_from_the_verifiers_files(genuine, store, camera, tm
     pipe = zkimg.Pipeline([zkimg.Flip()])
     unpinned = CircuitStore(store.cache_dir, SRS.from_directory(local))
     att = zkimg.prove(shot, pipe, store=unpinned, executor=ThreadPoolExecutor(1))
-    res = zkimg.verify(att, pipe.apply(PHOTO), policy=dev_policy([camera.public_key]), store=unpinned)
-    assert res.srs_trust == "unpinned" and not res.development_srs
-    with pytest.raises(zkimg.UntrustedSRS, match="allow_unpinned_srs"):  # the default policy wants pinned files
-        zkimg.verify(att, pipe.apply(PHOTO), zkimg.TrustedCameras(camera.public_key), store=unpinned)
     lenient = zkimg.TrustedCameras(camera.public_key, allow_unpinned_srs=True)
-    assert zkimg.verify(att, pipe.apply(PHOTO), lenient, store=unpinned).srs_trust == "unpinned"
+    res = zkimg.verify(att, pipe.apply(PHOTO), lenient, store=unpinned)
+    assert res.srs_trust == "unpinned" and not res.development_srs
+    for strict in (zkimg.TrustedCameras(camera.public_key), dev_policy(camera.public_key)):  # dev opt-in ≠ unpinned
+        with pytest.raises(zkimg.UntrustedSRS, match="allow_unpinned_srs"):
+            zkimg.verify(att, pipe.apply(PHOTO), strict, store=unpinned)
     pinned = CircuitStore(store.cache_dir, SRS.from_directory(local, att.srs_digests))
     default = zkimg.TrustedCameras(camera.public_key)
     assert zkimg.verify(att, pipe.apply(PHOTO), default, store=pinned).srs_trust == "pinned"
@@ -294,7 +294,7 @@ def test_srs_trust_is_judged_from_the_verifiers_files(genuine, store, camera, tm
         SRS.from_directory(local, {k: "0" * 64}).digest(k)
     for k, v in att.srs_digests.items():
         monkeypatch.setitem(zkimg.hazmat.circuits.CEREMONY_SRS_SHA256, k, v)
-    res = zkimg.verify(att, pipe.apply(PHOTO), policy=dev_policy([camera.public_key]),
+    res = zkimg.verify(att, pipe.apply(PHOTO), zkimg.TrustedCameras(camera.public_key, minimum_srs_trust="ceremony"),
                        store=CircuitStore(store.cache_dir, SRS.from_directory(local)))
     assert res.srs_trust == "ceremony"
     assert zkimg.verify(genuine[1], pipe.apply(PHOTO), policy=dev_policy([camera.public_key]),

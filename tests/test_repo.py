@@ -3,9 +3,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_circuit_record_is_current():
     """circuits/record.json is what the code builds (regenerate deliberately with circuits/record.py)."""
     r = subprocess.run([sys.executable, str(ROOT / "circuits" / "record.py"), "--check"],
@@ -13,6 +16,7 @@ def test_circuit_record_is_current():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+@pytest.mark.slow
 def test_examples_run(tmp_path):
     env = {**__import__("os").environ, "ZKIMG_CACHE": str(tmp_path)}
     r = subprocess.run([sys.executable, str(ROOT / "examples" / "tile_proof.py")], capture_output=True,
@@ -46,6 +50,7 @@ def test_readme_example_runs(store, tmp_path, monkeypatch):
     assert scope["result"].tiles == len(scope["att"].proofs) and (tmp_path / "edit.png").exists()
 
 
+@pytest.mark.slow
 def test_ezkl_scale_warning_is_filtered(tmp_path, caplog):
     """zkimg's circuits are exact at scale 0; ezkl's "low scale values" warning is dropped."""
     import logging
@@ -60,6 +65,7 @@ def test_ezkl_scale_warning_is_filtered(tmp_path, caplog):
     assert [r.getMessage() for r in caplog.records if r.name == "ezkl"] == ["another ezkl warning"]
 
 
+@pytest.mark.slow
 def test_shipped_circuits_keep_the_freivalds_einsum_chip_off(tmp_path, monkeypatch):
     """ezkl's Freivalds einsum chip returns values later cells are not tied to: every shipped
     circuit is built with it disabled and lays out no einsum column, and a circuit that would

@@ -5,7 +5,7 @@ import pytest
 from helpers import photo_tile
 
 import zkimg
-from zkimg.hazmat.plan import plan
+from zkimg.hazmat.plan import Plan
 from zkimg.hazmat.primitives import restrict, run_all
 from zkimg.hazmat.tiles import TileLayout
 from zkimg.transforms import all_examples
@@ -59,7 +59,7 @@ def reassemble(p, image):
 def test_planned_jobs_reproduce_the_global_result(steps):
     x = photo_tile("coffee", 10, 20, 61, 83)  # 61×83: no tile size divides it
     layout = TileLayout(83, 61, 3, tile=16, border=4)
-    p = plan(zkimg.Pipeline(steps), layout, max_out=16)
+    p = Plan(zkimg.Pipeline(steps), layout, max_out=16)
     assert np.array_equal(reassemble(p, x), zkimg.Pipeline(steps).apply(x))
     assert all(j.spec.output_shape[0] <= 16 and j.spec.output_shape[1] <= 16 for j in p.jobs)
 
@@ -68,7 +68,7 @@ def test_planned_jobs_reproduce_the_global_result(steps):
 def test_every_registered_transform_tiles_exactly(t):
     x = photo_tile("coffee", 10, 20, 21, 27)
     layout = TileLayout(27, 21, 3, tile=8, border=2)
-    p = plan(zkimg.Pipeline([t]), layout, max_out=4)
+    p = Plan(zkimg.Pipeline([t]), layout, max_out=4)
     assert np.array_equal(reassemble(p, x), t.apply(x))
 
 
@@ -76,10 +76,10 @@ def test_hashing_stays_near_once_per_value():
     layout = TileLayout(128, 96, 3, tile=32, border=2)
     for steps, bound in [([zkimg.GaussianBlur(5)], 1.3), ([zkimg.Resize(64, 48)], 1.15),
                          ([zkimg.Crop(3, 5, 100, 80)], 1.0), ([zkimg.Contrast(1.2)], 1.0)]:
-        p = plan(zkimg.Pipeline(steps), layout)
+        p = Plan(zkimg.Pipeline(steps), layout)
         assert p.hashed_per_input <= bound, (steps, p.hashed_per_input)
-    assert plan(zkimg.Pipeline([zkimg.GaussianBlur(5)]), layout).distinct_circuits < len(
-        plan(zkimg.Pipeline([zkimg.GaussianBlur(5)]), layout).jobs)
+    assert Plan(zkimg.Pipeline([zkimg.GaussianBlur(5)]), layout).distinct_circuits < len(
+        Plan(zkimg.Pipeline([zkimg.GaussianBlur(5)]), layout).jobs)
 
 
 @pytest.mark.parametrize("steps", PIPELINES + [[zkimg.Resize(40, 30)], [zkimg.Rotate90(1), zkimg.BoxBlur(3)]],
@@ -88,8 +88,8 @@ def test_hashing_stays_near_once_per_value():
 def test_jobs_of_several_tiles_reproduce_the_global_result(steps, n):
     x = photo_tile("coffee", 10, 20, 61, 83)
     layout = TileLayout(83, 61, 3, tile=16, border=4)
-    one = plan(zkimg.Pipeline(steps), layout, max_out=64)
-    several = plan(zkimg.Pipeline(steps), layout, max_out=64, tiles_per_job=n)
+    one = Plan(zkimg.Pipeline(steps), layout, max_out=64)
+    several = Plan(zkimg.Pipeline(steps), layout, max_out=64, tiles_per_job=n)
     assert np.array_equal(reassemble(several, x), zkimg.Pipeline(steps).apply(x))
     assert len(several.jobs) < len(one.jobs)  # fewer, larger jobs ...
     assert several.hashed_per_input <= one.hashed_per_input  # ... hashing no value more often
@@ -97,17 +97,17 @@ def test_jobs_of_several_tiles_reproduce_the_global_result(steps, n):
 
 def test_tiles_per_job_groups_tiles_along_the_width():
     layout = TileLayout(128, 64, 3, tile=32, border=2)
-    p = plan(zkimg.Pipeline([zkimg.Resize(64, 32)]), layout, tiles_per_job=2)
+    p = Plan(zkimg.Pipeline([zkimg.Resize(64, 32)]), layout, tiles_per_job=2)
     assert len(p.jobs) == 2 * 2 and all(j.cols[1] - j.cols[0] == 32 and j.rows[1] - j.rows[0] == 16 for j in p.jobs)
     assert p.hashed_per_input == 1.0
     # a transpose swaps the axes: still 2 input tiles along the input's width per job
-    t = plan(zkimg.Pipeline([zkimg.Rotate90(1), zkimg.Resize(32, 64)]), layout, tiles_per_job=2)
+    t = Plan(zkimg.Pipeline([zkimg.Rotate90(1), zkimg.Resize(32, 64)]), layout, tiles_per_job=2)
     assert len(t.jobs) == 4 and all(j.rows[1] - j.rows[0] == 32 and j.cols[1] - j.cols[0] == 16 for j in t.jobs)
     for bad in (0, 17, True, 1.5):
         with pytest.raises(zkimg.InvalidParameter):
-            plan(zkimg.Pipeline([zkimg.Resize(64, 32)]), layout, tiles_per_job=bad)
+            Plan(zkimg.Pipeline([zkimg.Resize(64, 32)]), layout, tiles_per_job=bad)
     with pytest.raises(zkimg.InvalidParameter):
-        plan(zkimg.Pipeline([zkimg.Resize(64, 32)]), layout, output_tile=16, tiles_per_job=2)
+        Plan(zkimg.Pipeline([zkimg.Resize(64, 32)]), layout, output_tile=16, tiles_per_job=2)
 
 
 STEPS = [zkimg.Crop(3, 5, 40, 30), zkimg.Resize(23, 17), zkimg.Resize(90, 70), zkimg.Resize(50, 37, "nearest"),

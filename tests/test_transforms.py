@@ -1,6 +1,7 @@
 """The numpy references are the specification; check them against independent formulas."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -206,10 +207,12 @@ def test_common_weight_factor_is_divided_out_exactly():
     assert np.array_equal(reduce_weighted_sum(p).run(x), p.run(x))
 
 
-def test_registry_lists_every_transform_with_examples():
-    assert list(REGISTRY) == ["crop", "flip", "rotate90", "resize", "box_blur", "gaussian_blur", "grayscale",
-                              "brightness", "contrast", "white_balance"]
+def test_registry_lists_every_transform_with_examples_and_docs():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    transforms_table = readme.split("\n## Transforms")[1].split("\n## ")[0]
+    assert len(REGISTRY) >= 10
     for op, cls in REGISTRY.items():
+        assert f"`{cls.__name__}(" in transforms_table, f"README's transform table lacks {cls.__name__}"
         assert cls.op == op and cls.examples() and all(type(t) is cls for t in cls.examples())
         assert cls.c2pa_action.startswith("c2pa.") and cls.__doc__
         assert getattr(zkimg, cls.__name__) is cls  # every transform is part of the recipe namespace
@@ -219,3 +222,20 @@ def test_registry_lists_every_transform_with_examples():
 def test_every_example_round_trips_through_json(t):
     assert transform_from_json(json.loads(json.dumps(t.to_json()))) == t
     assert zkimg.Pipeline.from_json(zkimg.Pipeline([t]).to_json()) == zkimg.Pipeline([t])
+
+
+def test_commitment_scheme_is_named_by_the_layout_and_the_tile_job():
+    from zkimg.hazmat import POSEIDON, TileJob, TileLayout, scheme_for_layout
+
+    layout = TileLayout(8, 8, 3, 4, 1)
+    assert layout.scheme is POSEIDON is scheme_for_layout(1) and layout.to_json()["version"] == 1
+    with pytest.raises(zkimg.InvalidParameter, match="scheme"):
+        TileLayout(8, 8, 3, 4, 1, version=2)
+    job = TileJob(zkimg.Pipeline([zkimg.Flip()]), (4, 4, 3))
+    assert job.spec().commitment_scheme is POSEIDON
+    assert "scheme" not in job.to_json() and TileJob.from_json(job.to_json()) == job  # the format is unchanged
+    with pytest.raises(zkimg.InvalidParameter):
+        TileJob(zkimg.Pipeline([zkimg.Flip()]), (4, 4, 3), scheme="nope")
+    for bad in ("poseidon", "nope", 7):  # the default is never named (canonical form); unknown names refused
+        with pytest.raises(zkimg.InvalidBundle):
+            TileJob.from_json({**job.to_json(), "scheme": bad})

@@ -146,7 +146,7 @@ class Attestation:
             raise InvalidBundle("output_shape must be [height, width, channels]")
         srs = d["srs"]
         require_keys(srs, {"development", "digests"}, "srs", InvalidBundle)
-        if not isinstance(srs["development"], bool) or not isinstance(srs["digests"], dict) or len(srs["digests"]) > 32:
+        if not isinstance(srs["development"], bool) or not isinstance(srs["digests"], dict) or len(srs["digests"]) > MAX_LOGROWS:
             raise InvalidBundle("malformed srs record")
         digests: Dict[int, str] = {}
         for k, v in srs["digests"].items():

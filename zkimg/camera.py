@@ -27,16 +27,15 @@ from ._codec import canonical_json, felt_from_hex, felt_to_hex, parse_json, requ
 from ._fileio import open_regular, read_bounded, write_private
 from ._pool import executor_for
 from ._validate import check_image
-from .errors import InvalidKey, InvalidParameter, InvalidRecord, RootMismatch, SignatureInvalid
-from .hazmat.commitments import SALT_BYTES, new_salt
-from .hazmat.tiles import LAYOUT_VERSION, TileLayout
-from .limits import DEFAULT_LIMITS, MAX_CHANNELS, Limits
+from .errors import InvalidImage, InvalidKey, InvalidParameter, InvalidRecord, RootMismatch, SignatureInvalid
+from .hazmat.commitments import SALT_BYTES, new_salt, scheme_for_layout
+from .hazmat.tiles import TileLayout
+from .limits import DEFAULT_LIMITS, MAX_CHANNELS, MAX_KEY_BYTES, Limits
 from .progress import ProgressCallback
 
 SIGNATURE_DOMAIN = b"zkimg/capture-root/v1\x00"
 CAPTURE_MEDIA_TYPE = "application/vnd.zkimg.capture+json"
 CURVES = {"Ed25519": "Ed25519", "P-256": "NIST P-256"}
-MAX_KEY_BYTES = 16 * 1024
 DEFAULT_TILE = 32
 PARALLEL_CELLS = 2048  # below this, starting worker processes costs more than it saves
 DEFAULT_BORDER = 2  # covers 3×3 and 5×5 blur halos; 1 + 4·2/32 ≈ 1.25 values hashed per value
@@ -44,7 +43,7 @@ DEFAULT_BORDER = 2  # covers 3×3 and 5×5 blur halos; 1 + 4·2/32 ≈ 1.25 valu
 
 def capture_message(layout: TileLayout, root: int) -> bytes:
     """The exact bytes a camera signs: domain tag, layout, then the root (32 bytes, little-endian)."""
-    header = struct.pack(">6I", LAYOUT_VERSION, layout.width, layout.height, layout.channels,
+    header = struct.pack(">6I", layout.version, layout.width, layout.height, layout.channels,
                          layout.tile, layout.border)
     return SIGNATURE_DOMAIN + header + root.to_bytes(32, "little")
 
@@ -153,14 +152,18 @@ class SignedCapture:
         require_keys(c, {"layout", "cell_commitments", "root", "signature", "camera_key"}, "capture", InvalidRecord)
         lay = c["layout"]
         require_keys(lay, {"version", "width", "height", "channels", "tile", "border"}, "layout", InvalidRecord)
-        if type(lay["version"]) is not int or lay["version"] != LAYOUT_VERSION:  # True == 1 in Python
+        if type(lay["version"]) is not int:  # True == 1 in Python
             raise InvalidRecord(f"unsupported layout version {lay['version']!r}")
+        try:
+            scheme_for_layout(lay["version"])
+        except InvalidParameter as e:
+            raise InvalidRecord(f"unsupported layout version {lay['version']!r}: {e}") from e
         w, h = lay["width"], lay["height"]
         if (isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0
                 and w * h > limits.max_image_pixels):
             raise InvalidRecord(f"declared image of {w}×{h} pixels exceeds max_image_pixels={limits.max_image_pixels}")
         try:
-            layout = TileLayout(w, h, lay["channels"], lay["tile"], lay["border"])
+            layout = TileLayout(w, h, lay["channels"], lay["tile"], lay["border"], lay["version"])
         except InvalidParameter as e:
             raise InvalidRecord(f"invalid layout: {e}") from e
         if layout.cell_count > limits.max_cells:
@@ -253,7 +256,10 @@ class CaptureSecrets:
             raise
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, NotImplementedError) as e:
             raise InvalidRecord(f"not a capture secrets file: {e}") from e
-        check_image(pixels, "pixels")
+        try:
+            check_image(pixels, "pixels")
+        except InvalidImage as e:
+            raise InvalidRecord(f"capture secrets: {e}") from e
         if salts.dtype != np.uint8 or salts.ndim != 1 or salts.size % SALT_BYTES:
             raise InvalidRecord("malformed salts in capture secrets file")
         raw = salts.tobytes()

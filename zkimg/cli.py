@@ -36,6 +36,7 @@ from .errors import (
     VerificationError,
 )
 from .hazmat.circuits import SRS, CircuitStore, DevelopmentSRSWarning
+from .limits import MAX_PEM_BYTES
 from .pipeline import Pipeline, load_pipeline
 from .policy import TrustedCameras
 from .transforms import cli_options
@@ -257,7 +258,7 @@ def _load_attestation(a: argparse.Namespace, image: Optional[Path]) -> "Tuple[At
         return Attestation.load(a.bundle), None
     if image is None:
         raise InvalidParameter("bundle", "give a bundle file (--bundle) or an image with a C2PA manifest")
-    from .manifest import MAX_PEM_BYTES, read
+    from .manifest import read
 
     anchors = b"".join(read_bounded(p, MAX_PEM_BYTES, "C2PA trust anchor", ManifestError)
                        for p in a.c2pa_trust) if a.c2pa_trust else None
@@ -276,10 +277,6 @@ def cmd_verify(a: argparse.Namespace) -> int:
     if image is not None and att.hidden_output:
         raise InvalidParameter("image", "this attestation hides its output: verify it without an image")
     store = _store(a)
-    if store.srs.development and not a.allow_dev_srs:
-        raise InvalidParameter("srs", "without --srs this verifier would use a development SRS, with which "
-                                      "whoever made it could forge proofs: give --srs DIR (a ceremony SRS), or "
-                                      "--allow-dev-srs to accept development proofs (tests and demos only)")
     policy = TrustedCameras([PublicKey.load(p) for p in a.trust], allow_development_srs=a.allow_dev_srs,
                             allow_unpinned_srs=a.allow_unpinned_srs)
     bars = Bars(a.quiet)
@@ -449,11 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--image-out", help="also write the edited image (lossless: .png, .tif, .webp)")
     pr.add_argument("--pipeline", type=Path, help="pipeline file (.json, .yaml)")
     for flag, cls in cli_options().items():  # one option per registered transform (zkimg.transforms.REGISTRY)
-        if flag == "--grayscale":  # bare --grayscale: 1 channel
-            pr.add_argument(flag, metavar=cls.cli_metavar, action=_Step, dest="steps", help=cls.cli_help,
-                            nargs="?", const="1")
-        else:
-            pr.add_argument(flag, metavar=cls.cli_metavar, action=_Step, dest="steps", help=cls.cli_help)
+        bare: Dict[str, Any] = {} if cls.cli_default is None else {"nargs": "?", "const": cls.cli_default}
+        pr.add_argument(flag, metavar=cls.cli_metavar, action=_Step, dest="steps", help=cls.cli_help, **bare)
     pr.add_argument("--hide-output", action="store_true", help="commit to the output instead of publishing it")
     pr.add_argument("--segments", metavar="N,N,...", type=_counts, help="prove groups of steps separately (hidden intermediates)")
     pr.add_argument("--tiles-per-job", type=_positive, default=1,

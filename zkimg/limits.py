@@ -9,8 +9,9 @@ Two kinds:
   bytes. Each is at most its format bound (checked on construction). Every size a bundle
   declares (image size, cell and proof counts, proof bytes, array shapes, the work a declared
   pipeline and plan imply) is compared with these *before* anything of that size is
-  allocated, enumerated or built; exceeding one raises :class:`~zkimg.errors.InvalidBundle`
-  naming it. ``verify()`` orders its work by cost, so a bundle is refused by the cheapest
+  allocated, enumerated or built; exceeding one raises the reader's
+  :class:`~zkimg.errors.MalformedInput` naming it (``InvalidBundle`` for bundles,
+  ``InvalidRecord`` for capture records and secrets). ``verify()`` orders its work by cost, so a bundle is refused by the cheapest
   check that can refuse it.
 """
 
@@ -26,10 +27,14 @@ MAX_CHANNELS = 4  #: channels of an image (grey, grey+alpha, RGB, RGBA)
 MAX_PIPELINE_STEPS = 64  #: transforms in one pipeline
 MAX_CELLS = 1 << 20  #: committed cells of one tile layout
 MAX_JOB_ELEMENTS = 1 << 22  #: input values of one tile job
+MAX_TILE = 4096  #: side (px) of a capture tile
 MAX_OUTPUT_TILE = 4096  #: side (px) of the output tile one proof covers
 MAX_TILES_PER_JOB = 16  #: output tiles along a row that one proof covers
 MAX_PROOF_BYTES = 1 << 20  #: one tile proof, decoded
 MAX_LOGROWS = 24  #: rows of one circuit, as 2^logrows (ezkl's SRS files go to 2^26)
+MAX_KEY_BYTES = 16 * 1024  #: a camera or public key file (PEM or DER)
+MAX_PIPELINE_BYTES = 1 << 20  #: a pipeline file or pipeline JSON text
+MAX_PEM_BYTES = 1 << 20  #: a C2PA certificate chain, signing key or trust-anchor file
 
 #: The format bound of each :class:`Limits` field that has one.
 _CEILINGS = {"max_cells": MAX_CELLS, "max_proof_bytes": MAX_PROOF_BYTES,

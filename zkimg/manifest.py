@@ -35,10 +35,9 @@ from ._fileio import check_regular, read_bounded, write_atomic, write_private
 from .bundle import MEDIA_TYPE, Attestation
 from .errors import InvalidBundle, InvalidParameter, ManifestError
 from .images import media_type
-from .limits import DEFAULT_LIMITS, Limits
+from .limits import DEFAULT_LIMITS, MAX_PEM_BYTES, Limits
 
 ASSERTION_LABEL = "org.zkimg.attestation"
-MAX_PEM_BYTES = 1 << 20  # a certificate chain or key file
 MAX_MANIFEST_JSON = 1 << 20  # c2pa-rs rejects a longer manifest definition ("StringTooLong")
 ORIGINAL_LABEL = "zkimg-original"
 ALGORITHMS = ("es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519")

@@ -14,11 +14,10 @@ from ._fileio import read_bounded
 from ._validate import check_image, check_shape
 from .errors import InvalidParameter, InvalidPipelineFile
 from .hazmat.primitives import Primitive, Shape
-from .limits import MAX_PIPELINE_STEPS
+from .limits import MAX_PIPELINE_BYTES, MAX_PIPELINE_STEPS
 from .transforms import Transform, transform_from_json
 
 PIPELINE_SCHEMA = "zkimg.pipeline/1"
-MAX_JSON_BYTES = 1 << 20
 
 
 class Pipeline:
@@ -104,7 +103,7 @@ class Pipeline:
 
     @classmethod
     def loads(cls, text: str | bytes) -> "Pipeline":
-        return cls.from_json(parse_json(text, MAX_JSON_BYTES, "pipeline", InvalidPipelineFile))
+        return cls.from_json(parse_json(text, MAX_PIPELINE_BYTES, "pipeline", InvalidPipelineFile))
 
 
 def load_pipeline(path: "str | Path") -> Pipeline:
@@ -117,13 +116,13 @@ def load_pipeline(path: "str | Path") -> Pipeline:
     """
     p = Path(path)
     try:
-        text = read_bounded(p, MAX_JSON_BYTES, "pipeline file", InvalidPipelineFile).decode("utf-8")
+        text = read_bounded(p, MAX_PIPELINE_BYTES, "pipeline file", InvalidPipelineFile).decode("utf-8")
     except UnicodeDecodeError as e:
         raise InvalidPipelineFile(f"pipeline file is not UTF-8: {e}") from e
     if p.suffix.lower() in (".yaml", ".yml"):
         data = _safe_yaml(text)
     else:
-        data = parse_json(text, MAX_JSON_BYTES, "pipeline file", InvalidPipelineFile)
+        data = parse_json(text, MAX_PIPELINE_BYTES, "pipeline file", InvalidPipelineFile)
     return pipeline_from_steps(data)
 
 

@@ -58,6 +58,8 @@ class Transform(abc.ABC):
     cli_flag: ClassVar[Optional[str]] = None
     cli_metavar: ClassVar[str] = ""
     cli_help: ClassVar[str] = ""
+    #: The value a bare option stands for (``--grayscale`` alone: 1 channel); ``None``: required.
+    cli_default: ClassVar[Optional[str]] = None
 
     #: The parameters the CLI option's value lists, comma-separated (the default CLI form).
     cli_fields: ClassVar[Tuple[str, ...]] = ()
@@ -552,7 +554,8 @@ class Grayscale(Transform):
     c2pa_action: ClassVar[str] = "c2pa.color_adjustments"
     cli_flag: ClassVar[Optional[str]] = "--grayscale"
     cli_metavar: ClassVar[str] = "N"
-    cli_help: ClassVar[str] = "to grey (BT.601); N = 1 or 3 output channels"
+    cli_help: ClassVar[str] = "to grey (BT.601); N = 1 or 3 output channels (default 1)"
+    cli_default: ClassVar[Optional[str]] = "1"
     cli_fields: ClassVar[Tuple[str, ...]] = ("num_output_channels",)
 
     @classmethod

@@ -68,7 +68,7 @@ def _call(what: str, error: Type[Error], fn: Callable[..., Any], *args: Any, **k
         raise error(f"ezkl {what} failed: {e}") from e
 
 
-def _ezkl() -> Any:
+def _module() -> Any:
     import ezkl  # imported on first use: ~0.5 s, and not needed to parse or plan
 
     return ezkl
@@ -76,7 +76,7 @@ def _ezkl() -> Any:
 
 def gen_srs(path: Path, logrows: int) -> None:
     """Write a development SRS for ``logrows`` (its trapdoor is known to this process)."""
-    _call("gen_srs", CircuitError, _ezkl().gen_srs, str(path), logrows)
+    _call("gen_srs", CircuitError, _module().gen_srs, str(path), logrows)
 
 
 def min_logrows(settings: Mapping[str, Any]) -> int:
@@ -99,27 +99,32 @@ def compile_circuit(directory: Path, model: bytes, run_args: Mapping[str, Any]) 
     lookup lists from a per-process random ``HashSet``: they are sorted, so every party derives
     the same keys) and logrows is the smallest that fits. Refuses circuits over
     :data:`~zkimg.limits.MAX_LOGROWS` and any einsum laid out with the Freivalds chip."""
-    ezkl = _ezkl()
+    ezkl = _module()
     onnx_path, settings_path = directory / "network.onnx", directory / "settings.json"
     onnx_path.write_bytes(model)
     ra = ezkl.PyRunArgs()
     for k, v in run_args.items():
         setattr(ra, k, v)
-    _call("gen_settings", CircuitError, ezkl.gen_settings, str(onnx_path), str(settings_path), py_run_args=ra)
+    if not _call("gen_settings", CircuitError, ezkl.gen_settings, str(onnx_path), str(settings_path),
+                 py_run_args=ra):
+        raise CircuitError("ezkl gen_settings failed")
     try:
         s: Dict[str, Any] = json.loads(settings_path.read_text())
         s["run_args"]["logrows"] = min_logrows(s)
         s["required_range_checks"] = sorted(s.get("required_range_checks", []))
         s["required_lookups"] = sorted(s.get("required_lookups", []), key=json.dumps)
         freivalds = (s.get("einsum_params") or {}).get("total_einsum_col_size", 0)
-    except (ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise CircuitError(f"ezkl wrote settings zkimg cannot read: {e}") from e
     if freivalds != 0:
         raise CircuitError("ezkl laid out an einsum with the Freivalds chip, whose outputs later cells are "
                            "not tied to: refusing to build this circuit")
     if s["run_args"]["logrows"] > MAX_LOGROWS:
         raise CircuitError(f"tile job needs 2^{s['run_args']['logrows']} rows; use smaller tiles")
-    settings_path.write_text(json.dumps(s, sort_keys=True))
+    try:
+        settings_path.write_text(json.dumps(s, sort_keys=True))
+    except OSError as e:
+        raise CircuitError(f"cannot write the circuit's settings: {e}") from e
     _call("compile", CircuitError, ezkl.compile_circuit, str(onnx_path), str(directory / "network.ezkl"),
           str(settings_path))
     return s
@@ -127,7 +132,7 @@ def compile_circuit(directory: Path, model: bytes, run_args: Mapping[str, Any]) 
 
 def setup(compiled: Path, vk: Path, pk: Path, srs: Path) -> None:
     """Generate the verifying and proving keys of a compiled circuit under ``srs``."""
-    ok = _call("setup", CircuitError, _ezkl().setup, str(compiled), str(vk), str(pk), srs_path=str(srs))
+    ok = _call("setup", CircuitError, _module().setup, str(compiled), str(vk), str(pk), srs_path=str(srs))
     if not ok:
         raise CircuitError("ezkl setup failed")
 
@@ -137,7 +142,7 @@ def gen_witness(inputs: Sequence[Sequence[int]], compiled: Path, workdir: Path) 
     witness JSON (also kept in ``workdir / "witness.json"`` for :func:`prove`)."""
     data_path, wit_path = workdir / "input.json", workdir / "witness.json"
     data_path.write_text(json.dumps({"input_data": [list(map(int, x)) for x in inputs]}))
-    _call("witness generation", ProvingError, _ezkl().gen_witness, str(data_path), str(compiled), str(wit_path))
+    _call("witness generation", ProvingError, _module().gen_witness, str(data_path), str(compiled), str(wit_path))
     witness: Dict[str, Any] = json.loads(wit_path.read_text())
     return witness
 
@@ -145,7 +150,7 @@ def gen_witness(inputs: Sequence[Sequence[int]], compiled: Path, workdir: Path) 
 def prove(workdir: Path, compiled: Path, pk: Path, srs: Path) -> bytes:
     """Prove the witness :func:`gen_witness` left in ``workdir``; the proof's bytes (no instances)."""
     proof_path = workdir / "proof.json"
-    _call("prove", ProvingError, _ezkl().prove, str(workdir / "witness.json"), str(compiled), str(pk),
+    _call("prove", ProvingError, _module().prove, str(workdir / "witness.json"), str(compiled), str(pk),
           str(proof_path), srs_path=str(srs))
     raw = json.loads(proof_path.read_text())
     return bytes.fromhex(raw["hex_proof"].removeprefix("0x"))
@@ -174,7 +179,7 @@ def verify(proof: bytes, instances: Sequence[int], settings: Path, vk: Path, srs
         path = Path(tmp) / "proof.json"
         path.write_text(json.dumps(proof_json(proof, instances)))
         try:
-            ok = _call("verify", ProofInvalid, _ezkl().verify, str(path), str(settings), str(vk), srs_path=str(srs))
+            ok = _call("verify", ProofInvalid, _module().verify, str(path), str(settings), str(vk), srs_path=str(srs))
         except ProofInvalid as e:
             raise ProofInvalid(f"{what} does not verify: {e.__cause__}") from e.__cause__
     if ok is not True:

@@ -37,7 +37,7 @@ from ._ezkl import BASE_RUN_ARGS, EZKL_VERSION, compile_circuit, gen_srs, min_lo
 from .commitments import SALT_BYTES, scheme_named
 from .lowering import CircuitSpec, LoweredJob, TileJob, lower_circuit
 
-log = logging.getLogger("zkimg.circuits")
+log = logging.getLogger("zkimg.hazmat.circuits")
 
 CACHE_LAYOUT = "zkimg.cache/2"  # 2: each entry's manifest names the address it was built for
 __all__ = ["BASE_RUN_ARGS", "EZKL_VERSION", "RUN_ARGS", "CACHE_LAYOUT", "SRS", "SRS_TRUST", "Circuit", "CircuitStore",
@@ -121,7 +121,7 @@ class SRS:
 
     ``SRS.from_directory(path, expected_digests)``: files from a public ceremony
     (e.g. ezkl's perpetual-powers-of-tau files), optionally pinned by SHA-256.
-    ``SRS.development()``: generated locally on first use, cached, and flagged as
+    ``SRS.development_srs()``: generated locally on first use, cached, and flagged as
     untrustworthy — anyone who generated it could forge proofs.
     """
 

@@ -68,6 +68,11 @@ class CommitmentScheme(abc.ABC):
         """The instance a public output tile (uint8) is checked against."""
 
     @abc.abstractmethod
+    def fold(self, values: Sequence[int]) -> int:
+        """One field element binding a sequence of field elements (cell commitments into a
+        tile's, tile commitments and the layout header into the image root the camera signs)."""
+
+    @abc.abstractmethod
     def lower_commitments(self, g: "GraphBuilder", source: str, n_source: int,
                           streams: Sequence[np.ndarray], names: Sequence[str]) -> None:
         """Add the circuit graph's outputs: for each ``streams[i]`` (indices into the flat
@@ -115,6 +120,5 @@ def scheme_named(name: str) -> CommitmentScheme:
                                      f"{sorted(s.name for s in _schemes().values())}")
 
 
-def default_scheme() -> CommitmentScheme:
-    """The scheme new captures use."""
-    return scheme_named("poseidon")
+#: The scheme new captures and tile jobs use unless told otherwise.
+DEFAULT_SCHEME = "poseidon"

@@ -96,7 +96,7 @@ from .._validate import check_shape
 from ..errors import InvalidBundle, InvalidParameter, InvalidPipelineFile
 from ..limits import MAX_JOB_ELEMENTS
 from ..pipeline import Pipeline, as_pipeline
-from .commitments import SALT_BYTES, CommitmentScheme, scheme_named
+from .commitments import DEFAULT_SCHEME, SALT_BYTES, CommitmentScheme, scheme_named
 from .primitives import Lookup, Primitive, Shape, Take, Transpose, WeightedSum
 
 ONNX_OPSET = 17
@@ -123,7 +123,7 @@ class CircuitSpec:
     primitives: Tuple[Primitive, ...]
     output_shape: Shape
     hidden_output: bool
-    scheme: str = "poseidon"  # the commitment scheme's name (``commitments.scheme_named``)
+    scheme: str = DEFAULT_SCHEME  # the commitment scheme's name (``commitments.scheme_named``)
 
     @property
     def commitment_scheme(self) -> CommitmentScheme:
@@ -144,13 +144,19 @@ class TileJob:
     """One proof's worth of work: ``pipeline`` applied to one hidden H×W×C input tile.
 
     ``hidden_output``: the output is committed with its own salt instead of being public.
+    ``scheme``: the commitment scheme of the input (and hidden output), by name; its JSON form
+    names it only when it is not the default.
     """
 
     pipeline: Pipeline
     input_shape: Shape
     hidden_output: bool = False
+    scheme: str = DEFAULT_SCHEME
 
     def __post_init__(self) -> None:
+        if not isinstance(self.scheme, str):
+            raise InvalidParameter("scheme", "must be a scheme name")
+        scheme_named(self.scheme)
         object.__setattr__(self, "pipeline", as_pipeline(self.pipeline))
         object.__setattr__(self, "input_shape", check_shape(self.input_shape, "input_shape"))
         if not isinstance(self.hidden_output, bool):
@@ -171,7 +177,7 @@ class TileJob:
         """The circuit: one committed part (the whole tile), the whole pipeline."""
         h, w, c = self.input_shape
         return CircuitSpec((h * w * c,), self.input_shape, None, self.primitives(), self.output_shape,
-                           self.hidden_output)
+                           self.hidden_output, self.scheme)
 
     def apply(self, tile: np.ndarray) -> np.ndarray:
         """The exact reference output for ``tile`` (checks its shape)."""
@@ -180,12 +186,13 @@ class TileJob:
         return self.pipeline.apply(tile)
 
     def to_json(self) -> Dict[str, Any]:
-        return {
+        d = {
             "schema": JOB_SCHEMA,
             "pipeline": self.pipeline.to_json(),
             "input_shape": list(self.input_shape),
             "hidden_output": self.hidden_output,
         }
+        return d if self.scheme == DEFAULT_SCHEME else {**d, "scheme": self.scheme}
 
     @property
     def digest(self) -> str:
@@ -193,14 +200,19 @@ class TileJob:
 
     @classmethod
     def from_json(cls, data: Any) -> "TileJob":
-        if not isinstance(data, dict) or set(data) != {"schema", "pipeline", "input_shape", "hidden_output"}:
-            raise InvalidBundle("a tile job has exactly 'schema', 'pipeline', 'input_shape', 'hidden_output'")
+        keys = {"schema", "pipeline", "input_shape", "hidden_output"}
+        if not isinstance(data, dict) or set(data) - {"scheme"} != keys:
+            raise InvalidBundle("a tile job has exactly 'schema', 'pipeline', 'input_shape', 'hidden_output' "
+                                "(and 'scheme' unless it is the default)")
+        scheme = data.get("scheme", DEFAULT_SCHEME)
+        if "scheme" in data and (not isinstance(scheme, str) or scheme == DEFAULT_SCHEME):
+            raise InvalidBundle("a tile job's 'scheme' is a name other than the default (canonical form)")
         if data["schema"] != JOB_SCHEMA:
             raise InvalidBundle(f"unsupported tile job schema {data['schema']!r}")
         if not isinstance(data["hidden_output"], bool):
             raise InvalidBundle("'hidden_output' must be a boolean")
         try:
-            return cls(Pipeline.from_json(data["pipeline"]), tuple(data["input_shape"]), data["hidden_output"])
+            return cls(Pipeline.from_json(data["pipeline"]), tuple(data["input_shape"]), data["hidden_output"], scheme)
         except (InvalidParameter, InvalidPipelineFile) as e:
             raise InvalidBundle(f"invalid tile job: {e}") from e
         except TypeError as e:

@@ -1,8 +1,8 @@
 """Tile planner: cut a whole-image pipeline into tile jobs with exact global semantics.
 
 Every output tile becomes one circuit whose hidden inputs are the committed *cells* (see
-:mod:`zkimg.tiles`) that its receptive field touches, and whose primitives are the
-pipeline restricted to that tile (:func:`zkimg.primitives.restrict`). The tiled result is
+:mod:`zkimg.hazmat.tiles`) that its receptive field touches, and whose primitives are the
+pipeline restricted to that tile (:func:`zkimg.hazmat.primitives.restrict`). The tiled result is
 therefore ``pipeline.apply(image)`` pixel for pixel, whatever the crop offsets, resize
 ratios or blur halos.
 
@@ -77,12 +77,14 @@ class Plan:
     tiles_per_job: int = DEFAULT_TILES_PER_JOB  # input tiles along the width per job (no fixed grid)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.layout, TileLayout):
+            raise InvalidParameter("layout", "expected a TileLayout")
         as_int(self.max_out, "max_out", 1, MAX_OUTPUT_TILE)
         as_int(self.tiles_per_job, "tiles_per_job", 1, MAX_TILES_PER_JOB)
         if self.output_tile is not None and self.tiles_per_job != 1:
             raise InvalidParameter("tiles_per_job", "a plan on a fixed output grid proves one tile per job")
         if self.output_tile is not None:
-            as_int(self.output_tile, "output_tile", 1, 4096)
+            as_int(self.output_tile, "output_tile", 1, MAX_OUTPUT_TILE)
         self.pipeline.shapes(self.input_shape)
 
     @property
@@ -239,13 +241,6 @@ class Plan:
     def distinct_circuits(self) -> int:
         return len({j.spec for j in self.jobs})
 
-
-def plan(pipeline: Pipeline, layout: TileLayout, *, hidden_output: bool = False,
-         max_out: int = DEFAULT_MAX_OUT, output_tile: Optional[int] = None,
-         tiles_per_job: int = DEFAULT_TILES_PER_JOB) -> Plan:
-    if not isinstance(layout, TileLayout):
-        raise InvalidParameter("layout", "expected a TileLayout")
-    return Plan(pipeline, layout, hidden_output, max_out, output_tile, tiles_per_job)
 
 
 def intermediate_layout(shape: Tuple[int, int, int], tile: int) -> TileLayout:

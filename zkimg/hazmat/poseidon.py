@@ -19,8 +19,7 @@ from typing import Iterator, List, Sequence, Tuple
 
 from gmpy2 import mpz as _int  # GMP integers: ≈ 3× faster than Python's at 254 bits
 
-#: BN254 scalar field modulus (ezkl's Fr).
-from .._codec import FIELD_MODULUS
+from .._codec import FIELD_MODULUS  # BN254 scalar field modulus (ezkl's Fr)
 
 FIELD_BITS = 254
 WIDTH = 2

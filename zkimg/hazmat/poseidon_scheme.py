@@ -72,6 +72,9 @@ class PoseidonScheme(CommitmentScheme):
     def hash_public(self, pixels: np.ndarray) -> int:
         return poseidon_hash(pack(_uint8(pixels, "hash_public").ravel()))
 
+    def fold(self, values: Sequence[int]) -> int:
+        return poseidon_hash(list(values))
+
     def committed_values(self, n_values: int) -> int:
         return packed_len(n_values)
 

@@ -3,7 +3,7 @@
 A transform is a short, fixed sequence of these primitives whose integer constants
 (indices, weights, divisors, lookup tables) are computed once, when the transform is
 constructed. Each primitive has exactly one numpy meaning (``run``), which is the
-specification, and exactly one ONNX lowering (in :mod:`zkimg.lowering`), which must
+specification, and exactly one ONNX lowering (in :mod:`zkimg.hazmat.lowering`), which must
 reproduce it bit for bit. Arrays are ``int64`` H×W×C tensors throughout; a transform's
 final primitive always yields values in [0, 255] (``bounded``).
 """

@@ -3,15 +3,15 @@
 An H×W×C image is cut into a grid of ``tile × tile`` tiles (edge tiles are smaller; nothing
 is padded). Each tile is further cut into *cells*: along each axis a tile of extent ``n``
 has bands ``[0, b)``, ``[b, n−b)``, ``[n−b, n)`` when ``n > 2b`` (``b`` = ``border``), else a
-single band. Every cell is committed on its own with a fresh salt under the layout's
-commitment scheme (version 1: ``Poseidon(pack(cell pixels ‖ salt16))``); a proof that needs only a neighbour's border
-(a blur halo, a bilinear footprint) then hashes that thin cell, not the whole tile.
+single band. Every cell is committed on its own with a fresh salt under the commitment
+scheme the layout's ``version`` names (version 1: ``Poseidon(pack(cell pixels ‖ salt16))``);
+a proof that needs only a neighbour's border (a blur halo, a bilinear footprint) then
+commits to that thin cell, not the whole tile. With ``fold`` the scheme's folding hash
+(version 1: ezkl's Poseidon, computed natively; the circuit only ever sees cells):
 
-* tile commitment = ``Poseidon(cell commitments in raster order)``
-* image root = ``Poseidon(LAYOUT_VERSION, width, height, channels, tile, border,
-  tile commitments in raster order)``
-
-all computed with ezkl's Poseidon, natively (the circuit only ever hashes cells).
+* tile commitment = ``fold(cell commitments in raster order)``
+* image root = ``fold(version, width, height, channels, tile, border, tile commitments in
+  raster order)``
 """
 
 from __future__ import annotations
@@ -25,10 +25,9 @@ import numpy as np
 
 from .._validate import as_int
 from ..errors import InvalidImage, InvalidParameter
-from ..limits import MAX_CELLS, MAX_CHANNELS, MAX_SIDE
+from ..limits import MAX_CELLS, MAX_CHANNELS, MAX_SIDE, MAX_TILE
 from ..progress import ProgressCallback, report
 from .commitments import CommitmentScheme, scheme_for_layout
-from .poseidon import poseidon_hash
 
 LAYOUT_VERSION = 1  # the capture format; names the commitment scheme (1: Poseidon)
 COMMIT_CHUNK = 256  # cells per executor task when committing in parallel
@@ -69,12 +68,14 @@ class TileLayout:
     channels: int
     tile: int
     border: int
+    version: int = LAYOUT_VERSION  # the capture format: names the commitment scheme
 
     def __post_init__(self) -> None:
         as_int(self.width, "width", 1, MAX_SIDE)
         as_int(self.height, "height", 1, MAX_SIDE)
         as_int(self.channels, "channels", 1, MAX_CHANNELS)
-        as_int(self.tile, "tile", 4, 4096)
+        as_int(self.tile, "tile", 4, MAX_TILE)
+        scheme_for_layout(as_int(self.version, "version"))
         as_int(self.border, "border", 0, self.tile // 4)
         if self.cell_count > MAX_CELLS:  # counted, not enumerated: sizes may be hostile
             raise InvalidParameter("tile", f"more than {MAX_CELLS} cells; use larger tiles")
@@ -120,10 +121,10 @@ class TileLayout:
     @property
     def scheme(self) -> CommitmentScheme:
         """The commitment scheme of this layout's capture format."""
-        return scheme_for_layout(LAYOUT_VERSION)
+        return scheme_for_layout(self.version)
 
     def to_json(self) -> Dict[str, Any]:
-        return {"version": LAYOUT_VERSION, "width": self.width, "height": self.height, "channels": self.channels,
+        return {"version": self.version, "width": self.width, "height": self.height, "channels": self.channels,
                 "tile": self.tile, "border": self.border}
 
     def cell_pixels(self, image: np.ndarray, cell: Cell) -> np.ndarray:
@@ -166,13 +167,13 @@ class TileLayout:
         out, group, current = [], [], self.cells[0].tile
         for cell, c in zip(self.cells, cell_commitments):
             if cell.tile != current:
-                out.append(poseidon_hash(group))
+                out.append(self.scheme.fold(group))
                 group, current = [], cell.tile
             group.append(c)
-        out.append(poseidon_hash(group))
+        out.append(self.scheme.fold(group))
         return out
 
     def root(self, cell_commitments: Sequence[int]) -> int:
         """The image commitment signed by the camera."""
-        header = [LAYOUT_VERSION, self.width, self.height, self.channels, self.tile, self.border]
-        return poseidon_hash(header + self.tile_commitments(cell_commitments))
+        header = [self.version, self.width, self.height, self.channels, self.tile, self.border]
+        return self.scheme.fold(header + self.tile_commitments(cell_commitments))
