@@ -48,6 +48,7 @@ from .limits import Limits
 from .pipeline import Pipeline, load_pipeline
 from .policy import TrustedCameras, VerificationPolicy
 from .progress import ProgressCallback
+from .transforms import REGISTRY as _REGISTRY
 from .transforms import (
                      BoxBlur,
                      Brightness,
@@ -79,3 +80,11 @@ __all__ = [
     "VerificationError", "UntrustedKey", "UntrustedSRS", "SignatureInvalid", "RootMismatch", "OutputMismatch",
     "TileCountMismatch", "CircuitMismatch", "CommitmentMismatch", "SRSMismatch", "ProofInvalid",
 ]
+
+# Every registered transform is part of the recipe, including one added to transforms.py
+# without an import here (the explicit imports above are for static type checkers).
+for _transform in _REGISTRY.values():
+    if _transform.__name__ not in __all__:
+        globals()[_transform.__name__] = _transform
+        __all__.append(_transform.__name__)
+del _transform
