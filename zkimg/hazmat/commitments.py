@@ -19,6 +19,7 @@ one module implementing this interface plus one line in :data:`_SCHEMES`.
 from __future__ import annotations
 
 import abc
+import functools
 import secrets
 from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Sequence, Tuple
 
@@ -97,7 +98,9 @@ class CommitmentScheme(abc.ABC):
         return (*inputs, output)
 
 
+@functools.lru_cache(maxsize=None)
 def _schemes() -> Dict[int, CommitmentScheme]:
+    """Every scheme by capture-format id (imported here: the implementations import this module)."""
     from .poseidon_scheme import POSEIDON
 
     return {s.layout_version: s for s in (POSEIDON,)}
