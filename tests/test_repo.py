@@ -32,7 +32,9 @@ def test_examples_run(tmp_path):
 
 def test_readme_example_runs(store, tmp_path, monkeypatch):
     """The README's ten-line example, verbatim, on a 32×24 JPEG of a real photo (the
-    quickstart notebook's region and edit: its keys are reused when the notebooks ran first)."""
+    quickstart notebook's region and edit: its keys are reused when the notebooks ran first):
+    saved as a file and run as a script (no ``__main__`` guard: the default process pool must
+    not re-run it), and through ``exec`` as a notebook cell runs it."""
     import re
 
     from PIL import Image
@@ -43,6 +45,13 @@ def test_readme_example_runs(store, tmp_path, monkeypatch):
     from zkimg.demo import load_photo
 
     Image.fromarray(load_photo()[24:48, 44:76]).save(tmp_path / "photo.jpg", quality=92)
+    (tmp_path / "snippet.py").write_text(block + "print('tiles', result.tiles, len(att.proofs))\n")
+    env = {**__import__("os").environ, "ZKIMG_CACHE": str(store.cache_dir)}
+    r = subprocess.run([sys.executable, "snippet.py"], cwd=tmp_path, capture_output=True, text=True, env=env,
+                       timeout=900)
+    assert r.returncode == 0, r.stdout + r.stderr[-3000:]
+    _, tiles, proofs = r.stdout.split()
+    assert tiles == proofs and int(tiles) > 1 and (tmp_path / "edit.png").exists()
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ZKIMG_CACHE", str(store.cache_dir))
     scope: dict = {}

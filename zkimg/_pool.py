@@ -1,13 +1,27 @@
 """The one place zkimg starts worker processes of its own (always with the ``spawn`` start
-method: ezkl's threads and a forked child do not mix)."""
+method: ezkl's threads and a forked child do not mix).
+
+A spawned worker normally re-runs the parent's ``__main__`` script first, which is why
+multiprocessing asks scripts for an ``if __name__ == "__main__":`` guard: without one the
+script's top level (a capture, a ``prove()``) would run again in every worker. zkimg's
+workers need nothing from ``__main__`` (their tasks are zkimg functions), so its pools start
+them with the script hidden from multiprocessing and a plain script works unguarded. The one
+thing that cannot cross then is a class defined in the script itself (a ``Transform`` of your
+own): keep such classes in an importable module.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import Executor, ProcessPoolExecutor
+import sys
+import threading
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, TypeVar
+
+T = TypeVar("T")
+_MAIN_LOCK = threading.Lock()
 
 
 @contextmanager
@@ -26,6 +40,31 @@ def executor_for(executor: Optional[Executor], tasks: int, threshold: int) -> It
         pool.shutdown(cancel_futures=True)
 
 
+@contextmanager
+def _script_hidden() -> Iterator[None]:
+    """While workers start: no ``__file__`` on a script's ``__main__``, so multiprocessing's
+    spawn preparation does not ask the worker to run it (``__main__`` of ``python -m``, of a
+    notebook or an interactive session is left alone: workers never run those)."""
+    main = sys.modules.get("__main__")
+    with _MAIN_LOCK:
+        if main is None or getattr(main, "__spec__", None) is not None or "__file__" not in vars(main):
+            yield
+            return
+        path = vars(main).pop("__file__")
+        try:
+            yield
+        finally:
+            vars(main)["__file__"] = path
+
+
+class _Pool(ProcessPoolExecutor):
+    """A spawn pool whose workers never re-run the parent's ``__main__`` script (module doc)."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> "Future[T]":
+        with _script_hidden():  # a submit may start a worker
+            return super().submit(fn, *args, **kwargs)
+
+
 def process_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of ``workers`` spawned processes (the caller shuts it down)."""
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return _Pool(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
