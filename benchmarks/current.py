@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import numpy as np  # noqa: E402
 
 import zkimg  # noqa: E402
-from zkimg.hazmat.circuits import EZKL_VERSION, CircuitStore, min_logrows  # noqa: E402
+from zkimg.hazmat.circuits import EZKL_VERSION, CircuitStore  # noqa: E402
 
 CURRENT = ROOT / "benchmarks" / "current.json"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -102,29 +102,13 @@ def rendered(text: str, data: Dict[str, Dict[str, str]]) -> str:
 
 
 def _baseline_rows(s: int) -> Dict[str, Any]:
-    """The naive ezkl commitment of an ``s`` px crop: hashed (unpacked) input, ezkl's defaults."""
-    import ezkl
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    """The naive ezkl commitment of an ``s`` px crop (tile_jobs.py's baseline), settings only."""
+    from tile_jobs import baseline_settings
 
     with tempfile.TemporaryDirectory(prefix="zkimg-current-") as tmp:
-        d = Path(tmp)
-        idx = numpy_helper.from_array(np.arange(1, s - 1, dtype=np.int64), "idx")
-        g = helper.make_graph([helper.make_node("Gather", ["x", "idx"], ["r"], axis=0),
-                               helper.make_node("Gather", ["r", "idx"], ["y"], axis=1)], "baseline",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [s, s, 3])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [s - 2, s - 2, 3])],
-                              initializer=[idx])
-        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-        m.ir_version = 8
-        onnx.save(m, d / "n.onnx")
-        ra = ezkl.PyRunArgs()
-        ra.input_scale, ra.param_scale, ra.param_visibility = 0, 0, "fixed"
-        ra.input_visibility, ra.output_visibility = "hashed", "public"
-        ezkl.gen_settings(str(d / "n.onnx"), str(d / "s.json"), py_run_args=ra)
-        st = json.loads((d / "s.json").read_text())
-    return {"job": "baseline: crop, unpacked hashed input", "logrows": min_logrows(st), "rows": st["num_rows"],
-            "out": (s - 2) * (s - 2) * 3, "hashed": 1.0}
+        st = baseline_settings(s, Path(tmp))
+    return {"job": "baseline: crop, unpacked hashed input", "logrows": st["run_args"]["logrows"],
+            "rows": st["num_rows"], "out": (s - 2) * (s - 2) * 3}
 
 
 def measure_tile_jobs(sizes: List[int]) -> str:

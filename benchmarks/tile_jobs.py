@@ -86,7 +86,10 @@ def baseline_job(s: int, srs_dir: str, q) -> None:
         _baseline_in(s, srs_dir, Path(tmp), q)
 
 
-def _baseline_in(s: int, srs_dir: str, d: Path, q) -> None:
+def baseline_settings(s: int, d: Path) -> dict:
+    """Write the naive baseline's graph (an ``s`` px crop of an RGB tile, ``n.onnx``) and its
+    ezkl settings (``s.json``: ezkl's defaults, but integer pixels and the input hashed,
+    unpacked) into ``d``; returns the settings, logrows set to the smallest that fits."""
     import ezkl
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -100,14 +103,21 @@ def _baseline_in(s: int, srs_dir: str, d: Path, q) -> None:
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
     m.ir_version = 8
     onnx.save(m, d / "n.onnx")
-    t0 = time.perf_counter()
-    ra = ezkl.PyRunArgs()  # ezkl's defaults, but integer pixels and the input hashed
+    ra = ezkl.PyRunArgs()
     ra.input_scale, ra.param_scale, ra.param_visibility = 0, 0, "fixed"
     ra.input_visibility, ra.output_visibility = "hashed", "public"
     ezkl.gen_settings(str(d / "n.onnx"), str(d / "s.json"), py_run_args=ra)
     st = json.loads((d / "s.json").read_text())
-    st["run_args"]["logrows"] = k = min_logrows(st)
+    st["run_args"]["logrows"] = min_logrows(st)
     (d / "s.json").write_text(json.dumps(st))
+    return st
+
+
+def _baseline_in(s: int, srs_dir: str, d: Path, q) -> None:
+    import ezkl
+
+    st = baseline_settings(s, d)
+    k = st["run_args"]["logrows"]
     ezkl.compile_circuit(str(d / "n.onnx"), str(d / "n.ezkl"), str(d / "s.json"))
     srs = SRS(Path(srs_dir), development=True).path(k)
     t0 = time.perf_counter()
