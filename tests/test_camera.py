@@ -124,3 +124,25 @@ def test_parallel_capture_commits_exactly_as_serial(monkeypatch):
     assert list(cap.signed.cell_commitments) == lay.commit_cells(PHOTO, cap.secrets.salts)
     assert seen[0] == ("commit", 0, lay.cell_count) and seen[-1] == ("commit", lay.cell_count, lay.cell_count)
     cap.signed.verify()
+
+
+def test_a_capture_names_its_commitment_scheme():
+    """The layout version (the capture format) names the scheme; it is signed, and a record
+    naming a scheme zkimg does not know is refused as malformed, not guessed at."""
+    shot = Camera.generate().capture(PHOTO, tile=16)
+    d = shot.signed.to_json()
+    assert d["layout"]["version"] == 1 and shot.signed.layout.scheme is zkimg.hazmat.POSEIDON
+    assert capture_message(shot.signed.layout, shot.signed.root)[-56:-52] == (1).to_bytes(4, "big")
+    for version in (2, 0, True, "1"):
+        bad = {**d, "layout": {**d["layout"], "version": version}}
+        with pytest.raises(zkimg.InvalidRecord, match="version"):
+            zkimg.SignedCapture.from_json(bad)
+
+
+def test_secrets_with_a_malformed_pixel_array_are_an_invalid_record(tmp_path):
+    shot = Camera.generate().capture(PHOTO, tile=16)
+    shot.secrets.save(tmp_path / "ok.npz")
+    for pixels in (PHOTO[..., 0], np.zeros((4, 4, 5), np.uint8)):
+        np.savez(tmp_path / "bad.npz", pixels=pixels, salts=np.frombuffer(b"".join(shot.secrets.salts), np.uint8))
+        with pytest.raises(zkimg.InvalidRecord):
+            CaptureSecrets.load(tmp_path / "bad.npz")

@@ -33,12 +33,11 @@ log = logging.getLogger("zkimg.hazmat.proving")
 
 @dataclass(frozen=True)
 class Witness:
-    """ezkl's witness of one circuit: its own outputs and commitments, and the reference's."""
+    """ezkl's witness of one circuit: its own outputs and commitments."""
 
     circuit: Circuit
     workdir: Path  # holds ezkl's witness file, which :func:`_ezkl.prove` reads
     output: np.ndarray  # uint8, spec.output_shape, as computed in the circuit
-    reference: np.ndarray  # uint8, spec.output_shape, as computed by the reference graph
     part_commitments: Tuple[int, ...]  # the commitment of every part with its salt
     output_commitment: int  # the output's (with its salt if hidden)
 
@@ -66,7 +65,7 @@ def generate_witness(store: CircuitStore, job: "TileJob | CircuitSpec", parts: "
     else:
         part_list, salt_list = list(parts), list(salts)  # type: ignore[arg-type]
     circuit = store.circuit(spec)
-    reference, hints = run_reference(spec, spec.assemble(part_list))
+    _, hints = run_reference(spec, spec.assemble(part_list))  # the rounding hints
     inputs: List[List[int]] = [np.asarray(p).ravel().tolist() + list(s) for p, s in zip(part_list, salt_list)]
     if spec.hidden_output:
         inputs.append(list(output_salt or b""))
@@ -75,7 +74,7 @@ def generate_witness(store: CircuitStore, job: "TileJob | CircuitSpec", parts: "
     scheme = spec.commitment_scheme
     hashes = scheme.witness_commitments(w)
     out = scheme.witness_output(w, int(np.prod(spec.output_shape))).reshape(spec.output_shape)
-    return Witness(circuit, workdir, out, reference, tuple(hashes[:-1]), hashes[-1])
+    return Witness(circuit, workdir, out, tuple(hashes[:-1]), hashes[-1])
 
 
 @dataclass(frozen=True)
