@@ -253,6 +253,9 @@ def test_development_srs_needs_an_explicit_opt_in(small, camera, store):
     published = SMALL_PIPE.apply(SMALL)
     with pytest.raises(zkimg.UntrustedSRS, match="allow_development_srs"):
         zkimg.verify(small, published, zkimg.TrustedCameras([camera.public_key]), store=store)
+    forged = dataclasses.replace(small, capture=dataclasses.replace(small.capture, signature=bytes(64)))
+    with pytest.raises(zkimg.UntrustedSRS):  # the verifier's own SRS is judged before the bundle's signature
+        zkimg.verify(forged, published, zkimg.TrustedCameras([camera.public_key]), store=store)
     with pytest.raises(zkimg.UntrustedSRS):  # the other opt-in does not cover a development SRS
         zkimg.verify(small, published, zkimg.TrustedCameras(camera.public_key, allow_unpinned_srs=True),
                      store=store)

@@ -1,9 +1,10 @@
 """What a verifier trusts, as a policy object (modelled on sigstore-python's policies).
 
 ``verify()`` establishes that the proofs are sound *relative to* a camera key and an SRS; the
-policy says which keys and which SRS files that may be. The camera key is checked first of
-all; a development SRS right after the signature, root and output-size checks (all cheap);
-and per circuit, before its setup, the trust of the SRS file for that circuit's size.
+policy says which keys and which SRS files that may be. Both are checked first of all, before
+anything a bundle declares is read further: the camera key, then a development SRS (the
+verifier's own); per circuit, before its setup, the trust of the SRS file for that
+circuit's size.
 
 SRS trust levels, weakest first (:data:`~zkimg.hazmat.circuits.SRS_TRUST`):
 ``"development"`` (generated on this machine: whoever made it can forge proofs),

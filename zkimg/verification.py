@@ -119,12 +119,12 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
     Work is ordered by cost, so a hostile bundle is refused by the cheapest check that can
     refuse it. In order (the first failure raises the named error): a path or bytes are parsed
     under ``limits`` (:class:`zkimg.Limits`; ``InvalidBundle``); the policy trusts the camera
-    key (``UntrustedKey``); it signed the declared layout and root (``SignatureInvalid``); the cell
-    commitments hash to that root (``RootMismatch``); the published image has the declared size
+    key (``UntrustedKey``) and, if the verifier's SRS is a development one, opted in to it
+    (``UntrustedSRS``); the key signed the declared layout and root (``SignatureInvalid``); the
+    bundle's development-SRS flag is the verifier's (``SRSMismatch``); the cell commitments
+    hash to that root (``RootMismatch``); the published image has the declared size
     (``OutputMismatch``; for a hidden output pass ``published=None``: the bundle's output
-    commitments stand in for it); the bundle's development-SRS flag is the verifier's
-    (``SRSMismatch``) and a development SRS is one the policy accepts (``UntrustedSRS``); per
-    segment, the planning work the declared pipeline implies is within
+    commitments stand in for it); per segment, the planning work the declared pipeline implies is within
     ``limits.max_plan_work`` (``InvalidBundle``), the bundle has one proof per planned job,
     counted without building a job (``TileCountMismatch``), and no job exceeds ``limits.max_job_values``
     (``InvalidBundle``). Then the jobs are built one at a time: a job needing a new circuit
@@ -155,7 +155,12 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
     store = store if store is not None else CircuitStore()
     cap = attestation.capture
     policy.check_camera(cap.camera_key)
+    if store.srs.development:  # the verifier's own SRS: refused before anything the bundle declares is read
+        policy.check_srs("development", "this verifier")
     cap.check_signature()  # cheap, before anything the record declares is hashed
+    if attestation.development_srs != store.srs.development:  # reported from the verifier's SRS, not the bundle
+        raise SRSMismatch(f"bundle says development SRS = {attestation.development_srs}, the verifier's is "
+                          f"{store.srs.development}")
     _limit(cap.layout.cell_count, limits.max_cells, "max_cells", "cells of the signed layout")
     cap.check_root()
     hidden = attestation.hidden_output
@@ -168,11 +173,6 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
             raise OutputMismatch("this attestation hides its output: verify it with published=None")
     else:
         published = check_published(published, final_shape)
-    if attestation.development_srs != store.srs.development:  # reported from the verifier's SRS, not the bundle
-        raise SRSMismatch(f"bundle says development SRS = {attestation.development_srs}, the verifier's is "
-                          f"{store.srs.development}")
-    if store.srs.development:
-        policy.check_srs("development", "this verifier")
     plans = chain_plans(attestation.pipeline, cap.layout, hidden_output=hidden, max_out=attestation.max_out,
                         segments=[seg.steps for seg in attestation.segments],
                         tiles_per_job=attestation.tiles_per_job)
