@@ -26,7 +26,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import zkimg  # noqa: E402
-from zkimg.demo import demo_pipeline  # noqa: E402
 from zkimg.hazmat.circuits import EZKL_VERSION, RUN_ARGS, SRS, CircuitStore, sha256_file  # noqa: E402
 from zkimg.hazmat.lowering import lower_circuit  # noqa: E402
 from zkimg.transforms import all_examples  # noqa: E402
@@ -62,10 +61,15 @@ REVIEWED = {"crop-16": zkimg.Crop(1, 1, 14, 14), "resize-16": zkimg.Resize(8, 8,
             "flip-16": zkimg.Flip(), "rotate90-16": zkimg.Rotate90(1)}
 
 
+#: The first demo's one-tile job (crop → bilinear resize → Gaussian blur → contrast), reviewed first.
+DEMO_16 = zkimg.Pipeline([zkimg.Crop(1, 1, 14, 14), zkimg.Resize(8, 8, "bilinear"), zkimg.GaussianBlur(3),
+                          zkimg.Contrast(1.25)])
+
+
 def builtin_jobs():
     """The demo, the reviewed jobs, then every registered transform's examples not among them
     (one 16 px tile each), and one hidden-output job."""
-    yield "demo-16", zkimg.hazmat.TileJob(demo_pipeline(16), (16, 16, 3))
+    yield "demo-16", zkimg.hazmat.TileJob(DEMO_16, (16, 16, 3))
     for name, t in REVIEWED.items():
         yield name, zkimg.hazmat.TileJob(zkimg.Pipeline([t]), (16, 16, 3))
     for t in all_examples():

@@ -12,13 +12,21 @@ settings.register_profile("fuzz", max_examples=10_000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory):
+    """Every cache the tests touch, the default one of a CLI call or subprocess included, is
+    ``$ZKIMG_CACHE``: set by tests/mutants.py to reuse keys across runs, else a temporary folder
+    that pytest deletes with the rest of the run's files (``tmp_path_retention_policy`` keeps
+    only failed tests' folders), so a test run leaves nothing behind."""
+    if not os.environ.get("ZKIMG_CACHE"):
+        os.environ["ZKIMG_CACHE"] = str(tmp_path_factory.mktemp("zkimg-cache"))
+    return os.environ["ZKIMG_CACHE"]
+
+
 @pytest.fixture(scope="session")
-def store(tmp_path_factory):
-    """One circuit cache (and development SRS) for the whole session: ``$ZKIMG_CACHE`` if set
-    (e.g. by tests/mutants.py, to reuse keys across runs), else a fresh temporary one."""
-    if os.environ.get("ZKIMG_CACHE"):
-        return zkimg.CircuitStore()
-    return zkimg.CircuitStore(tmp_path_factory.mktemp("zkimg-cache"))
+def store(session_cache):
+    """One circuit cache (and development SRS) for the whole session: :func:`session_cache`."""
+    return zkimg.CircuitStore(session_cache)
 
 
 @pytest.fixture(scope="session")

@@ -191,12 +191,24 @@ def test_pipeline_files(tmp_path, suffix):
         _parse_pipeline("--pipeline", str(tmp_path / f"bad{suffix}"))
 
 
-def test_progress_bars_only_on_a_terminal(monkeypatch, capsys):
+def test_progress_is_bars_on_a_terminal_and_lines_elsewhere(monkeypatch, capsys):
+    # Not a terminal (a log, CI): a line per stage at most every EVERY seconds, and one at the end.
+    clock = [0.0]
+    monkeypatch.setattr(cli.time, "monotonic", lambda: clock[0])
     bars = cli.Bars(quiet=False)  # pytest's stderr is not a TTY
-    bars("prove", 1, 2)
-    assert not bars.enabled and capsys.readouterr().err == ""
+    bars("prove", 0, 3)
+    clock[0] = 10.0
+    bars("prove", 1, 3)  # too soon after the start: silent
+    clock[0] = 31.0
+    bars("prove", 2, 3)
+    bars("prove", 3, 3)
+    bars("prove", 3, 3)  # said once
+    assert capsys.readouterr().err.splitlines() == ["prove tiles: 2/3 (0:31)", "prove tiles: 3/3 (0:31)"]
+    quiet = cli.Bars(quiet=True)
+    quiet("prove", 3, 3)
+    quiet("resume", 2, 3)  # counted even when quiet: the summary says it
+    assert capsys.readouterr().err == "" and (quiet.reused, quiet.resumable) == (2, 3)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
-    assert not cli.Bars(quiet=True).enabled
     bars = cli.Bars(quiet=False)
     for i in range(3):
         bars("verify", i, 2)

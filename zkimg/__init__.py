@@ -3,12 +3,12 @@
 The recipe: a :class:`Camera` signs a commitment to a photo (:meth:`Camera.capture`); an
 editor applies a :class:`Pipeline` of transforms and calls :func:`prove`, which makes an
 :class:`Attestation`; anyone checks it with :func:`verify` under a policy such as
-:class:`TrustedCameras`. Files: :func:`read_image`, :func:`write_image`, :func:`load_pipeline`.
+:class:`TrustedCameras`. :func:`estimate` says beforehand what a ``prove`` will cost. Files: :func:`read_image`, :func:`write_image`, :func:`load_pipeline`.
 Every error is a :class:`zkimg.errors.Error`.
 
 Modules in the order data flows: :mod:`~zkimg.transforms` → :mod:`~zkimg.pipeline` →
 (:mod:`zkimg.hazmat`: lowering → circuits → commitments & tiles → plan → tile proofs) →
-:mod:`~zkimg.camera` → :mod:`~zkimg.attest` (``prove``) → :mod:`~zkimg.bundle` →
+:mod:`~zkimg.camera` → :mod:`~zkimg.costs` (``estimate``) → :mod:`~zkimg.attest` (``prove``) → :mod:`~zkimg.bundle` →
 :mod:`~zkimg.verification` (``verify``, under a :mod:`~zkimg.policy`) → :mod:`~zkimg.manifest`
 (C2PA) → :mod:`~zkimg.cli`. The parts live under :mod:`zkimg.hazmat`.
 """
@@ -16,6 +16,7 @@ Modules in the order data flows: :mod:`~zkimg.transforms` → :mod:`~zkimg.pipel
 from .attest import prove
 from .bundle import Attestation
 from .camera import Camera, Capture, CaptureSecrets, PublicKey, SignedCapture
+from .costs import Estimate, estimate
 from .errors import (
                      CacheCorruption,
                      CircuitError,
@@ -68,7 +69,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     # recipe
-    "Camera", "Capture", "CaptureSecrets", "PublicKey", "SignedCapture", "prove", "verify", "Attestation",
+    "Camera", "Capture", "CaptureSecrets", "PublicKey", "SignedCapture", "prove", "estimate", "Estimate", "verify",
+    "Attestation",
     "Verification", "VerificationPolicy", "TrustedCameras", "Limits", "SRS", "CircuitStore",
     "DevelopmentSRSWarning", "ProgressCallback", "read_image", "write_image", "load_pipeline",
     # transforms

@@ -7,7 +7,55 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, List, Sequence, Tuple
+
+from .errors import InvalidParameter
+
+
+def check_output(path: "str | Path", what: str, *, force: bool = False) -> Path:
+    """Refuse, before any work, an output ``path`` that could not be written: its folder must
+    exist and be writable, and ``path`` must not be a folder, nor (unless ``force``) a file
+    that exists. Raises :class:`~zkimg.errors.InvalidParameter` naming ``what``."""
+    p = Path(path)
+    folder = p.parent
+    if not folder.is_dir():
+        raise InvalidParameter(what, f"cannot write {p}: folder {folder} does not exist (create it first)")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InvalidParameter(what, f"cannot write {p}: folder {folder} is not writable")
+    if p.is_dir():
+        raise InvalidParameter(what, f"cannot write {p}: it is a folder")
+    if p.exists() and not force:
+        raise InvalidParameter(what, f"{p} exists; pass --force to overwrite it")
+    if p.exists() and not os.access(p, os.W_OK) and not os.access(folder, os.W_OK):
+        raise InvalidParameter(what, f"cannot overwrite {p}: not writable")
+    return p
+
+
+def write_files(files: "Sequence[Tuple[str | Path, bytes, bool]]") -> None:
+    """Write every ``(path, data, private)`` or none: each goes to a temporary file beside its
+    path first, and only when all are written are they renamed into place (a failure while
+    writing leaves no new file and no temporary one). ``private`` files are created owner-only
+    (0600) from the start. An error names the final path, never a temporary one."""
+    temps: List[Tuple[Path, Path]] = []
+    try:
+        for path, data, private in files:
+            p = Path(path)
+            tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+            try:
+                fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o666)
+                temps.append((tmp, p))
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                if private:
+                    os.chmod(tmp, 0o600)
+            except OSError as e:
+                raise OSError(e.errno, f"cannot write {p}: {e.strerror or e}") from e
+        for tmp, p in temps:
+            os.replace(tmp, p)
+    finally:
+        for tmp, _ in temps:
+            if tmp.exists():
+                tmp.unlink()
 
 
 def write_atomic(path: "str | Path", data: bytes, private: bool = False) -> None:
@@ -16,19 +64,7 @@ def write_atomic(path: "str | Path", data: bytes, private: bool = False) -> None
     With ``private`` the file is created with mode 0600, so the data is never readable by
     others, not even for a moment, and an existing file's looser mode is not inherited.
     """
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        if private:
-            os.chmod(tmp, 0o600)
-        os.replace(tmp, p)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
+    write_files([(path, data, private)])
 
 
 def write_private(path: "str | Path", data: bytes) -> None:

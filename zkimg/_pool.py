@@ -36,8 +36,29 @@ def executor_for(executor: Optional[Executor], tasks: int, threshold: int) -> It
     pool = process_pool(min(cpus, tasks))
     try:
         yield pool
+    except BaseException:  # an error or Ctrl-C: the running tasks' results are not wanted
+        stop(pool)
+        raise
     finally:
         pool.shutdown(cancel_futures=True)
+
+
+def stop(pool: Executor) -> None:
+    """Cancel what has not started and end the worker processes of a local process pool now,
+    instead of waiting for their running tasks (a proof can take minutes). Other executors
+    are only asked to cancel pending work."""
+    if not isinstance(pool, ProcessPoolExecutor):
+        pool.shutdown(wait=False, cancel_futures=True)
+        return
+    terminate = getattr(pool, "terminate_workers", None)  # Python ≥ 3.14
+    if terminate is not None:
+        terminate()
+        return
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # earlier: the pool's own table
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from Crypto.PublicKey import ECC
 from Crypto.Signature import DSS, eddsa
 
 from ._codec import canonical_json, felt_from_hex, felt_to_hex, parse_json, require_keys
-from ._fileio import open_regular, read_bounded, write_private
+from ._fileio import open_regular, read_bounded, write_atomic, write_private
 from ._pool import executor_for
 from ._validate import check_image
 from .errors import InvalidImage, InvalidKey, InvalidParameter, InvalidRecord, RootMismatch, SignatureInvalid
@@ -85,7 +85,10 @@ class PublicKey:
         """Read a public key file (PEM or DER). A private key is refused: a verifier's trust
         list holds public keys only, and a private key there is a key leaked or mixed up."""
         data = read_bounded(path, MAX_KEY_BYTES, "public key", InvalidKey)
-        key = _import_key(data, private=False)
+        try:
+            key = _import_key(data, private=False)
+        except InvalidKey as e:
+            raise InvalidKey(f"public key {path}: {e}") from e
         if key.has_private():
             raise InvalidKey(f"{path} holds a private key: pass the camera's public key (.pub.pem)")
         return cls(key)
@@ -113,12 +116,20 @@ class PublicKey:
 def _import_key(data: str | bytes, private: bool, passphrase: Optional[str] = None) -> ECC.EccKey:
     if not isinstance(data, (str, bytes)) or len(data) > MAX_KEY_BYTES:
         raise InvalidKey("a key is PEM/DER data of bounded size")
+    if not data.strip():
+        raise InvalidKey("the file is empty: expected an Ed25519 or P-256 key in PEM or DER form")
     try:
         key = ECC.import_key(data, passphrase=passphrase)
     except (ValueError, IndexError, TypeError, KeyError) as e:
-        raise InvalidKey(f"not a valid Ed25519 or P-256 key: {e}") from e
+        encrypted = b"ENCRYPTED" in (data.encode() if isinstance(data, str) else data)
+        if encrypted:
+            hint = ("the key is encrypted and the passphrase is missing or wrong" if not passphrase
+                    else "the passphrase is wrong")
+        else:
+            hint = "not an Ed25519 or P-256 key in PEM or DER form"
+        raise InvalidKey(hint) from e
     if private and not key.has_private():
-        raise InvalidKey("expected a private key")
+        raise InvalidKey("this is a public key; signing needs the camera's private key (not the .pub.pem)")
     if key.curve not in CURVES.values():
         raise InvalidKey(f"unsupported curve {key.curve}")
     return key
@@ -186,9 +197,13 @@ class SignedCapture:
         except (InvalidKey, ValueError) as e:  # a key or hex that does not parse
             raise InvalidRecord(f"malformed capture record: {e}") from e
 
+    def dumps(self) -> bytes:
+        """The public capture record as canonical JSON (safe to publish)."""
+        return canonical_json({"media_type": CAPTURE_MEDIA_TYPE, "capture": self.to_json()})
+
     def save(self, path: str | Path) -> None:
-        """Write the public capture record as canonical JSON (safe to publish)."""
-        Path(path).write_bytes(canonical_json({"media_type": CAPTURE_MEDIA_TYPE, "capture": self.to_json()}))
+        """Write :meth:`dumps` to ``path``, atomically."""
+        write_atomic(path, self.dumps())
 
     @classmethod
     def load(cls, path: str | Path, limits: Limits = DEFAULT_LIMITS) -> "SignedCapture":
@@ -223,11 +238,15 @@ class CaptureSecrets:
     pixels: np.ndarray
     salts: Tuple[bytes, ...]
 
-    def save(self, path: str | Path) -> None:
-        """Write to ``path`` with owner-only permissions (0600)."""
+    def dumps(self) -> bytes:
+        """The secrets as an ``.npz`` archive (pixels, salts). Secret: keep it owner-only."""
         buf = io.BytesIO()
         np.savez(buf, pixels=self.pixels, salts=np.frombuffer(b"".join(self.salts), dtype=np.uint8))
-        write_private(path, buf.getvalue())
+        return buf.getvalue()
+
+    def save(self, path: str | Path) -> None:
+        """Write to ``path`` with owner-only permissions (0600), atomically."""
+        write_private(path, self.dumps())
 
     @classmethod
     def load(cls, path: str | Path, limits: Limits = DEFAULT_LIMITS) -> "CaptureSecrets":
@@ -304,19 +323,27 @@ class Camera:
             raise InvalidParameter("curve", f"must be one of {sorted(CURVES)}")
         return cls(ECC.generate(curve=CURVES[curve]))
 
-    def save(self, path: str | Path, passphrase: Optional[str] = None) -> None:
-        """Write the private key as PKCS#8 PEM, owner-only (0600); encrypted if ``passphrase``."""
+    def private_pem(self, passphrase: Optional[str] = None) -> bytes:
+        """The private key as PKCS#8 PEM; encrypted if ``passphrase``. Secret: keep it owner-only."""
         if passphrase:
             pem = self._key.export_key(format="PEM", passphrase=passphrase, use_pkcs8=True,
                                        protection="PBKDF2WithHMAC-SHA512AndAES256-CBC")
         else:
             pem = self._key.export_key(format="PEM")
-        write_private(path, pem.encode())
+        return str(pem).encode()
+
+    def save(self, path: str | Path, passphrase: Optional[str] = None) -> None:
+        """Write the private key as PKCS#8 PEM, owner-only (0600); encrypted if ``passphrase``."""
+        write_private(path, self.private_pem(passphrase))
 
     @classmethod
     def load(cls, path: str | Path, passphrase: Optional[str] = None) -> "Camera":
+        """Read a private camera key file (PEM or DER, as :meth:`save` writes it)."""
         data = read_bounded(path, MAX_KEY_BYTES, "camera key", InvalidKey)
-        return cls(_import_key(data, private=True, passphrase=passphrase))
+        try:
+            return cls(_import_key(data, private=True, passphrase=passphrase))
+        except InvalidKey as e:
+            raise InvalidKey(f"camera key {path}: {e}") from e
 
     def sign(self, message: bytes) -> bytes:
         if self.public_key.curve == "Ed25519":

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
@@ -21,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import __version__, demo
-from ._fileio import read_bounded, write_atomic, write_private
-from ._pool import process_pool
+from ._fileio import check_output, read_bounded, write_files
+from ._pool import process_pool, stop
 from ._validate import check_hex64
 from .bundle import Attestation
 from .camera import Camera, Capture, CaptureSecrets, PublicKey, SignedCapture
@@ -80,16 +81,34 @@ def pipeline_from_args(a: argparse.Namespace, parser: argparse.ArgumentParser) -
 # --------------------------------------------------------------------------- progress
 
 class Bars:
-    """tqdm bars on stderr, one per stage; silent when quiet or stderr is not a terminal."""
+    """Progress on stderr, one bar per stage on a terminal; elsewhere (a log file, CI) a plain
+    line per stage at most every :attr:`EVERY` seconds and when it finishes. Silent when quiet."""
 
     LABELS = {"commit": "commit cells", "setup": "setup circuits", "prove": "prove tiles", "verify": "verify tiles"}
+    EVERY = 30.0
 
     def __init__(self, quiet: bool) -> None:
-        self.enabled = not quiet and sys.stderr.isatty()
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
         self._bars: Dict[str, Any] = {}
+        self._said: Dict[str, float] = {}
+        self._start = time.monotonic()
+        #: ("resume" reports) tile proofs reused from a work folder, and the jobs they were among
+        self.reused, self.resumable = 0, 0
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.enabled:
+        if stage == "resume":
+            self.reused, self.resumable = self.reused + done, self.resumable + total
+            return
+        if self.quiet:
+            return
+        if not self.tty:
+            now = time.monotonic()
+            if done >= total or now - self._said.get(stage, self._start) >= self.EVERY:
+                if self._said.get(stage) != -1.0:
+                    print(f"{self.LABELS.get(stage, stage)}: {done:,}/{total:,} ({_clock(now - self._start)})",
+                          file=sys.stderr, flush=True)
+                self._said[stage] = -1.0 if done >= total else now
             return
         from tqdm import tqdm
 
@@ -107,6 +126,11 @@ class Bars:
             bar.close()
 
 
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(seconds), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
+
+
 # --------------------------------------------------------------------------- commands
 
 def _out(a: argparse.Namespace, *lines: str) -> None:
@@ -115,10 +139,9 @@ def _out(a: argparse.Namespace, *lines: str) -> None:
             print(line)
 
 
-def _no_clobber(a: argparse.Namespace, *paths: Path) -> None:
+def _no_clobber(a: argparse.Namespace, option: str, *paths: Path) -> None:
     for p in paths:
-        if p.exists() and not a.force:
-            raise InvalidParameter("output", f"{p} exists; pass --force to overwrite it")
+        check_output(p, option, force=a.force)
 
 
 def _store(a: argparse.Namespace) -> CircuitStore:
@@ -139,12 +162,13 @@ def _passphrase(a: argparse.Namespace) -> Optional[str]:
 
 def cmd_keygen(a: argparse.Namespace) -> int:
     key, pub = Path(a.out), Path(a.out).with_suffix(".pub.pem")
-    _no_clobber(a, key, pub)
+    _no_clobber(a, "--out", key, pub)
     if a.c2pa_dev_ca:
-        _no_clobber(a, *(Path(a.c2pa_dev_ca) / n for n in ("ca.pem", "signer-chain.pem", "signer-key.pem")))
+        Path(a.c2pa_dev_ca).mkdir(parents=True, exist_ok=True)
+        _no_clobber(a, "--c2pa-dev-ca", *(Path(a.c2pa_dev_ca) / n for n in ("ca.pem", "signer-chain.pem",
+                                                                                "signer-key.pem")))
     cam = Camera.generate(a.curve)
-    cam.save(key, _passphrase(a))
-    pub.write_text(cam.public_key.pem())
+    write_files([(key, cam.private_pem(_passphrase(a)), True), (pub, cam.public_key.pem().encode(), False)])
     _out(a, f"camera key   {key} (private, mode 0600)", f"public key   {pub} (give this to verifiers)",
          f"key id       {cam.public_key.key_id}")
     if a.c2pa_dev_ca:
@@ -161,14 +185,13 @@ def cmd_capture(a: argparse.Namespace) -> int:
 
     stem = Path(a.out) if a.out else Path(a.image).with_suffix("")
     record, secrets = Path(f"{stem}.capture.json"), Path(f"{stem}.secrets.npz")
-    _no_clobber(a, record, secrets)
+    _no_clobber(a, "--out", record, secrets)
     cam = Camera.load(a.key, _passphrase(a))
     pixels = read_image(a.image, alpha=a.alpha, orientation=a.orientation)
     bars = Bars(a.quiet)
     shot = cam.capture(pixels, a.tile, a.border, progress=bars)
     bars.close()
-    shot.secrets.save(secrets)
-    shot.signed.save(record)
+    write_files([(secrets, shot.secrets.dumps(), True), (record, shot.signed.dumps(), False)])
     lay = shot.signed.layout
     _out(a, f"captured     {lay.width}×{lay.height}×{lay.channels}, {lay.cell_count} cells of tile {lay.tile}",
          f"public       {record} (capture record: commitments, root, signature)",
@@ -188,64 +211,110 @@ def _executor(a: argparse.Namespace) -> Any:
     return None
 
 
+def _outputs(a: argparse.Namespace, pipe: Pipeline, capture: SignedCapture) -> "List[Tuple[str, Path]]":
+    """Every file ``prove`` will write, as (option, path), each checked writable before any work:
+    a missing folder, an existing file without --force or an image format that cannot hold the
+    output is refused here, not after hours of proving."""
+    from .images import check_writable
+
+    out = Path(a.out)
+    files = [("--out", out)]
+    if a.image_out:
+        image_out = Path(a.image_out)
+        lay = capture.layout
+        check_writable(image_out, pipe.output_shape((lay.height, lay.width, lay.channels)))
+        files.append(("--image-out", image_out))
+        if a.c2pa_cert:
+            from .manifest import sidecar_path
+
+            files.append(("--image-out", sidecar_path(image_out)))  # written if the bundle outgrows the manifest
+    if a.hide_output:
+        files.append(("--out", Path(f"{out}.output-salts")))
+    if len({f.resolve() for _, f in files}) < len(files):
+        raise InvalidParameter("out", "the bundle and the image must be different files")
+    for option, f in files:
+        check_output(f, option, force=a.force)
+    return files
+
+
 def cmd_prove(a: argparse.Namespace) -> int:
     from .attest import prove
-    from .images import check_writable, encode_image, read_image
+    from .costs import estimate
+    from .images import encode_image, read_image
 
     parser = a.parser
     pipe = pipeline_from_args(a, parser)
-    out = Path(a.out)
-    image_out = Path(a.image_out) if a.image_out else None
-    _no_clobber(a, out, *([image_out] if image_out else []))
-    capture = Capture(SignedCapture.load(a.capture), CaptureSecrets.load(a.secrets))
-    if image_out is not None:
-        lay = capture.signed.layout  # refuse an output file that cannot hold it before hours of proving
-        check_writable(image_out, pipe.output_shape((lay.height, lay.width, lay.channels)))
-        if a.hide_output:
-            parser.error("--image-out publishes the output, --hide-output hides it: pick one")
-    if a.c2pa_cert and not image_out:
+    if a.image_out and a.hide_output:
+        parser.error("--image-out publishes the output, --hide-output hides it: pick one")
+    if a.c2pa_cert and not a.image_out:
         parser.error("--c2pa-cert signs the published image: give --image-out too")
+    signed = SignedCapture.load(a.capture)
+    if a.dry_run:
+        _out(a, f"plan         {' → '.join(t.describe() for t in pipe)}",
+             *estimate(signed, pipe, store=_store(a), hide_output=a.hide_output, segments=a.segments,
+                       tiles_per_job=a.tiles_per_job, workers=a.jobs, workdir=a.workdir).lines(),
+             "(dry run: nothing was keyed, proved or written)")
+        return EXIT_OK
+    missing = [o for o, v in (("--secrets", a.secrets), ("--out", a.out)) if not v]
+    if missing:
+        parser.error(f"the following arguments are required: {', '.join(missing)} (only --dry-run does without them)")
+    outputs = _outputs(a, pipe, signed)
+    capture = Capture(signed, CaptureSecrets.load(a.secrets))
     signer = None
     if a.c2pa_cert:
         from .manifest import ManifestSigner
 
         signer = ManifestSigner.from_files(a.c2pa_cert, a.c2pa_key or a.c2pa_cert, a.c2pa_alg)
-    segments = a.segments
     store, bars = _store(a), Bars(a.quiet)
+    if not a.quiet:
+        guess = estimate(signed, pipe, store=store, hide_output=a.hide_output, segments=a.segments,
+                         tiles_per_job=a.tiles_per_job, workers=None if a.dask else a.jobs, workdir=a.workdir)
+        print("\n".join(guess.lines()), file=sys.stderr)
+        if guess.long:
+            print(f"WARNING      this will take about {guess.total_s / 60:.0f} minutes"
+                  + ("" if a.workdir else "; pass --workdir DIR so that an interrupted run can resume"),
+                  file=sys.stderr)
     executor = _executor(a)
     try:
         att = prove(capture, pipe, store=store, executor=executor, progress=bars, workdir=a.workdir,
-                    hide_output=a.hide_output, segments=segments, tiles_per_job=a.tiles_per_job)
+                    hide_output=a.hide_output, segments=a.segments, tiles_per_job=a.tiles_per_job)
+    except BaseException:
+        if executor is not None and a.jobs:
+            stop(executor)
+        raise
     finally:
         bars.close()
         if executor is not None and hasattr(executor, "shutdown"):
             executor.shutdown()
-    att.save(out)
-    lines = [f"proved       {' → '.join(t.describe() for t in pipe)}",
-             f"bundle       {out} ({out.stat().st_size:,} bytes, {len(att.proofs)} tile proofs)"]
-    if image_out is not None:
+    out = outputs[0][1]
+    bundle = att.dumps(compress=True)
+    files: List[Tuple[Path, bytes, bool]] = [(out, bundle, False)]
+    lines = [f"proved       {' → '.join(t.describe() for t in pipe)}"]
+    if bars.reused:
+        lines.append(f"resumed      {bars.reused:,} of {bars.resumable:,} tile proofs reused from {a.workdir}")
+    lines.append(f"bundle       {out} ({len(bundle):,} bytes, {len(att.proofs)} tile proofs)")
+    if a.image_out:
+        image_out = Path(a.image_out)
         data = encode_image(pipe.apply(capture.secrets.pixels), image_out.suffix)
         if signer is not None:
-            from .manifest import embed
+            from .images import media_type
+            from .manifest import sign_image
 
-            plain = image_out.with_name(f".{image_out.name}.unsigned{image_out.suffix}")
-            plain.write_bytes(data)
-            try:
-                done = embed(plain, att, signer, image_out)
-            finally:
-                plain.unlink()
-            if not np.array_equal(read_image(image_out, alpha="keep", orientation="ignore"),
+            signed_image = sign_image(data, media_type(image_out), att, signer, name=image_out.name)
+            if not np.array_equal(read_image(signed_image.image, alpha="keep", orientation="ignore"),
                                   read_image(data, alpha="keep", orientation="ignore")):
-                raise ManifestError(f"the C2PA-signed {image_out} does not hold the proved pixels")
-            where = f"sidecar {done.sidecar.name}" if done.sidecar else "embedded"
+                raise ManifestError(f"the C2PA-signed {image_out} would not hold the proved pixels")
+            files += signed_image.files(image_out)
+            where = f"sidecar {signed_image.sidecar_name}" if signed_image.sidecar else "embedded"
             lines.append(f"image        {image_out} (C2PA manifest with the bundle {where})")
         else:
-            write_atomic(image_out, data)
+            files.append((image_out, data, False))
             lines.append(f"image        {image_out}")
     if att.output_salts is not None:
         salts = Path(f"{out}.output-salts")
-        write_private(salts, b"".join(att.output_salts))
+        files.append((salts, b"".join(att.output_salts), True))
         lines.append(f"secret       {salts} (salts of the hidden output's commitments, mode 0600)")
+    write_files(files)  # all of them or none
     if att.development_srs:
         lines.append(f"WARNING      {DEV_SRS_NOTE}")
     _out(a, *lines)
@@ -286,7 +355,13 @@ def cmd_verify(a: argparse.Namespace) -> int:
             res = verify(att, published, policy, store=store, progress=bars)
     except VerificationError as e:
         bars.close()
-        print(f"NOT VERIFIED: {e.check} check failed: {e}", file=sys.stderr)
+        from .images import LOSSLESS
+
+        note = ""
+        if image is not None and image.suffix.lower() not in LOSSLESS:
+            note = (f"\n({image.name} is in a lossy format: its pixels are not the exact ones an edit produced, "
+                    "so it cannot verify; verify the lossless image that was published with the bundle)")
+        print(f"NOT VERIFIED: {e.check} check failed: {e}{note}", file=sys.stderr)
         return EXIT_NOT_VERIFIED
     bars.close()
     ih, iw, ic = res.input_size
@@ -364,6 +439,44 @@ def cmd_inspect(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_cache(a: argparse.Namespace) -> int:
+    from .hazmat.circuits import default_cache_max, parse_size
+
+    store = CircuitStore(a.cache, max_bytes=None)
+    if a.action == "clear":
+        freed = store.clear()
+        print(f"cleared      {store.cache_dir} ({_megabytes(freed)} freed)")
+        return EXIT_OK
+    if a.action == "prune":
+        bound = parse_size(a.max_size) if a.max_size else default_cache_max()
+        if bound is None:
+            raise InvalidParameter("max-size", "give the bound, e.g. --max-size 20G (or set $ZKIMG_CACHE_MAX)")
+        freed = store.prune(bound)
+        print(f"pruned       {store.cache_dir} to {_megabytes(store.usage().total_bytes)} "
+              f"({_megabytes(freed)} freed; bound {_megabytes(bound)})")
+        return EXIT_OK
+    usage = store.usage()
+    kinds = usage.by_kind()
+    if a.json:
+        print(json.dumps({"directory": str(usage.directory), "bytes": usage.total_bytes,
+                          "kinds": {k: {"entries": n, "bytes": b} for k, (n, b) in kinds.items()},
+                          "max_bytes": default_cache_max()}, indent=2))
+        return EXIT_OK
+    names = {"circuit": "circuits", "keys": "keys", "srs": "SRS files", "build": "unfinished", "other": "other"}
+    lines = [f"cache        {usage.directory}", f"size         {_megabytes(usage.total_bytes)}"
+             + (f" (bound {_megabytes(default_cache_max() or 0)}, $ZKIMG_CACHE_MAX)" if default_cache_max() else "")]
+    for kind, (n, b) in sorted(kinds.items()):
+        lines.append(f"{names.get(kind, kind):<12} {n} ({_megabytes(b)})")
+    if any(e.stale for e in usage.entries):
+        lines.append("(unfinished builds of interrupted runs: `zkimg cache prune` removes them)")
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 2 ** 30:.2f} GiB" if n >= 2 ** 30 else f"{n / 2 ** 20:.1f} MiB"
+
+
 # --------------------------------------------------------------------------- parser
 
 EPILOG = """exit codes: 0 ok, 1 not verified (the failed check is printed), 2 bad command line,
@@ -395,16 +508,19 @@ def _counts(text: str) -> List[int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summaries")
+    common = argparse.ArgumentParser(add_help=False)  # every command that writes or reports
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress or summaries")
     common.add_argument("-v", "--verbose", action="count", default=0, help="log to stderr (-vv: debug)")
-    common.add_argument("--cache", type=Path, default=None,
-                        help="circuit and key cache (default $ZKIMG_CACHE or ~/.cache/zkimg)")
-    common.add_argument("--srs", type=Path, default=None,
-                        help="directory of ceremony SRS files kzg<K>.srs (default: a development SRS)")
-    common.add_argument("--srs-digest", metavar="K=SHA256", action="append", type=_pin,
-                        help="pin the SHA-256 of the --srs file for logrows K (repeat per K)")
     common.add_argument("--force", action="store_true", help="overwrite existing output files")
+    cache = argparse.ArgumentParser(add_help=False)
+    cache.add_argument("--cache", type=Path, default=None,
+                       help="circuit and key cache (default $ZKIMG_CACHE or ~/.cache/zkimg; "
+                            "bound it with $ZKIMG_CACHE_MAX, e.g. 20G)")
+    circuits = argparse.ArgumentParser(add_help=False, parents=[cache])  # commands that build or check proofs
+    circuits.add_argument("--srs", type=Path, default=None,
+                          help="directory of ceremony SRS files kzg<K>.srs (default: a development SRS)")
+    circuits.add_argument("--srs-digest", metavar="K=SHA256", action="append", type=_pin,
+                          help="pin the SHA-256 of the --srs file for logrows K (repeat per K)")
 
     p = argparse.ArgumentParser(prog="zkimg", description="Zero-knowledge attestations of exact image edits.",
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -413,7 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     k = sub.add_parser("keygen", parents=[common], help="make a camera signing key",
                        description="Make a camera key: OUT (private, 0600) and OUT.pub.pem (public).", epilog=EPILOG)
-    k.set_defaults(run=cmd_keygen)
+    k.set_defaults(run=cmd_keygen, parser=k)
     k.add_argument("--out", "-o", default="camera.pem", help="private key file (default camera.pem)")
     k.add_argument("--curve", choices=["Ed25519", "P-256"], default="Ed25519")
     k.add_argument("--passphrase-env", metavar="VAR", help="encrypt the key with the passphrase in $VAR")
@@ -423,7 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("capture", parents=[common], help="commit to a photo and sign it (the camera's step)",
                        description="Commit to IMAGE tile by tile with fresh salts and sign the root. Writes "
                                    "OUT.capture.json (public) and OUT.secrets.npz (secret).", epilog=EPILOG)
-    c.set_defaults(run=cmd_capture)
+    c.set_defaults(run=cmd_capture, parser=c)
     c.add_argument("image", help="PNG, JPEG, TIFF or WebP")
     c.add_argument("--key", required=True, help="camera private key (from keygen)")
     c.add_argument("--out", "-o", help="output stem (default: the image path without its suffix)")
@@ -435,14 +551,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="EXIF orientation: apply it to the pixels (default) or ignore it")
     c.add_argument("--passphrase-env", metavar="VAR", help="the key's passphrase is in $VAR")
 
-    pr = sub.add_parser("prove", parents=[common], help="prove an edit of a captured photo",
+    pr = sub.add_parser("prove", parents=[common, circuits], help="prove an edit of a captured photo",
                         description="Prove that the edit applied to the captured (hidden) photo gives the "
                                     "output. The edit is --pipeline FILE (JSON or YAML) or step options, "
                                     "applied in the order given.", epilog=EPILOG)
     pr.set_defaults(run=cmd_prove, parser=pr)
     pr.add_argument("--capture", required=True, help="public capture record (X.capture.json)")
-    pr.add_argument("--secrets", required=True, help="capture secrets (X.secrets.npz)")
-    pr.add_argument("--out", "-o", required=True, help="attestation bundle to write (e.g. edit.zkimg)")
+    pr.add_argument("--secrets", help="capture secrets (X.secrets.npz; not needed with --dry-run)")
+    pr.add_argument("--out", "-o", help="attestation bundle to write (e.g. edit.zkimg; not needed with --dry-run)")
     pr.add_argument("--image-out", help="also write the edited image (lossless: .png, .tif, .webp)")
     pr.add_argument("--pipeline", type=Path, help="pipeline file (.json, .yaml)")
     for flag, cls in cli_options().items():  # one option per registered transform (zkimg.transforms.REGISTRY)
@@ -453,6 +569,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--tiles-per-job", type=_positive, default=1,
                     help="tiles along the width proved by one job (default 1; more: fewer, larger proofs)")
     pr.add_argument("--workdir", type=Path, help="keep finished tile proofs here; rerun to resume")
+    pr.add_argument("--dry-run", action="store_true",
+                    help="print the plan and what it will cost (jobs, circuits, rows, time, memory, bundle "
+                         "size) without proving; needs only --capture")
     pr.add_argument("--jobs", type=_positive, help="worker processes (default: one per core)")
     pr.add_argument("--dask", metavar="ADDRESS", help="run tile jobs on a Dask scheduler (tcp://host:8786)")
     pr.add_argument("--c2pa-cert", help="sign a C2PA manifest holding the bundle into --image-out with this "
@@ -460,10 +579,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--c2pa-key", help="the certificate's PEM private key (default: in --c2pa-cert)")
     pr.add_argument("--c2pa-alg", default="es256", help="C2PA signing algorithm (default es256)")
 
-    v = sub.add_parser("verify", parents=[common], help="verify an attestation against a published image",
+    v = sub.add_parser("verify", parents=[common, circuits], help="verify an attestation against a published image",
                        description="Check the proofs, the camera signature and every link. Without --bundle "
                                    "the bundle is read from IMAGE's C2PA manifest.", epilog=EPILOG)
-    v.set_defaults(run=cmd_verify)
+    v.set_defaults(run=cmd_verify, parser=v)
     v.add_argument("image", nargs="?", help="published image (omit for a hidden output)")
     v.add_argument("--bundle", "-b", help="attestation bundle (default: from the image's C2PA manifest)")
     v.add_argument("--allow-dev-srs", action="store_true",
@@ -482,36 +601,90 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=EPILOG)
     i.add_argument("file", help="bundle file, or an image with a C2PA manifest")
     i.add_argument("--json", action="store_true", help="machine-readable output")
-    i.set_defaults(run=cmd_inspect, quiet=False, verbose=0)
+    i.set_defaults(run=cmd_inspect, parser=i, quiet=False, verbose=0)
 
-    d = sub.add_parser("demo", help="prove and verify an edit of a bundled photo",
-                       description="Commit a tile of a bundled real photo, prove crop → resize → blur → "
-                                   "contrast on it, verify, and show that a one-bit change is rejected.")
+    ca = sub.add_parser("cache", parents=[cache], help="show, prune or clear the circuit and key cache",
+                        description="The cache holds compiled circuits, their proving and verifying keys (the "
+                                    "bulk: hundreds of MB per HD circuit) and development SRS files. Anything "
+                                    "pruned is rebuilt when next needed.", epilog=EPILOG)
+    ca.add_argument("action", nargs="?", choices=["info", "prune", "clear"], default="info",
+                    help="info (default): size by kind; prune: delete least recently used circuits and keys "
+                         "down to --max-size; clear: delete everything, SRS files included")
+    ca.add_argument("--max-size", metavar="SIZE", help="prune: the bound, e.g. 500M or 20G (default $ZKIMG_CACHE_MAX)")
+    ca.add_argument("--json", action="store_true", help="info: machine-readable output")
+    ca.set_defaults(run=cmd_cache, parser=ca, quiet=False, verbose=0)
+
+    d = sub.add_parser("demo", help="the whole flow on a bundled real photo, in about a minute",
+                       description="Make a camera key, capture a bundled real photo, prove an edit of it, save "
+                                   "and reload the bundle, verify it, and show that a tampered image is refused.")
     demo.add_arguments(d)
     d.set_defaults(quiet=False, verbose=0)
     return p
 
 
+def _attach_negative_values(argv: Sequence[str]) -> List[str]:
+    """``--crop -1,0,10,10`` → ``--crop=-1,0,10,10``: argparse would read a value starting with
+    ``-`` as an option; a step option always takes the value that follows it."""
+    steps = {flag for flag, cls in cli_options().items() if cls.cli_default is None}
+    out: List[str] = []
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        if args[i] in steps and i + 1 < len(args) and re.match(r"-[0-9.]", args[i + 1]):
+            out.append(f"{args[i]}={args[i + 1]}")
+            i += 2
+        else:
+            out.append(args[i])
+            i += 1
+    return out
+
+
+def cli_message(message: str, parser: Optional[argparse.ArgumentParser]) -> str:
+    """A library message in CLI syntax: ``name='value'`` (or ``name=True``) where ``--name``
+    is an option of the command becomes ``--name value`` (``--name``)."""
+    if parser is None:
+        return message
+    options = {s for action in parser._actions for s in action.option_strings}
+
+    def option(m: "re.Match[str]") -> str:
+        flag = "--" + m.group(1).replace("_", "-")
+        if flag not in options:
+            return m.group(0)
+        return flag if m.group(2) == "True" else f"{flag} {m.group(3)}"
+
+    return re.sub(r"\b([a-z][a-z_]*)=('([^']*)'|True)", option, message)
+
+
+def _interrupted(a: argparse.Namespace) -> str:
+    if a.run is not cmd_prove:
+        return "interrupted"
+    if a.workdir:
+        return (f"interrupted: the finished tile proofs are kept in {a.workdir}; run the same command again "
+                "to resume from them")
+    return "interrupted: finished tile proofs were not kept; pass --workdir DIR to make a long run resumable"
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
-    a = parser.parse_args(argv)
+    a = parser.parse_args(_attach_negative_values(sys.argv[1:] if argv is None else argv))
     logging.basicConfig(level={0: logging.WARNING, 1: logging.INFO}.get(a.verbose, logging.DEBUG),
                         format="%(levelname)s %(name)s: %(message)s")
     if not a.verbose:
         warnings.simplefilter("ignore", DevelopmentSRSWarning)  # the commands say it once, plainly
+    own = getattr(a, "parser", None)
     try:
         return int(a.run(a))
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(_interrupted(a), file=sys.stderr)
         return EXIT_INTERRUPTED
     except VerificationError as e:  # e.g. a capture record whose own signature fails
-        print(f"NOT VERIFIED: {e.check} check failed: {e}", file=sys.stderr)
+        print(f"NOT VERIFIED: {e.check} check failed: {cli_message(str(e), own)}", file=sys.stderr)
         return EXIT_NOT_VERIFIED
     except (ProvingError, CircuitError) as e:
-        print(f"zkimg: proving failed: {e}", file=sys.stderr)
+        print(f"zkimg: proving failed: {cli_message(str(e), own)}", file=sys.stderr)
         return EXIT_PROVING
     except (Error, OSError) as e:
-        print(f"zkimg: {e}", file=sys.stderr)
+        print(f"zkimg: {cli_message(str(e), own)}", file=sys.stderr)
         return EXIT_INPUT
     except (SystemExit, GeneratorExit):
         raise

@@ -24,14 +24,13 @@ import binascii
 import datetime as _dt
 import hashlib
 import json
-import os
 import reprlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ._codec import felt_to_hex
-from ._fileio import check_regular, read_bounded, write_atomic, write_private
+from ._fileio import check_regular, read_bounded, write_files, write_private
 from .bundle import MEDIA_TYPE, Attestation
 from .errors import InvalidBundle, InvalidParameter, ManifestError
 from .images import media_type
@@ -166,42 +165,68 @@ class Embedded:
     sidecar: Optional[Path]
 
 
+@dataclass(frozen=True)
+class SignedImage:
+    """The bytes :func:`sign_image` made: the image with its manifest, and the sidecar bundle
+    (``sidecar_name``, ``sidecar``) when the bundle did not fit in the manifest."""
+
+    image: bytes
+    sidecar_name: Optional[str]
+    sidecar: Optional[bytes]
+
+    def files(self, dest: "str | Path") -> List[Tuple[Path, bytes, bool]]:
+        """``(path, bytes, private)`` of every file to write for an image saved at ``dest``."""
+        out = Path(dest)
+        files = [(out, self.image, False)]
+        if self.sidecar is not None and self.sidecar_name is not None:
+            files.append((out.with_name(self.sidecar_name), self.sidecar, False))
+        return files
+
+
+def sidecar_path(dest: "str | Path") -> Path:
+    """Where the bundle goes when it does not fit in the manifest of the image at ``dest``."""
+    out = Path(dest)
+    return out.with_name(out.name + ".zkimg")
+
+
+def sign_image(data: bytes, fmt: str, attestation: Attestation, signer: ManifestSigner, *, name: str,
+               title: Optional[str] = None) -> SignedImage:
+    """Sign a C2PA manifest carrying ``attestation`` into the image bytes ``data`` (media type
+    ``fmt``; its pixels are not changed), for a file to be saved as ``name``. Nothing is written:
+    :func:`embed` writes the result. If the bundle does not fit c2pa's 1 MiB manifest cap it goes
+    to a sidecar ``<name>.zkimg`` and the manifest holds that name and its SHA-256 instead."""
+    import io
+
+    c2pa = _c2pa()
+    bundle = attestation.dumps(compress=True)  # the saved (gzip) form
+    title = title or name
+    payload: Dict[str, Any] = {"media_type": MEDIA_TYPE, "bundle": base64.b64encode(bundle).decode()}
+    sidecar_name = None
+    if len(json.dumps(manifest_definition(attestation, title, fmt, payload))) > MAX_MANIFEST_JSON - 4096:
+        sidecar_name = sidecar_path(name).name
+        payload = {"media_type": MEDIA_TYPE, "sidecar": {"name": sidecar_name, "bytes": len(bundle),
+                                                          "sha256": hashlib.sha256(bundle).hexdigest()}}
+    settings = c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": False}}})
+    try:
+        builder = c2pa.Builder(manifest_definition(attestation, title, fmt, payload), settings)
+        dest = io.BytesIO()
+        builder.sign(signer.c2pa_signer(), fmt, io.BytesIO(data), dest)
+    except c2pa.C2paError as e:
+        raise ManifestError(f"C2PA signing failed: {e}") from e
+    return SignedImage(dest.getvalue(), sidecar_name, bundle if sidecar_name else None)
+
+
 def embed(image: "str | Path", attestation: Attestation, signer: ManifestSigner, dest: "str | Path", *,
           title: Optional[str] = None) -> Embedded:
-    """Sign a C2PA manifest carrying ``attestation`` into a copy of ``image`` at ``dest``.
-
-    ``image`` is the published file (PNG, TIFF or WebP; its pixels are not changed). If the
-    bundle does not fit c2pa's 1 MiB manifest cap it is written to ``<dest>.zkimg`` and the
-    manifest holds its name and SHA-256 instead.
-    """
-    c2pa = _c2pa()
+    """Sign a C2PA manifest carrying ``attestation`` into a copy of ``image`` at ``dest``
+    (:func:`sign_image`); the image and its sidecar, if any, are written together, atomically."""
     src, out = Path(image), Path(dest)
     fmt = media_type(out)
     if media_type(src) != fmt:
         raise InvalidParameter("dest", "the signed copy must keep the image's format")
-    bundle = attestation.dumps(compress=True)  # the saved (gzip) form
-    title = title or out.name
-    payload: Dict[str, Any] = {"media_type": MEDIA_TYPE, "bundle": base64.b64encode(bundle).decode()}
-    sidecar = None
-    if len(json.dumps(manifest_definition(attestation, title, fmt, payload))) > MAX_MANIFEST_JSON - 4096:
-        sidecar = out.with_name(out.name + ".zkimg")  # written once the manifest is signed
-        payload = {"media_type": MEDIA_TYPE, "sidecar": {"name": sidecar.name, "bytes": len(bundle),
-                                                          "sha256": hashlib.sha256(bundle).hexdigest()}}
-    settings = c2pa.Context.from_dict({"builder": {"thumbnail": {"enabled": False}}})
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        builder = c2pa.Builder(manifest_definition(attestation, title, fmt, payload), settings)
-        with open(src, "rb") as s, open(tmp, "w+b") as d:
-            builder.sign(signer.c2pa_signer(), fmt, s, d)
-        if sidecar is not None:
-            write_atomic(sidecar, bundle)
-        os.replace(tmp, out)
-    except c2pa.C2paError as e:
-        raise ManifestError(f"C2PA signing failed: {e}") from e
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return Embedded(out, sidecar)
+    signed = sign_image(src.read_bytes(), fmt, attestation, signer, name=out.name, title=title)
+    write_files(signed.files(out))
+    return Embedded(out, sidecar_path(out) if signed.sidecar is not None else None)
 
 
 @dataclass(frozen=True)

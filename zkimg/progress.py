@@ -13,8 +13,9 @@ ProgressCallback = Callable[[str, int, int], None]
 
 #: "commit": cells committed by ``Camera.capture``; "setup": distinct circuits compiled and
 #: keyed; "prove": tile proofs finished (all segments of a chain, one count); "verify":
-#: tile proofs checked.
-STAGES = ("commit", "setup", "prove", "verify")
+#: tile proofs checked; "resume": once per plan proved with a work folder, the tile proofs
+#: found there and reused (``done``) of the plan's ``total``.
+STAGES = ("commit", "setup", "prove", "verify", "resume")
 
 
 def report(progress: Optional[ProgressCallback], stage: str, done: int, total: int) -> None:

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 import numpy as np
 
 from ._pool import executor_for
-from .errors import CircuitMismatch, InvalidBundle, InvalidParameter, OutputMismatch, SRSMismatch, TileCountMismatch
+from .errors import (
+    CircuitMismatch,
+    InvalidBundle,
+    InvalidParameter,
+    OutputMismatch,
+    ProofInvalid,
+    SRSMismatch,
+    TileCountMismatch,
+)
 from .hazmat.circuits import Circuit, CircuitStore, Keys, weakest_trust
 from .hazmat.commitments import CommitmentScheme
 from .hazmat.lowering import CircuitSpec
@@ -41,9 +49,18 @@ _ProofCheck = Tuple[CommitmentScheme, Circuit, Keys, bytes, Tuple[int, ...], "in
 
 def _check(scheme: CommitmentScheme, circuit: Circuit, keys: Keys, proof: bytes, inputs: Tuple[int, ...],
            output: "int | np.ndarray", what: str) -> None:
-    """:func:`check_proof`, hashing a public output tile first (in the worker, in parallel)."""
-    out_instance = scheme.hash_public(output) if isinstance(output, np.ndarray) else output
-    check_proof(circuit, keys, proof, scheme.instances(inputs, out_instance), what)
+    """:func:`check_proof`, hashing a public output tile first (in the worker, in parallel).
+    A public tile that fails says where and why it most likely failed: its published pixels
+    are checked by this very proof, so a re-encoded or edited image fails here."""
+    if not isinstance(output, np.ndarray):
+        check_proof(circuit, keys, proof, scheme.instances(inputs, output), what)
+        return
+    try:
+        check_proof(circuit, keys, proof, scheme.instances(inputs, scheme.hash_public(output)), what)
+    except ProofInvalid as e:
+        raise ProofInvalid(f"{what}: the published pixels there are not the ones proved (or the proof is corrupt); "
+                           "was the image re-encoded (JPEG, a colour profile), resized or edited after proving?"
+                           ) from e.__cause__
 
 
 class _ProofQueue:
@@ -202,8 +219,11 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
                 else:
                     assert published is not None
                     output = np.ascontiguousarray(published[job.rows[0]:job.rows[1], job.cols[0]:job.cols[1]])
+                where = (f"segment {i} tile {job.index}" if seg.output_commitments is not None else
+                         f"tile {job.index} (rows {job.rows[0]}–{job.rows[1] - 1}, columns {job.cols[0]}–{job.cols[1] - 1} "
+                         "of the published image)")
                 queue.add((job.spec.commitment_scheme, circuit, keys, proof, tuple(inputs[k] for k in job.cells), output,
-                           f"segment {i} tile {job.index} proof"))
+                           where))
             if i < len(plans) - 1:  # chain link: this segment's output commitments are the next one's inputs
                 assert seg.output_commitments is not None and len(seg.output_commitments) == plans[i + 1].layout.cell_count
                 inputs = seg.output_commitments

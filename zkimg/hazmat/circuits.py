@@ -23,16 +23,19 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import tempfile
 import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .._codec import canonical_json
-from ..errors import CacheCorruption, CircuitError
+from .._fileio import write_atomic
+from ..errors import CacheCorruption, CircuitError, InvalidParameter
 from ._ezkl import BASE_RUN_ARGS, EZKL_VERSION, compile_circuit, gen_srs, min_logrows, setup
 from .commitments import SALT_BYTES, scheme_named
 from .lowering import CircuitSpec, LoweredJob, TileJob, lower_circuit
@@ -40,8 +43,9 @@ from .lowering import CircuitSpec, LoweredJob, TileJob, lower_circuit
 log = logging.getLogger("zkimg.hazmat.circuits")
 
 CACHE_LAYOUT = "zkimg.cache/2"  # 2: each entry's manifest names the address it was built for
+TIMINGS_FILE = "timings.json"  # the costs measured on this machine (Timings), read by estimates
 __all__ = ["BASE_RUN_ARGS", "EZKL_VERSION", "RUN_ARGS", "CACHE_LAYOUT", "SRS", "SRS_TRUST", "Circuit", "CircuitStore",
-           "DevelopmentSRSWarning", "Keys", "min_logrows", "run_args", "sha256_file", "weakest_trust"]
+           "DevelopmentSRSWarning", "Keys", "Timings", "min_logrows", "run_args", "sha256_file", "weakest_trust"]
 
 
 def run_args(spec: CircuitSpec) -> Dict[str, Any]:
@@ -246,6 +250,41 @@ class Keys:
     srs_digest: str
 
 
+@dataclass(frozen=True)
+class Timings:
+    """What proving cost on this machine, as last measured by :func:`~zkimg.hazmat.proving.prove_plan`
+    (``None`` where nothing was measured yet). Rates are per row of ``2^logrows``, the size every
+    cost of a circuit grows with."""
+
+    setup_s_per_row: Optional[float] = None  # one circuit's key generation, seconds
+    prove_s_per_row: Optional[float] = None  # wall seconds of a plan's proving per row of its jobs
+    prove_workers: Optional[int] = None  # the worker processes that wall time was measured with
+    rss_bytes_per_row: Optional[float] = None  # a proving process's peak resident memory
+    proof_bytes: Mapping[str, int] = field(default_factory=dict)  # by circuit digest
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"setup_s_per_row": self.setup_s_per_row, "prove_s_per_row": self.prove_s_per_row,
+                "prove_workers": self.prove_workers, "rss_bytes_per_row": self.rss_bytes_per_row,
+                "proof_bytes": dict(self.proof_bytes)}
+
+    @classmethod
+    def from_json(cls, d: Any) -> "Timings":
+        """Lenient: this is the cache's own note, but a bad one only loses the measurements."""
+        if not isinstance(d, dict):
+            return cls()
+
+        def rate(name: str) -> Optional[float]:
+            v = d.get(name)
+            return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1e6 else None
+
+        workers = d.get("prove_workers")
+        sizes = d.get("proof_bytes")
+        return cls(rate("setup_s_per_row"), rate("prove_s_per_row"),
+                   workers if isinstance(workers, int) and 0 < workers < 4096 else None, rate("rss_bytes_per_row"),
+                   {str(k): v for k, v in sizes.items() if isinstance(v, int) and 0 < v < 1 << 30}
+                   if isinstance(sizes, dict) else {})
+
+
 @dataclass
 class CacheStats:
     compiles: int = 0
@@ -280,6 +319,113 @@ def _check_manifest(directory: Path, built_for: str, only: Optional[Tuple[str, .
         return False
 
 
+#: The automatic bound (``CircuitStore.max_bytes``) leaves entries used this recently alone.
+AUTO_PRUNE_IDLE_S = 3600.0
+_SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(?:i?B)?\s*", re.IGNORECASE)
+
+
+def parse_size(value: "int | str") -> int:
+    """Bytes from an int or a size such as ``"500M"``, ``"20G"``, ``"1.5GiB"`` (powers of 1024)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise InvalidParameter("max_bytes", "must not be negative")
+        return value
+    m = _SIZE.fullmatch(value) if isinstance(value, str) else None
+    if m is None:
+        raise InvalidParameter("max_bytes", f"expected a size such as 500M or 20G, got {value!r}")
+    return int(float(m.group(1)) * 1024 ** "_KMGT".index(m.group(2).upper() or "_"))
+
+
+def default_cache_max() -> Optional[int]:
+    """``$ZKIMG_CACHE_MAX`` as bytes (e.g. ``20G``), or ``None`` (unbounded) if unset."""
+    env = os.environ.get("ZKIMG_CACHE_MAX")
+    return parse_size(env) if env else None
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One thing in the cache: a compiled circuit, a circuit's keys for one SRS, an SRS file,
+    or an unfinished build (``stale``: left by an interrupted run, safe to delete)."""
+
+    path: Path
+    kind: str  # "circuit", "keys", "srs", "build" or "other"
+    bytes: int
+    last_used: float  # seconds since the epoch
+    stale: bool = False
+
+
+@dataclass(frozen=True)
+class CacheUsage:
+    directory: Path
+    entries: Tuple[CacheEntry, ...]
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(e.bytes for e in self.entries)
+
+    def by_kind(self) -> Dict[str, Tuple[int, int]]:
+        """kind → (entries, bytes)."""
+        out: Dict[str, Tuple[int, int]] = {}
+        for e in self.entries:
+            n, b = out.get(e.kind, (0, 0))
+            out[e.kind] = (n + 1, b + e.bytes)
+        return out
+
+
+def _tree_bytes(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += (Path(root) / f).stat().st_size
+            except OSError:
+                pass
+    return total
+
+
+def _touch(path: Path) -> None:
+    """Mark a cache entry as just used (its mtime orders pruning)."""
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def cache_usage(directory: Path) -> CacheUsage:
+    """What a cache folder holds (see :class:`CacheEntry`); an absent folder holds nothing."""
+    entries: List[CacheEntry] = []
+    now = time.time()
+    for sub, kinds in (("circuits", None), ("srs-development", "srs")):
+        folder = directory / sub
+        if not folder.is_dir():
+            continue
+        for p in folder.iterdir():
+            try:
+                mtime = p.stat().st_mtime
+            except OSError:
+                continue
+            if p.name.startswith("."):  # a build in progress, or one an interrupted run left
+                kind, stale = "build", now - mtime > 3600
+            else:
+                kind = kinds or ("keys" if ".keys-" in p.name else "circuit")
+                stale = False
+            entries.append(CacheEntry(p, kind, _tree_bytes(p), mtime, stale))
+    if directory.is_dir():
+        for p in directory.iterdir():
+            if p.name not in ("circuits", "srs-development"):
+                entries.append(CacheEntry(p, "other", _tree_bytes(p), p.stat().st_mtime))
+    return CacheUsage(directory, tuple(entries))
+
+
 @functools.lru_cache(maxsize=1)  # read once per process, not per store (a prover's worker makes one per job)
 def shipped_vk_pins() -> Mapping[str, Mapping[str, str]]:
     """The reviewed verifying-key digests of the built-in jobs, per SRS digest
@@ -302,8 +448,13 @@ class CircuitStore:
     """
 
     def __init__(self, cache_dir: Optional[Path | str] = None, srs: Optional[SRS] = None,
-                 vk_pins: Optional[Mapping[str, Mapping[str, str]]] = None) -> None:
+                 vk_pins: Optional[Mapping[str, Mapping[str, str]]] = None, *,
+                 max_bytes: "Optional[int] | str" = "env") -> None:
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        #: After each new entry the cache is pruned to this many bytes (``None``: unbounded);
+        #: default ``$ZKIMG_CACHE_MAX`` (e.g. ``20G``), else unbounded.
+        self.max_bytes = default_cache_max() if max_bytes == "env" else (
+            None if max_bytes is None else parse_size(max_bytes))
         self.srs = srs if srs is not None else SRS.development_srs(self.cache_dir)
         #: SRS digest → circuit digest → SHA-256 of the verifying key (default: the shipped pins).
         self.vk_pins: Mapping[str, Mapping[str, str]] = shipped_vk_pins() if vk_pins is None else vk_pins
@@ -323,6 +474,7 @@ class CircuitStore:
         if directory.exists():
             if _check_manifest(directory, built_for, only) and sound(directory):
                 self.stats.hits += 1
+                _touch(directory)
                 return directory
             log.warning("cache entry %s failed its checks; rebuilding it", directory)
             self.stats.rebuilt_corrupt += 1
@@ -339,7 +491,77 @@ class CircuitStore:
                     raise CacheCorruption(f"concurrent cache entry {directory} is corrupt") from None
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+        if self.max_bytes is not None:
+            self.prune(self.max_bytes, idle_s=AUTO_PRUNE_IDLE_S)
         return directory
+
+    # ----- size and pruning (what ``zkimg cache`` runs)
+
+    def usage(self) -> "CacheUsage":
+        """The cache's entries and their sizes (nothing is checked or changed)."""
+        return cache_usage(self.cache_dir)
+
+    def prune(self, max_bytes: int, *, idle_s: float = 0.0) -> int:
+        """Delete least recently used circuit and key entries until the cache holds at most
+        ``max_bytes`` (SRS files are kept: :meth:`clear` removes them), skipping entries this
+        store has used and entries used less than ``idle_s`` seconds ago (another process may
+        be proving with them). Unfinished builds older than an hour (an interrupted run's) go
+        first. Returns the bytes freed; a pruned entry is rebuilt when next needed."""
+        in_use = {c.directory for c in self._memo.values()} | {k.vk_path.parent for k in self._keys.values()}
+        usage = self.usage()
+        freed, total, now = 0, usage.total_bytes, time.time()
+        for entry in sorted(usage.entries, key=lambda e: (not e.stale, e.last_used)):
+            if total <= max_bytes and not entry.stale:
+                break
+            if entry.kind in ("srs", "other") or entry.path in in_use or (not entry.stale and now - entry.last_used < idle_s):
+                continue
+            _remove(entry.path)
+            freed, total = freed + entry.bytes, total - entry.bytes
+            log.info("pruned cache entry %s (%d bytes)", entry.path, entry.bytes)
+        return freed
+
+    def clear(self) -> int:
+        """Delete everything in the cache, SRS files included; returns the bytes freed. A
+        development SRS is made afresh when next needed, so proofs made with the old one no
+        longer verify here."""
+        usage = self.usage()
+        for entry in usage.entries:
+            _remove(entry.path)
+        self._memo.clear()
+        self._by_spec.clear()
+        self._keys.clear()
+        return usage.total_bytes
+
+    # ----- measurements (what costs.estimate reads)
+
+    def timings(self) -> Timings:
+        """The costs last measured on this machine with this cache (empty if none yet)."""
+        try:
+            return Timings.from_json(json.loads((self.cache_dir / TIMINGS_FILE).read_text()))
+        except (OSError, ValueError):
+            return Timings()
+
+    def record_timings(self, **measured: Any) -> None:
+        """Merge new measurements (fields of :class:`Timings`) into the cache's note; best effort."""
+        old = self.timings().to_json()
+        sizes = {**old["proof_bytes"], **measured.pop("proof_bytes", {})}
+        note = {**old, **{k: v for k, v in measured.items() if v is not None}, "proof_bytes": sizes}
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_atomic(self.cache_dir / TIMINGS_FILE, json.dumps(note, sort_keys=True).encode())
+        except OSError as e:
+            log.debug("timings not recorded: %s", e)
+
+    def keyed(self, circuit: Circuit) -> bool:
+        """Whether keys for ``circuit`` under this store's SRS are already in the cache (not
+        checked: :meth:`keys` checks them); never generates an SRS file."""
+        srs_file = self.srs.directory / f"kzg{circuit.logrows}.srs"
+        if not srs_file.is_file():
+            return False
+        return self._keys_dir(circuit, self.srs.digest(circuit.logrows)).is_dir()
+
+    def _keys_dir(self, circuit: Circuit, srs_digest: str) -> Path:
+        return circuit.directory.parent / f"{circuit.digest}.keys-{srs_digest[:32]}"
 
     # ----- circuits
 
@@ -393,7 +615,7 @@ class CircuitStore:
         if known is not None:
             return known
         pinned = self.vk_pins.get(srs_digest, {}).get(circuit.digest)
-        directory = self._entry(circuit.directory.parent / f"{circuit.digest}.keys-{srs_digest[:32]}", memo_key,
+        directory = self._entry(self._keys_dir(circuit, srs_digest), memo_key,
                                 lambda d: self._setup(d, circuit, srs_path), None if proving else ("vk.key",),
                                 sound=lambda d: pinned is None or sha256_file(d / "vk.key") == pinned)
         if pinned is not None and sha256_file(directory / "vk.key") != pinned:  # freshly built, still not it

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import sys
 import tempfile
+import time
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -137,10 +140,21 @@ def prove_spec(store: CircuitStore, spec: CircuitSpec, parts: Sequence[np.ndarra
     return _prove(store, spec, parts, salts, output_salt)[0]
 
 
+def _peak_rss() -> int:
+    """This process's peak resident memory in bytes (0 where the platform does not say)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return 0
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(kb if sys.platform == "darwin" else kb * 1024)  # macOS reports bytes, Linux KiB
+
+
 def _prove_job(cache_dir: str, srs: SRS, spec: CircuitSpec, parts: List[np.ndarray], salts: List[bytes],
-               output_salt: Optional[bytes]) -> bytes:
-    """Executor entry point (module level, so it pickles): one job in a worker."""
-    return prove_spec(CircuitStore(cache_dir, srs), spec, parts, salts, output_salt)
+               output_salt: Optional[bytes]) -> Tuple[bytes, int]:
+    """Executor entry point (module level, so it pickles): one job in a worker; the proof and
+    the worker's peak memory."""
+    return prove_spec(CircuitStore(cache_dir, srs), spec, parts, salts, output_salt), _peak_rss()
 
 
 @dataclass(frozen=True)
@@ -188,15 +202,20 @@ def prove_plan(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes], *, store:
         workdir.mkdir(parents=True, exist_ok=True)
         stamp, digest = workdir / "plan.sha256", plan_digest(plan, pixels, salts)
         if stamp.exists() and stamp.read_text() != digest:
-            raise InvalidParameter("workdir", f"{workdir} holds tile proofs of a different plan or capture")
+            raise InvalidParameter("workdir", f"{workdir} holds tile proofs of another edit or capture: "
+                                              "use another work folder, or delete this one to start afresh")
         stamp.write_text(digest)
     jobs = plan.jobs
     digests: Dict[int, str] = {}
     specs = list(dict.fromkeys(j.spec for j in jobs))
+    setup_s = setup_rows = 0.0
     report(progress, "setup", 0, len(specs))
     for n, spec in enumerate(specs, 1):  # one setup per distinct circuit
         circuit = store.circuit(spec)
+        built, t0 = store.stats.setups, time.perf_counter()
         digests[circuit.logrows] = store.keys(circuit).srs_digest
+        if store.stats.setups > built:
+            setup_s, setup_rows = setup_s + time.perf_counter() - t0, setup_rows + 2 ** circuit.logrows
         report(progress, "setup", n, len(specs))
     out_salts = {j.index: _output_salt(workdir, j.index) for j in jobs} if plan.hidden_output else {}
     proofs: Dict[int, bytes] = {}
@@ -208,23 +227,38 @@ def prove_plan(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes], *, store:
         else:
             pending.append(job)
     total, done = len(jobs), len(proofs)
+    if workdir is not None:
+        report(progress, "resume", done, total)
     report(progress, "prove", done, total)
+    rows = {job.index: 2 ** store.circuit(job.spec).logrows for job in pending}
+    rss, t0 = 0, time.perf_counter()
     with executor_for(executor, len(pending), 2) as pool:
+        workers = 1 if pool is None else (min(os.cpu_count() or 1, len(pending)) if executor is None else None)
+        results: Iterator[Tuple[PlannedJob, Tuple[bytes, int]]]
         if pool is None:
-            results = ((job, prove_spec(store, job.spec, _parts(layout, pixels, job), [salts[k] for k in job.cells],
-                                        out_salts.get(job.index)))
+            results = ((job, (prove_spec(store, job.spec, _parts(layout, pixels, job), [salts[k] for k in job.cells],
+                                         out_salts.get(job.index)), 0))
                        for job in pending)
         else:
             futs = {pool.submit(_prove_job, str(store.cache_dir), store.srs, job.spec, _parts(layout, pixels, job),
                                 [salts[k] for k in job.cells], out_salts.get(job.index)): job for job in pending}
             results = ((futs[f], f.result()) for f in as_completed(futs))
-        for job, proof in results:
+        for job, (proof, job_rss) in results:
             proofs[job.index] = proof
+            rss = max(rss, job_rss or _peak_rss())
             if workdir is not None:
                 write_atomic(workdir / f"job-{job.index:06d}.proof", proof)
             done += 1
             log.info("proved tile job %d/%d", done, total)
             report(progress, "prove", done, total)
+    if pending or setup_rows:
+        top = max(rows.values(), default=0)
+        store.record_timings(
+            setup_s_per_row=setup_s / setup_rows if setup_rows else None,
+            prove_s_per_row=(time.perf_counter() - t0) / sum(rows.values()) if pending and workers else None,
+            prove_workers=workers if pending else None,
+            rss_bytes_per_row=rss / top if rss and top else None,
+            proof_bytes={store.circuit(j.spec).digest: len(proofs[j.index]) for j in pending})
     commitments = salts_out = None
     if plan.hidden_output:
         output = plan.pipeline.apply(pixels)

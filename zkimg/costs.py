@@ -1,0 +1,185 @@
+"""``zkimg.estimate``: what proving an edit will cost, before any key is made or tile proved.
+
+The plan (jobs, distinct circuits) is exact, and so are each circuit's rows and ``logrows``:
+:func:`estimate` compiles every distinct circuit, as :func:`zkimg.prove` would first (the
+compiled circuits stay in the cache, so the later prove does not pay for them again). Times,
+memory and bundle size are estimates: every cost of a circuit grows with its ``2^logrows``, so
+they scale rates per row of ``2^logrows`` measured on this machine by the last prove that used
+the same cache (:class:`~zkimg.hazmat.circuits.Timings`). Until a first prove has measured
+them, the reference rates below are used, and :attr:`Estimate.measured` is ``False``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from .camera import Capture, SignedCapture
+from .errors import InvalidParameter
+from .hazmat.circuits import CircuitStore
+from .hazmat.plan import DEFAULT_MAX_OUT, DEFAULT_TILES_PER_JOB, chain_plans
+from .pipeline import Pipeline, as_pipeline
+
+#: Reference rates, measured on a 2-core x86_64 machine with ezkl 23.0.5 (benchmarks/RESULTS.md:
+#: the 720p README example, 527 jobs of mostly 2^16 rows in 7,052 s on 2 workers, 3.86 GB peak;
+#: the 2^17 baseline circuit's setup, 26.8 s). Used until this machine has measured its own.
+REFERENCE_SETUP_S_PER_ROW = 2.0e-4
+REFERENCE_PROVE_S_PER_ROW = 2.0e-4  # wall seconds per row of the jobs, for REFERENCE_WORKERS workers
+REFERENCE_WORKERS = 2
+REFERENCE_RSS_BYTES_PER_ROW = 28_000.0
+REFERENCE_PROOF_BYTES = 4_300
+#: The parent process's own memory while its workers prove (the plan, pixels, bookkeeping).
+PARENT_RSS_BYTES = 400 * 2 ** 20
+#: A prove whose estimate exceeds this many seconds is worth a warning (the CLI prints one).
+LONG_RUN_S = 600.0
+
+
+@dataclass(frozen=True)
+class CircuitCost:
+    """One distinct circuit of the plan: its size and how many jobs use it."""
+
+    digest: str
+    logrows: int
+    rows: int  # rows ezkl lays out (≤ 2^logrows)
+    jobs: int
+    keyed: bool  # its keys are already in the cache (no setup to pay)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What :func:`zkimg.prove` would do and, roughly, cost on this machine.
+
+    ``jobs`` and ``circuits`` are exact; ``setup_s`` (keys of the circuits not yet keyed),
+    ``prove_s`` (wall time of proving the jobs on ``workers`` processes), ``peak_rss_bytes``
+    and ``bundle_bytes`` (saved, gzip) are estimates from rates per row of ``2^logrows``:
+    measured on this machine when ``measured`` is true, else reference rates of a 2-core
+    machine. ``reused`` proofs were found in the work folder and are not proved again.
+    """
+
+    jobs: int
+    circuits: Tuple[CircuitCost, ...]
+    workers: int
+    setup_s: float
+    prove_s: float
+    peak_rss_bytes: int
+    bundle_bytes: int
+    measured: bool
+    reused: int = 0
+
+    @property
+    def total_s(self) -> float:
+        """Estimated wall time of setup and proving together, seconds."""
+        return self.setup_s + self.prove_s
+
+    @property
+    def long(self) -> bool:
+        """Whether the estimate is over :data:`LONG_RUN_S` (worth a warning before starting)."""
+        return self.total_s > LONG_RUN_S
+
+    def lines(self) -> List[str]:
+        """A human summary, one fact per line."""
+        sizes = ", ".join(f"2^{c.logrows} ({c.rows:,} rows) × {c.jobs}" for c in self.circuits)
+        fresh = sum(not c.keyed for c in self.circuits)
+        basis = "rates measured on this machine" if self.measured else \
+            "reference rates of a 2-core machine (a first prove here measures this machine's)"
+        return [
+            f"tile jobs    {self.jobs:,}" + (f" ({self.reused:,} already proved in the work folder)" if self.reused else ""),
+            f"circuits     {len(self.circuits)} distinct: {sizes}",
+            f"setup        ~{_duration(self.setup_s)} ({fresh} of {len(self.circuits)} circuits to key)",
+            f"prove        ~{_duration(self.prove_s)} on {self.workers} worker{'s' * (self.workers != 1)}",
+            f"memory       ~{self.peak_rss_bytes / 2 ** 30:.1f} GiB peak",
+            f"bundle       ~{_size(self.bundle_bytes)}",
+            f"estimate     {basis}",
+        ]
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
+
+
+def estimate(capture: "Capture | SignedCapture", pipeline: Pipeline, *, store: Optional[CircuitStore] = None,
+             hide_output: bool = False, segments: Optional[Sequence[int]] = None,
+             tiles_per_job: int = DEFAULT_TILES_PER_JOB, max_out: int = DEFAULT_MAX_OUT,
+             workers: Optional[int] = None, workdir: Optional["Path | str"] = None) -> Estimate:
+    """Estimate :func:`zkimg.prove` with the same arguments, without proving (see the module doc).
+
+    Needs only the public capture record (``capture`` may be a :class:`~zkimg.Capture` or its
+    ``signed`` part). ``workers`` defaults to what ``prove`` would start (one per core, at most
+    one per job); ``workdir`` counts proofs already there as done (a resumed run).
+    """
+    signed = capture.signed if isinstance(capture, Capture) else capture
+    if not isinstance(signed, SignedCapture):
+        raise InvalidParameter("capture", "expected a Capture or a SignedCapture")
+    pipeline = as_pipeline(pipeline)
+    store = store if store is not None else CircuitStore()
+    plans = chain_plans(pipeline, signed.layout, hidden_output=hide_output, max_out=max_out, segments=segments,
+                        tiles_per_job=tiles_per_job)
+    uses: Dict[str, int] = {}
+    costs: Dict[str, CircuitCost] = {}
+    reused, job_rows, hidden_tiles = 0, 0, 0
+    for i, plan in enumerate(plans):
+        done = _proved(Path(workdir) / f"segment-{i}", plan.job_count) if workdir is not None else set()
+        reused += len(done)
+        if plan.hidden_output:
+            hidden_tiles += plan.job_count
+        for job in plan.jobs:
+            circuit = store.circuit(job.spec)
+            uses[circuit.digest] = uses.get(circuit.digest, 0) + 1
+            if circuit.digest not in costs:
+                costs[circuit.digest] = CircuitCost(circuit.digest, circuit.logrows, circuit.num_rows, 0,
+                                                    store.keyed(circuit))
+            if job.index not in done:
+                job_rows += 2 ** circuit.logrows
+    circuits = tuple(CircuitCost(c.digest, c.logrows, c.rows, uses[d], c.keyed) for d, c in costs.items())
+    jobs = sum(p.job_count for p in plans)
+    pending = jobs - reused
+    if workers is None:
+        workers = max(1, min(os.cpu_count() or 1, pending)) if pending >= 2 else 1
+    elif not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise InvalidParameter("workers", "must be a positive int")
+    t = store.timings()
+    measured = t.prove_s_per_row is not None and t.prove_workers is not None
+    setup_rate = t.setup_s_per_row or REFERENCE_SETUP_S_PER_ROW
+    prove_rate, rate_workers = ((t.prove_s_per_row, t.prove_workers) if measured
+                                else (REFERENCE_PROVE_S_PER_ROW, REFERENCE_WORKERS))
+    assert prove_rate is not None and rate_workers is not None
+    rss_rate = t.rss_bytes_per_row or REFERENCE_RSS_BYTES_PER_ROW
+    top = max((2 ** c.logrows for c in circuits), default=0)
+    proof_bytes = sum(t.proof_bytes.get(c.digest, REFERENCE_PROOF_BYTES) * c.jobs for c in circuits)
+    record = len(gzip.compress(json.dumps(signed.to_json()).encode(), mtime=0))
+    return Estimate(
+        jobs=jobs,
+        circuits=circuits,
+        workers=workers,
+        setup_s=sum(setup_rate * 2 ** c.logrows for c in circuits if not c.keyed),
+        prove_s=prove_rate * job_rows * rate_workers / workers,
+        peak_rss_bytes=int(rss_rate * top * min(workers, max(pending, 1)) + (PARENT_RSS_BYTES if workers > 1 else 0)),
+        bundle_bytes=record + proof_bytes + 40 * hidden_tiles + 1024,
+        measured=measured,
+        reused=reused,
+    )
+
+
+def _proved(folder: Path, jobs: int) -> "set[int]":
+    """Indices of the jobs whose proofs a work folder already holds (as prove_plan reuses them)."""
+    if not folder.is_dir():
+        return set()
+    found = set()
+    for f in folder.glob("job-*.proof"):
+        stem = f.name[len("job-"):-len(".proof")]
+        if stem.isdigit() and int(stem) < jobs and f.stat().st_size > 0:
+            found.add(int(stem))
+    return found
+
