@@ -13,12 +13,13 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session", autouse=True)
-def session_cache(tmp_path_factory):
+def session_cache(tmp_path_factory, pytestconfig):
     """Every cache the tests touch, the default one of a CLI call or subprocess included, is
     ``$ZKIMG_CACHE``: set by tests/mutants.py to reuse keys across runs, else a temporary folder
     that pytest deletes with the rest of the run's files (``tmp_path_retention_policy`` keeps
     only failed tests' folders), so a test run leaves nothing behind."""
-    if not os.environ.get("ZKIMG_CACHE"):
+    pytestconfig.zkimg_cache_preset = bool(os.environ.get("ZKIMG_CACHE"))
+    if not pytestconfig.zkimg_cache_preset:
         os.environ["ZKIMG_CACHE"] = str(tmp_path_factory.mktemp("zkimg-cache"))
     return os.environ["ZKIMG_CACHE"]
 
@@ -43,7 +44,7 @@ def pytest_configure(config):
 #: compiles and keys circuits; a test using one is slow.
 SLOW_FIXTURES = {"store", "attested", "small", "chain", "session", "bundle", "genuine", "made", "proved"}
 #: Modules whose tests all compile circuits or prove.
-SLOW_MODULES = {"test_attest", "test_proofs", "test_faults", "test_dask", "test_notebooks", "test_exactness"}
+SLOW_MODULES = {"test_costs", "test_attest", "test_proofs", "test_faults", "test_dask", "test_notebooks", "test_exactness"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -238,3 +238,134 @@ def test_colour_profile_added_to_published_file_is_not_verified(session, capsys,
     code, _, err = run(capsys, "verify", "--allow-dev-srs", tmp_path / "dark.png", "--bundle", d / "edit.zkimg",
                        "--trust", d / "camera.pub.pem", *cache)
     assert code == cli.EXIT_INPUT and "colour-management" in err
+
+
+def test_key_errors_name_the_file_and_what_to_do(tmp_path, capsys):
+    write_image(tmp_path / "p.png", PHOTO)
+    capture = ["capture", tmp_path / "p.png", "-o", tmp_path / "p", "--key"]
+    code, _, err = run(capsys, *capture, tmp_path / "missing.pem")
+    assert code == cli.EXIT_INPUT and "missing.pem" in err and "zkimg keygen -o" in err and "Errno" not in err
+    (tmp_path / "empty.pem").write_bytes(b"")
+    code, _, err = run(capsys, *capture, tmp_path / "empty.pem")
+    assert code == cli.EXIT_INPUT and "empty.pem" in err and "empty" in err
+    (tmp_path / "junk.pem").write_bytes(b"-----BEGIN NONSENSE-----\nxx\n")
+    code, _, err = run(capsys, *capture, tmp_path / "junk.pem")
+    assert code == cli.EXIT_INPUT and "junk.pem" in err and "not an Ed25519 or P-256 key" in err
+    assert "format is not supported" not in err
+    assert cli.main(["keygen", "-q", "-o", str(tmp_path / "cam.pem"), "--passphrase-env", "ZK_TEST_PASS"]) \
+        == cli.EXIT_INPUT  # the variable is unset
+    cam = zkimg.Camera.generate()
+    cam.save(tmp_path / "cam.pem", passphrase="pw")
+    (tmp_path / "cam.pub.pem").write_text(cam.public_key.pem())
+    code, _, err = run(capsys, *capture, tmp_path / "cam.pem")
+    assert code == cli.EXIT_INPUT and "passphrase" in err and "--passphrase-env" in err
+    code, _, err = run(capsys, *capture, tmp_path / "cam.pub.pem")
+    assert code == cli.EXIT_INPUT and "public key" in err and "private key" in err
+    code, _, err = run(capsys, "verify", "--bundle", tmp_path / "x.zkimg", "--trust", tmp_path / "cam.pem")
+    assert code == cli.EXIT_INPUT  # the bundle is missing; a key in --trust is read first below
+    cam2 = zkimg.Camera.generate()
+    cam2.save(tmp_path / "plain.pem")
+    (tmp_path / "b.zkimg").write_bytes(b"{}")
+    code, _, err = run(capsys, "verify", "--bundle", tmp_path / "b.zkimg", "--trust", tmp_path / "plain.pem")
+    assert code == cli.EXIT_INPUT
+
+
+def test_private_key_given_as_trust_is_refused(tmp_path):
+    cam = zkimg.Camera.generate()
+    cam.save(tmp_path / "cam.pem")
+    with pytest.raises(zkimg.InvalidKey, match=r"cam\.pem holds a private key.*\.pub\.pem"):
+        zkimg.PublicKey.load(tmp_path / "cam.pem")
+
+
+def test_messages_use_cli_syntax(tmp_path, capsys):
+    rgba = np.dstack([PHOTO, np.full(PHOTO.shape[:2], 128, np.uint8)])  # half transparent
+    write_image(tmp_path / "a.png", rgba)
+    zkimg.Camera.generate().save(tmp_path / "k.pem")
+    code, _, err = run(capsys, "capture", tmp_path / "a.png", "--key", tmp_path / "k.pem")
+    assert code == cli.EXIT_INPUT and "--alpha keep" in err and "--alpha drop" in err and "alpha='keep'" not in err
+    assert cli.cli_message("pass alpha='keep' or hide_output=True or shape='x'", cli.build_parser()) == \
+        "pass alpha='keep' or hide_output=True or shape='x'"  # the top-level parser has none of these options
+
+
+def test_a_negative_step_value_is_read_as_a_value(capsys):
+    with pytest.raises(SystemExit) as e:
+        _parse_pipeline("--crop", "-1,0,10,10")
+    err = capsys.readouterr().err
+    assert e.value.code == cli.EXIT_USAGE and "--crop -1,0,10,10" in err and "expected one argument" not in err
+    assert cli._attach_negative_values(["prove", "--crop", "-1,0,10,10", "--brightness", "-0.5", "-q"]) == \
+        ["prove", "--crop=-1,0,10,10", "--brightness=-0.5", "-q"]
+
+
+def test_help_lists_only_options_that_do_something():
+    helps = {cmd: cli.build_parser()._subparsers._group_actions[0].choices[cmd].format_help()
+             for cmd in ("keygen", "capture", "prove", "verify", "cache")}
+    for cmd in ("keygen", "capture"):
+        assert "--srs" not in helps[cmd] and "--cache" not in helps[cmd]
+    for cmd in ("prove", "verify"):
+        assert "--srs" in helps[cmd] and "--cache" in helps[cmd]
+    assert "--dry-run" in helps["prove"] and "ZKIMG_CACHE_MAX" in helps["cache"]
+
+
+def test_an_interrupted_prove_says_how_to_resume(tmp_path, capsys, monkeypatch):
+    write_image(tmp_path / "p.png", PHOTO)
+    zkimg.Camera.generate().save(tmp_path / "k.pem")
+    assert cli.main(["capture", "-q", str(tmp_path / "p.png"), "--key", str(tmp_path / "k.pem"), "--tile", "8"]) == 0
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("zkimg.attest.prove", interrupted)
+    prove = ["prove", "-q", "--capture", tmp_path / "p.capture.json", "--secrets", tmp_path / "p.secrets.npz",
+             "--grayscale", "-o", tmp_path / "b.zkimg"]
+    code, _, err = run(capsys, *prove)
+    assert code == cli.EXIT_INTERRUPTED and "pass --workdir DIR" in err
+    code, _, err = run(capsys, *prove, "--workdir", tmp_path / "w")
+    assert code == cli.EXIT_INTERRUPTED and "kept in" in err and "run the same command again" in err
+    assert not (tmp_path / "b.zkimg").exists()
+
+
+def test_a_workdir_of_another_edit_says_what_to_do(tmp_path, capsys):
+    write_image(tmp_path / "p.png", PHOTO)
+    zkimg.Camera.generate().save(tmp_path / "k.pem")
+    assert cli.main(["capture", "-q", str(tmp_path / "p.png"), "--key", str(tmp_path / "k.pem"), "--tile", "8"]) == 0
+    (tmp_path / "w" / "segment-0").mkdir(parents=True)
+    (tmp_path / "w" / "segment-0" / "plan.sha256").write_text("another plan")
+    code, _, err = run(capsys, "prove", "-q", "--capture", tmp_path / "p.capture.json", "--secrets",
+                       tmp_path / "p.secrets.npz", "--grayscale", "-o", tmp_path / "b.zkimg", "--workdir", tmp_path / "w")
+    assert code == cli.EXIT_INPUT and "another edit or capture" in err and "delete this one" in err
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_workers_at_once(tmp_path, session_cache):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) while workers are inside
+    ezkl's prover: the command ends in seconds, not when the running proofs would finish."""
+    import os
+    import signal
+    import time
+
+    big = np.tile(PHOTO, (5, 3, 1))[:96, :96]  # 96×96: four 48 px tiles, no borders, one circuit
+    write_image(tmp_path / "p.png", big)
+    zkimg.Camera.generate().save(tmp_path / "k.pem")
+    assert cli.main(["capture", "-q", str(tmp_path / "p.png"), "--key", str(tmp_path / "k.pem"), "--tile", "48",
+                     "--border", "0"]) == 0
+    exe = Path(sys.executable).parent / "zkimg"
+    proc = subprocess.Popen([str(exe), "prove", "--capture", str(tmp_path / "p.capture.json"), "--secrets",
+                             str(tmp_path / "p.secrets.npz"), "--contrast", "1.5", "--jobs", "2", "-o",
+                             str(tmp_path / "b.zkimg")], stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, "ZKIMG_CACHE": session_cache})
+    lines = []
+    for line in proc.stderr:  # setup runs first, in this process; then the workers start proving
+        lines.append(line)
+        if line.startswith("prove tiles: 0/4"):
+            break
+    else:
+        pytest.fail("".join(lines))
+    time.sleep(2.0)  # both workers are inside a proof now (each takes several seconds)
+    t0 = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    rest = proc.stderr.read()
+    code = proc.wait(timeout=120)
+    waited = time.monotonic() - t0
+    assert code == cli.EXIT_INTERRUPTED and "pass --workdir DIR" in rest, "".join(lines) + rest
+    assert waited < 4.0, f"took {waited:.1f} s to stop"
+    assert not (tmp_path / "b.zkimg").exists()

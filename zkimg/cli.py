@@ -30,6 +30,7 @@ from .camera import Camera, Capture, CaptureSecrets, PublicKey, SignedCapture
 from .errors import (
     CircuitError,
     Error,
+    InvalidKey,
     InvalidParameter,
     MalformedInput,
     ManifestError,
@@ -102,12 +103,11 @@ class Bars:
             return
         if self.quiet:
             return
-        if not self.tty:
-            now = time.monotonic()
-            if done >= total or now - self._said.get(stage, self._start) >= self.EVERY:
-                if self._said.get(stage) != -1.0:
-                    print(f"{self.LABELS.get(stage, stage)}: {done:,}/{total:,} ({_clock(now - self._start)})",
-                          file=sys.stderr, flush=True)
+        if not self.tty:  # a line when a stage starts, then at most every EVERY seconds, then when it ends
+            now, last = time.monotonic(), self._said.get(stage)
+            if last != -1.0 and (last is None or done >= total or now - last >= self.EVERY):
+                print(f"{self.LABELS.get(stage, stage)}: {done:,}/{total:,} ({_clock(now - self._start)})",
+                      file=sys.stderr, flush=True)
                 self._said[stage] = -1.0 if done >= total else now
             return
         from tqdm import tqdm
@@ -180,13 +180,27 @@ def cmd_keygen(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _camera(a: argparse.Namespace) -> Camera:
+    """The camera key of ``--key``; a refusal says what to do about it."""
+    try:
+        return Camera.load(a.key, _passphrase(a))
+    except InvalidKey as e:
+        if not Path(a.key).exists():
+            fix = f"make a camera key with `zkimg keygen -o {a.key}`"
+        elif "passphrase" in str(e):
+            fix = "give the passphrase with --passphrase-env VAR"
+        else:
+            fix = "give the private key file `zkimg keygen` wrote (its public key is the .pub.pem beside it)"
+        raise InvalidKey(f"{e}; {fix}") from e
+
+
 def cmd_capture(a: argparse.Namespace) -> int:
     from .images import read_image
 
     stem = Path(a.out) if a.out else Path(a.image).with_suffix("")
     record, secrets = Path(f"{stem}.capture.json"), Path(f"{stem}.secrets.npz")
     _no_clobber(a, "--out", record, secrets)
-    cam = Camera.load(a.key, _passphrase(a))
+    cam = _camera(a)
     pixels = read_image(a.image, alpha=a.alpha, orientation=a.orientation)
     bars = Bars(a.quiet)
     shot = cam.capture(pixels, a.tile, a.border, progress=bars)
@@ -239,7 +253,7 @@ def _outputs(a: argparse.Namespace, pipe: Pipeline, capture: SignedCapture) -> "
 
 def cmd_prove(a: argparse.Namespace) -> int:
     from .attest import prove
-    from .costs import estimate
+    from .costs import duration, estimate
     from .images import encode_image, read_image
 
     parser = a.parser
@@ -271,7 +285,7 @@ def cmd_prove(a: argparse.Namespace) -> int:
                          tiles_per_job=a.tiles_per_job, workers=None if a.dask else a.jobs, workdir=a.workdir)
         print("\n".join(guess.lines()), file=sys.stderr)
         if guess.long:
-            print(f"WARNING      this will take about {guess.total_s / 60:.0f} minutes"
+            print(f"WARNING      this will take about {duration(guess.total_s)}"
                   + ("" if a.workdir else "; pass --workdir DIR so that an interrupted run can resume"),
                   file=sys.stderr)
     executor = _executor(a)
@@ -522,10 +536,10 @@ def build_parser() -> argparse.ArgumentParser:
     circuits.add_argument("--srs-digest", metavar="K=SHA256", action="append", type=_pin,
                           help="pin the SHA-256 of the --srs file for logrows K (repeat per K)")
 
-    p = argparse.ArgumentParser(prog="zkimg", description="Zero-knowledge attestations of exact image edits.",
+    p = _Parser(prog="zkimg", description="Zero-knowledge attestations of exact image edits.",
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"zkimg {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=argparse.ArgumentParser)
 
     k = sub.add_parser("keygen", parents=[common], help="make a camera signing key",
                        description="Make a camera key: OUT (private, 0600) and OUT.pub.pem (public).", epilog=EPILOG)
@@ -622,6 +636,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Parser(argparse.ArgumentParser):
+    """The top-level parser: step values that start with ``-`` stay values (see below)."""
+
+    def parse_known_args(self, args: Optional[Sequence[str]] = None,  # type: ignore[override]
+                         namespace: Optional[argparse.Namespace] = None) -> Tuple[argparse.Namespace, List[str]]:
+        return super().parse_known_args(_attach_negative_values(sys.argv[1:] if args is None else args), namespace)
+
+
 def _attach_negative_values(argv: Sequence[str]) -> List[str]:
     """``--crop -1,0,10,10`` → ``--crop=-1,0,10,10``: argparse would read a value starting with
     ``-`` as an option; a step option always takes the value that follows it."""
@@ -666,7 +688,7 @@ def _interrupted(a: argparse.Namespace) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
-    a = parser.parse_args(_attach_negative_values(sys.argv[1:] if argv is None else argv))
+    a = parser.parse_args(argv)
     logging.basicConfig(level={0: logging.WARNING, 1: logging.INFO}.get(a.verbose, logging.DEBUG),
                         format="%(levelname)s %(name)s: %(message)s")
     if not a.verbose:

@@ -89,15 +89,16 @@ class Estimate:
         return [
             f"tile jobs    {self.jobs:,}" + (f" ({self.reused:,} already proved in the work folder)" if self.reused else ""),
             f"circuits     {len(self.circuits)} distinct: {sizes}",
-            f"setup        ~{_duration(self.setup_s)} ({fresh} of {len(self.circuits)} circuits to key)",
-            f"prove        ~{_duration(self.prove_s)} on {self.workers} worker{'s' * (self.workers != 1)}",
+            f"setup        ~{duration(self.setup_s)} ({fresh} of {len(self.circuits)} circuits to key)",
+            f"prove        ~{duration(self.prove_s)} on {self.workers} worker{'s' * (self.workers != 1)}",
             f"memory       ~{self.peak_rss_bytes / 2 ** 30:.1f} GiB peak",
             f"bundle       ~{_size(self.bundle_bytes)}",
             f"estimate     {basis}",
         ]
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """``seconds`` for a person: "45 s", "12 min", "2.5 h"."""
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:
