@@ -192,18 +192,19 @@ def test_pipeline_files(tmp_path, suffix):
 
 
 def test_progress_is_bars_on_a_terminal_and_lines_elsewhere(monkeypatch, capsys):
-    # Not a terminal (a log, CI): a line per stage at most every EVERY seconds, and one at the end.
+    # Not a terminal (a log, CI): a line when a stage starts, at most every EVERY seconds, one at the end.
     clock = [0.0]
     monkeypatch.setattr(cli.time, "monotonic", lambda: clock[0])
     bars = cli.Bars(quiet=False)  # pytest's stderr is not a TTY
     bars("prove", 0, 3)
     clock[0] = 10.0
-    bars("prove", 1, 3)  # too soon after the start: silent
+    bars("prove", 1, 3)  # too soon after the stage's first line: silent
     clock[0] = 31.0
     bars("prove", 2, 3)
     bars("prove", 3, 3)
     bars("prove", 3, 3)  # said once
-    assert capsys.readouterr().err.splitlines() == ["prove tiles: 2/3 (0:31)", "prove tiles: 3/3 (0:31)"]
+    assert capsys.readouterr().err.splitlines() == ["prove tiles: 0/3 (0:00)", "prove tiles: 2/3 (0:31)",
+                                                    "prove tiles: 3/3 (0:31)"]
     quiet = cli.Bars(quiet=True)
     quiet("prove", 3, 3)
     quiet("resume", 2, 3)  # counted even when quiet: the summary says it

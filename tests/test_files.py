@@ -1,5 +1,5 @@
 """Output files: checked before any work, written all together or not at all, never under a
-temporary name the user sees (zkimg._fileio through its public users)."""
+temporary name the user sees."""
 
 import os
 
@@ -65,9 +65,7 @@ def test_an_unwritable_or_occupied_output_is_refused_before_proving(captured, tm
         assert code == cli.EXIT_INPUT and "not writable" in err
 
 
-def test_files_are_written_together_or_not_at_all(tmp_path, monkeypatch):
-    from zkimg import _fileio
-
+def test_files_are_written_together_or_not_at_all(tmp_path, capsys, monkeypatch):
     real = os.fdopen
     calls = []
 
@@ -78,15 +76,15 @@ def test_files_are_written_together_or_not_at_all(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         return real(fd, *a, **k)
 
-    monkeypatch.setattr(_fileio.os, "fdopen", failing)
-    with pytest.raises(OSError) as e:
-        _fileio.write_files([(tmp_path / "a.zkimg", b"bundle", False), (tmp_path / "a.png", b"image", False)])
-    assert "a.png" in str(e.value) and ".tmp" not in str(e.value)  # names the file the user asked for
-    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no bundle without its image, no temporary file
-    monkeypatch.setattr(_fileio.os, "fdopen", real)
-    _fileio.write_files([(tmp_path / "a.zkimg", b"bundle", False), (tmp_path / "s", b"salt", True)])
-    assert (tmp_path / "a.zkimg").read_bytes() == b"bundle" and (tmp_path / "s").stat().st_mode & 0o777 == 0o600
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zkimg", "s"]
+    monkeypatch.setattr(os, "fdopen", failing)
+    code, _, err = run(capsys, "keygen", "-o", tmp_path / "camera.pem")  # writes the key, then its public key
+    assert code == cli.EXIT_INPUT and "camera.pub.pem" in err and "No space left" in err
+    assert ".tmp" not in err  # names the file the user asked for
+    assert list(tmp_path.iterdir()) == []  # no key without its public key, no temporary file
+    monkeypatch.setattr(os, "fdopen", real)
+    assert cli.main(["keygen", "-q", "-o", str(tmp_path / "camera.pem")]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["camera.pem", "camera.pub.pem"]
+    assert (tmp_path / "camera.pem").stat().st_mode & 0o777 == 0o600
 
 
 def test_capture_and_keygen_write_nothing_over_an_existing_file(tmp_path, capsys):
