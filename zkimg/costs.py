@@ -82,7 +82,13 @@ class Estimate:
 
     def lines(self) -> List[str]:
         """A human summary, one fact per line."""
-        sizes = ", ".join(f"2^{c.logrows} ({c.rows:,} rows) × {c.jobs}" for c in self.circuits)
+        by_k: Dict[int, List[CircuitCost]] = {}
+        for c in self.circuits:
+            by_k.setdefault(c.logrows, []).append(c)
+        sizes = "; ".join(
+            f"2^{k}: {sum(c.jobs for c in cs):,} job{'s' * (sum(c.jobs for c in cs) != 1)} on {len(cs)} circuit"
+            f"{'s' * (len(cs) != 1)} of " + _span([c.rows for c in cs]) + " rows"
+            for k, cs in sorted(by_k.items(), reverse=True))
         fresh = sum(not c.keyed for c in self.circuits)
         basis = "rates measured on this machine" if self.measured else \
             "reference rates of a 2-core machine (a first prove here measures this machine's)"
@@ -95,6 +101,11 @@ class Estimate:
             f"bundle       ~{_size(self.bundle_bytes)}",
             f"estimate     {basis}",
         ]
+
+
+def _span(values: List[int]) -> str:
+    lo, hi = min(values), max(values)
+    return f"{lo:,}" if lo == hi else f"{lo:,}–{hi:,}"
 
 
 def duration(seconds: float) -> str:
