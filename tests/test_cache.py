@@ -61,6 +61,21 @@ def test_prune_under_the_bound_still_removes_interrupted_builds(cache):
     assert CircuitStore(c, max_bytes=None).prune(10 ** 9) == 0 and fresh.exists()
 
 
+def test_a_build_is_abandoned_only_when_its_process_is_gone(cache):
+    import subprocess
+    import sys
+
+    c, _ = cache
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()  # a process that has exited
+    dead = _entry(c / "circuits" / f".ffff.keys-99-{gone}-abc123", 10, 5)
+    alive = _entry(c / "circuits" / f".gggg-{os.getpid()}-abc123", 10, 3 * 3600)  # long, but still running
+    stale = {e.path.name for e in cache_usage(c).entries if e.stale}
+    assert dead.name in stale and alive.name not in stale
+    CircuitStore(c, max_bytes=None).prune(0)
+    assert not dead.exists() and alive.exists()
+
+
 def test_automatic_bound_spares_entries_in_recent_use(cache):
     c, e = cache
     store = CircuitStore(c, max_bytes=0)
@@ -68,9 +83,12 @@ def test_automatic_bound_spares_entries_in_recent_use(cache):
     assert e["new"].exists() and not e["circuit"].exists()
 
 
-def test_clear_removes_everything(cache):
+def test_clear_removes_everything_of_zkimgs_and_nothing_else(cache):
     c, _ = cache
-    assert CircuitStore(c, max_bytes=None).clear() == 10_500 and cache_usage(c).total_bytes == 0
+    (c / "timings.json").write_text("{}")
+    (c / "holiday.jpg").write_bytes(b"not zkimg's")  # a mistyped --cache must not cost a user their files
+    assert CircuitStore(c, max_bytes=None).clear() == 10_502
+    assert [p.name for p in c.iterdir()] == ["holiday.jpg"]
 
 
 def test_sizes_and_the_environment_bound(monkeypatch):

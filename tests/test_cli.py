@@ -262,13 +262,10 @@ def test_key_errors_name_the_file_and_what_to_do(tmp_path, capsys):
     assert code == cli.EXIT_INPUT and "passphrase" in err and "--passphrase-env" in err
     code, _, err = run(capsys, *capture, tmp_path / "cam.pub.pem")
     assert code == cli.EXIT_INPUT and "public key" in err and "private key" in err
-    code, _, err = run(capsys, "verify", "--bundle", tmp_path / "x.zkimg", "--trust", tmp_path / "cam.pem")
-    assert code == cli.EXIT_INPUT  # the bundle is missing; a key in --trust is read first below
     cam2 = zkimg.Camera.generate()
     cam2.save(tmp_path / "plain.pem")
-    (tmp_path / "b.zkimg").write_bytes(b"{}")
-    code, _, err = run(capsys, "verify", "--bundle", tmp_path / "b.zkimg", "--trust", tmp_path / "plain.pem")
-    assert code == cli.EXIT_INPUT
+    code, _, err = run(capsys, "verify", "--bundle", tmp_path / "missing.zkimg", "--trust", tmp_path / "plain.pem")
+    assert code == cli.EXIT_INPUT and "plain.pem holds a private key" in err and ".pub.pem" in err  # keys first
 
 
 def test_private_key_given_as_trust_is_refused(tmp_path):
@@ -337,7 +334,8 @@ def test_a_workdir_of_another_edit_says_what_to_do(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_the_workers_at_once(tmp_path, session_cache):
+@pytest.mark.parametrize("jobs", [[], ["--jobs", "2"]], ids=["default-pool", "jobs-pool"])
+def test_ctrl_c_stops_the_workers_at_once(tmp_path, session_cache, jobs):
     """Ctrl-C (SIGINT to the process group, as a terminal sends it) while workers are inside
     ezkl's prover: the command ends in seconds, not when the running proofs would finish."""
     import os
@@ -351,7 +349,7 @@ def test_ctrl_c_stops_the_workers_at_once(tmp_path, session_cache):
                      "--border", "0"]) == 0
     exe = Path(sys.executable).parent / "zkimg"
     proc = subprocess.Popen([str(exe), "prove", "--capture", str(tmp_path / "p.capture.json"), "--secrets",
-                             str(tmp_path / "p.secrets.npz"), "--contrast", "1.5", "--jobs", "2", "-o",
+                             str(tmp_path / "p.secrets.npz"), "--contrast", "1.5", *jobs, "-o",
                              str(tmp_path / "b.zkimg")], stderr=subprocess.PIPE, text=True, start_new_session=True,
                             env={**os.environ, "ZKIMG_CACHE": session_cache})
     lines = []
@@ -370,3 +368,10 @@ def test_ctrl_c_stops_the_workers_at_once(tmp_path, session_cache):
     assert code == cli.EXIT_INTERRUPTED and "pass --workdir DIR" in rest, "".join(lines) + rest
     assert waited < 4.0, f"took {waited:.1f} s to stop"
     assert not (tmp_path / "b.zkimg").exists()
+
+
+def test_demo_never_writes_over_the_users_files(tmp_path, capsys):
+    (tmp_path / "camera.pem").write_text("my real key")
+    code, _, err = run(capsys, "demo", "--out", tmp_path)
+    assert code == cli.EXIT_INPUT and "camera.pem exists" in err
+    assert (tmp_path / "camera.pem").read_text() == "my real key" and len(list(tmp_path.iterdir())) == 1

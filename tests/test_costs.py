@@ -30,7 +30,7 @@ def test_estimate_then_prove(capture, tmp_path):
     assert len(before.circuits) == len({c.digest for c in before.circuits})
     after = zkimg.estimate(capture, PIPE, store=store)
     assert after.measured and after.setup_s == 0 and all(c.keyed for c in after.circuits)
-    assert "measured on this machine" in after.lines()[-1]
+    assert "measured on this machine at 2^" in after.lines()[-1] and after.measured_at
     actual = len(att.dumps(compress=True))
     assert abs(after.bundle_bytes - actual) < 0.1 * actual, (after.bundle_bytes, actual)  # proof sizes measured
     t = store.timings()
@@ -50,11 +50,23 @@ def test_estimate_refuses_bad_arguments(capture):
 
 def test_bad_timing_notes_only_lose_the_measurements(tmp_path):
     store = zkimg.CircuitStore(tmp_path)
-    (tmp_path / "timings.json").write_text('{"prove_s_per_row": "fast", "proof_bytes": {"x": -1}, "setup_s_per_row": 1e-4}')
+    (tmp_path / "timings.json").write_text('{"prove_s_per_row": {"15": "fast", "x": 1}, "proof_bytes": {"x": -1}, '
+                                           '"setup_s_per_row": {"14": 1e-4, "99": 1.0}, "prove_workers": true}')
     t = store.timings()
-    assert t.prove_s_per_row is None and t.proof_bytes == {} and t.setup_s_per_row == 1e-4
+    assert t.prove_s_per_row == {} and t.proof_bytes == {} and t.setup_s_per_row == {14: 1e-4}
+    assert t.prove_workers is None
     (tmp_path / "timings.json").write_text("[not json")
     assert store.timings() == type(t)()
+
+
+def test_rates_are_kept_per_size_and_the_nearest_size_stands_in(tmp_path):
+    store = zkimg.CircuitStore(tmp_path)
+    store.record_timings(prove_s_per_row={13: 3e-4}, prove_workers=2)
+    store.record_timings(prove_s_per_row={16: 2e-4}, setup_s_per_row={16: 1e-4})  # merged, not replaced
+    t = store.timings()
+    assert t.prove_s_per_row == {13: 3e-4, 16: 2e-4} and t.prove_workers == 2
+    assert [t.rate(t.prove_s_per_row, k) for k in (12, 14, 15, 17)] == [3e-4, 3e-4, 2e-4, 2e-4]
+    assert t.rate(t.rss_bytes_per_row, 16) is None
 
 
 def test_cli_dry_run_then_prove_and_resume(capture, tmp_path, capsys, monkeypatch):

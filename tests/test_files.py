@@ -98,3 +98,23 @@ def test_capture_and_keygen_write_nothing_over_an_existing_file(tmp_path, capsys
     write_image(tmp_path / "p.png", PHOTO)
     code, _, err = run(capsys, "capture", tmp_path / "p.png", "--key", tmp_path / "k.pem", "-o", tmp_path / "none" / "p")
     assert code == cli.EXIT_INPUT and "does not exist" in err
+
+
+def test_a_failed_rename_rolls_back_the_files_already_in_place(tmp_path, capsys, monkeypatch):
+    (tmp_path / "camera.pem").write_text("old key")
+    (tmp_path / "camera.pub.pem").write_text("old public key")
+    real = os.replace
+    calls = []
+
+    def failing(src, dst):  # the second rename fails (the target turned into a folder, say)
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(21, "Is a directory")
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing)
+    code, _, err = run(capsys, "keygen", "--force", "-o", tmp_path / "camera.pem")
+    assert code == cli.EXIT_INPUT and "cannot write" in err and "camera.pub.pem" in err and ".tmp" not in err
+    assert (tmp_path / "camera.pem").read_text() == "old key"  # restored, not left half-replaced
+    assert (tmp_path / "camera.pub.pem").read_text() == "old public key"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["camera.pem", "camera.pub.pem"]  # no temporary files

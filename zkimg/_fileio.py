@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import BinaryIO, Callable, List, Sequence, Tuple
+from typing import BinaryIO, Callable, List, Optional, Sequence, Tuple
 
 from .errors import InvalidParameter
 
@@ -26,36 +26,68 @@ def check_output(path: "str | Path", what: str, *, force: bool = False) -> Path:
         raise InvalidParameter(what, f"cannot write {p}: it is a folder")
     if p.exists() and not force:
         raise InvalidParameter(what, f"{p} exists; pass --force to overwrite it")
-    if p.exists() and not os.access(p, os.W_OK) and not os.access(folder, os.W_OK):
-        raise InvalidParameter(what, f"cannot overwrite {p}: not writable")
     return p
 
 
 def write_files(files: "Sequence[Tuple[str | Path, bytes, bool]]") -> None:
-    """Write every ``(path, data, private)`` or none: each goes to a temporary file beside its
-    path first, and only when all are written are they renamed into place (a failure while
-    writing leaves no new file and no temporary one). ``private`` files are created owner-only
-    (0600) from the start. An error names the final path, never a temporary one."""
+    """Write every ``(path, data, private)`` or none.
+
+    Each file goes to a temporary file beside its path first; only when all are written are
+    they renamed into place, in order. If a rename fails (or the process is interrupted) the
+    files already renamed are rolled back: a file they replaced is restored, a new one
+    removed. ``private`` files are created owner-only (0600) from the start. An error names
+    the final path, never a temporary one.
+    """
     temps: List[Tuple[Path, Path]] = []
+    placed: List[Tuple[Path, Optional[Path]]] = []  # (path, backup of the file it replaced)
     try:
         for path, data, private in files:
             p = Path(path)
             tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
             try:
-                fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o666)
+                tmp.unlink(missing_ok=True)  # a leftover of a killed run: never reuse its mode
+                fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666)
                 temps.append((tmp, p))
                 with os.fdopen(fd, "wb") as f:
                     f.write(data)
-                if private:
-                    os.chmod(tmp, 0o600)
             except OSError as e:
                 raise OSError(e.errno, f"cannot write {p}: {e.strerror or e}") from e
         for tmp, p in temps:
-            os.replace(tmp, p)
+            backup = _backup(p)
+            try:
+                os.replace(tmp, p)
+            except OSError as e:
+                if backup is not None:
+                    backup.unlink()
+                raise OSError(e.errno, f"cannot write {p}: {e.strerror or e}") from e
+            placed.append((p, backup))
+    except BaseException:
+        for p, backup in reversed(placed):
+            if backup is not None:
+                os.replace(backup, p)
+            else:
+                p.unlink(missing_ok=True)
+        placed = []
+        raise
     finally:
         for tmp, _ in temps:
-            if tmp.exists():
-                tmp.unlink()
+            tmp.unlink(missing_ok=True)
+        for _, backup in placed:
+            if backup is not None:
+                backup.unlink(missing_ok=True)
+
+
+def _backup(path: Path) -> Optional[Path]:
+    """A hard link to the file at ``path`` (for a rollback), or ``None`` if there is none."""
+    if not path.is_file():
+        return None
+    backup = path.with_name(f".{path.name}.{os.getpid()}.bak")
+    backup.unlink(missing_ok=True)
+    try:
+        os.link(path, backup)
+    except OSError:  # a file system without hard links: no rollback for this one
+        return None
+    return backup
 
 
 def write_atomic(path: "str | Path", data: bytes, private: bool = False) -> None:

@@ -46,9 +46,12 @@ def executor_for(executor: Optional[Executor], tasks: int, threshold: int) -> It
 def stop(pool: Executor) -> None:
     """Cancel what has not started and end the worker processes of a local process pool now,
     instead of waiting for their running tasks (a proof can take minutes). Other executors
-    are only asked to cancel pending work."""
+    are only asked to stop without waiting (and to cancel pending work, where they can)."""
     if not isinstance(pool, ProcessPoolExecutor):
-        pool.shutdown(wait=False, cancel_futures=True)
+        try:
+            pool.shutdown(wait=False, cancel_futures=True)
+        except TypeError:  # an executor whose shutdown() predates cancel_futures (Dask's)
+            pool.shutdown(wait=False)
         return
     terminate = getattr(pool, "terminate_workers", None)  # Python ≥ 3.14
     if terminate is not None:

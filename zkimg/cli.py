@@ -245,7 +245,7 @@ def _outputs(a: argparse.Namespace, pipe: Pipeline, capture: SignedCapture) -> "
     if a.hide_output:
         files.append(("--out", Path(f"{out}.output-salts")))
     if len({f.resolve() for _, f in files}) < len(files):
-        raise InvalidParameter("out", "the bundle and the image must be different files")
+        raise InvalidParameter("--image-out", "the bundle and the image must be different files")
     for option, f in files:
         check_output(f, option, force=a.force)
     return files
@@ -267,7 +267,7 @@ def cmd_prove(a: argparse.Namespace) -> int:
         _out(a, f"plan         {' → '.join(t.describe() for t in pipe)}",
              *estimate(signed, pipe, store=_store(a), hide_output=a.hide_output, segments=a.segments,
                        tiles_per_job=a.tiles_per_job, workers=a.jobs, workdir=a.workdir).lines(),
-             "(dry run: nothing was keyed, proved or written)")
+             "(dry run: no key made, nothing proved, no output written; the compiled circuits stay cached)")
         return EXIT_OK
     missing = [o for o, v in (("--secrets", a.secrets), ("--out", a.out)) if not v]
     if missing:
@@ -293,7 +293,7 @@ def cmd_prove(a: argparse.Namespace) -> int:
         att = prove(capture, pipe, store=store, executor=executor, progress=bars, workdir=a.workdir,
                     hide_output=a.hide_output, segments=a.segments, tiles_per_job=a.tiles_per_job)
     except BaseException:
-        if executor is not None and a.jobs:
+        if executor is not None and not a.dask:  # our --jobs pool: end its workers now
             stop(executor)
         raise
     finally:
@@ -354,14 +354,14 @@ def cmd_verify(a: argparse.Namespace) -> int:
     from .verification import verify
 
     image = Path(a.image) if a.image else None
+    policy = TrustedCameras([PublicKey.load(p) for p in a.trust], allow_development_srs=a.allow_dev_srs,
+                            allow_unpinned_srs=a.allow_unpinned_srs)  # the verifier's own files first
     att, reading = _load_attestation(a, image)
     # what viewers show: an orientation tag or colour profile would change what the published file depicts
     published = read_image(image, alpha="keep", orientation="apply", colour="refuse") if image is not None else None
     if image is not None and att.hidden_output:
         raise InvalidParameter("image", "this attestation hides its output: verify it without an image")
     store = _store(a)
-    policy = TrustedCameras([PublicKey.load(p) for p in a.trust], allow_development_srs=a.allow_dev_srs,
-                            allow_unpinned_srs=a.allow_unpinned_srs)
     bars = Bars(a.quiet)
     try:
         with warnings.catch_warnings():
@@ -462,9 +462,9 @@ def cmd_cache(a: argparse.Namespace) -> int:
         print(f"cleared      {store.cache_dir} ({_megabytes(freed)} freed)")
         return EXIT_OK
     if a.action == "prune":
-        bound = parse_size(a.max_size) if a.max_size else default_cache_max()
+        bound = parse_size(a.max_size, "--max-size") if a.max_size else default_cache_max()
         if bound is None:
-            raise InvalidParameter("max-size", "give the bound, e.g. --max-size 20G (or set $ZKIMG_CACHE_MAX)")
+            raise InvalidParameter("--max-size", "give the bound, e.g. --max-size 20G (or set $ZKIMG_CACHE_MAX)")
         freed = store.prune(bound)
         print(f"pruned       {store.cache_dir} to {_megabytes(store.usage().total_bytes)} "
               f"({_megabytes(freed)} freed; bound {_megabytes(bound)})")

@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from .camera import Capture, SignedCapture
 from .errors import InvalidParameter
-from .hazmat.circuits import CircuitStore
+from .hazmat.circuits import CircuitStore, Timings
 from .hazmat.plan import DEFAULT_MAX_OUT, DEFAULT_TILES_PER_JOB, chain_plans
 from .pipeline import Pipeline, as_pipeline
 
@@ -69,6 +69,7 @@ class Estimate:
     bundle_bytes: int
     measured: bool
     reused: int = 0
+    measured_at: Tuple[int, ...] = ()  # the logrows this machine's proving rates were measured at
 
     @property
     def total_s(self) -> float:
@@ -90,8 +91,10 @@ class Estimate:
             f"{'s' * (len(cs) != 1)} of " + _span([c.rows for c in cs]) + " rows"
             for k, cs in sorted(by_k.items(), reverse=True))
         fresh = sum(not c.keyed for c in self.circuits)
-        basis = "rates measured on this machine" if self.measured else \
-            "reference rates of a 2-core machine (a first prove here measures this machine's)"
+        basis = (f"rates measured on this machine at {', '.join(f'2^{k}' for k in self.measured_at)}"
+                 + (" (the nearest size for the others)" if set(by_k) - set(self.measured_at) else "")
+                 if self.measured else
+                 "reference rates of a 2-core machine (a first prove here measures this machine's)")
         return [
             f"tile jobs    {self.jobs:,}" + (f" ({self.reused:,} already proved in the work folder)" if self.reused else ""),
             f"circuits     {len(self.circuits)} distinct: {sizes}",
@@ -129,7 +132,8 @@ def estimate(capture: "Capture | SignedCapture", pipeline: Pipeline, *, store: O
 
     Needs only the public capture record (``capture`` may be a :class:`~zkimg.Capture` or its
     ``signed`` part). ``workers`` defaults to what ``prove`` would start (one per core, at most
-    one per job); ``workdir`` counts proofs already there as done (a resumed run).
+    one per job); ``workdir`` counts proofs already there as done (a resumed run; ``prove``
+    itself refuses a work folder of another edit or capture, which only it can tell).
     """
     signed = capture.signed if isinstance(capture, Capture) else capture
     if not isinstance(signed, SignedCapture):
@@ -140,7 +144,8 @@ def estimate(capture: "Capture | SignedCapture", pipeline: Pipeline, *, store: O
                         tiles_per_job=tiles_per_job)
     uses: Dict[str, int] = {}
     costs: Dict[str, CircuitCost] = {}
-    reused, job_rows, hidden_tiles = 0, 0, 0
+    reused, hidden_tiles = 0, 0
+    job_sizes: Dict[int, int] = {}  # logrows → jobs still to prove
     for i, plan in enumerate(plans):
         done = _proved(Path(workdir) / f"segment-{i}", plan.job_count) if workdir is not None else set()
         reused += len(done)
@@ -153,7 +158,7 @@ def estimate(capture: "Capture | SignedCapture", pipeline: Pipeline, *, store: O
                 costs[circuit.digest] = CircuitCost(circuit.digest, circuit.logrows, circuit.num_rows, 0,
                                                     store.keyed(circuit))
             if job.index not in done:
-                job_rows += 2 ** circuit.logrows
+                job_sizes[circuit.logrows] = job_sizes.get(circuit.logrows, 0) + 1
     circuits = tuple(CircuitCost(c.digest, c.logrows, c.rows, uses[d], c.keyed) for d, c in costs.items())
     jobs = sum(p.job_count for p in plans)
     pending = jobs - reused
@@ -162,25 +167,30 @@ def estimate(capture: "Capture | SignedCapture", pipeline: Pipeline, *, store: O
     elif not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise InvalidParameter("workers", "must be a positive int")
     t = store.timings()
-    measured = t.prove_s_per_row is not None and t.prove_workers is not None
-    setup_rate = t.setup_s_per_row or REFERENCE_SETUP_S_PER_ROW
-    prove_rate, rate_workers = ((t.prove_s_per_row, t.prove_workers) if measured
-                                else (REFERENCE_PROVE_S_PER_ROW, REFERENCE_WORKERS))
-    assert prove_rate is not None and rate_workers is not None
-    rss_rate = t.rss_bytes_per_row or REFERENCE_RSS_BYTES_PER_ROW
-    top = max((2 ** c.logrows for c in circuits), default=0)
+    measured = bool(t.prove_s_per_row) and t.prove_workers is not None
+    scale = (t.prove_workers or REFERENCE_WORKERS) / workers if measured else REFERENCE_WORKERS / workers
+
+    def rate(table: "Dict[int, float]", k: int, reference: float) -> float:
+        found = Timings.rate(table, k)
+        return reference if found is None else found
+
+    top = max((c.logrows for c in circuits), default=0)
     proof_bytes = sum(t.proof_bytes.get(c.digest, REFERENCE_PROOF_BYTES) * c.jobs for c in circuits)
     record = len(gzip.compress(json.dumps(signed.to_json()).encode(), mtime=0))
     return Estimate(
         jobs=jobs,
         circuits=circuits,
         workers=workers,
-        setup_s=sum(setup_rate * 2 ** c.logrows for c in circuits if not c.keyed),
-        prove_s=prove_rate * job_rows * rate_workers / workers,
-        peak_rss_bytes=int(rss_rate * top * min(workers, max(pending, 1)) + (PARENT_RSS_BYTES if workers > 1 else 0)),
+        setup_s=sum(rate(dict(t.setup_s_per_row), c.logrows, REFERENCE_SETUP_S_PER_ROW) * 2 ** c.logrows
+                    for c in circuits if not c.keyed),
+        prove_s=sum(rate(dict(t.prove_s_per_row) if measured else {}, k, REFERENCE_PROVE_S_PER_ROW) * n * 2 ** k
+                    for k, n in job_sizes.items()) * scale,
+        peak_rss_bytes=int(rate(dict(t.rss_bytes_per_row), top, REFERENCE_RSS_BYTES_PER_ROW) * 2 ** top
+                           * min(workers, max(pending, 1)) + (PARENT_RSS_BYTES if workers > 1 else 0)),
         bundle_bytes=record + proof_bytes + 40 * hidden_tiles + 1024,
         measured=measured,
         reused=reused,
+        measured_at=tuple(sorted(t.prove_s_per_row)) if measured else (),
     )
 
 

@@ -23,6 +23,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._fileio import check_output
 from .attest import prove
 from .bundle import Attestation
 from .camera import Camera
@@ -38,6 +39,8 @@ from .verification import verify
 BUNDLED_PHOTO = "astronaut_128.png"  # NASA portrait of Eileen Collins (public domain), via scikit-image
 #: The crop of the bundled photo the demo publishes: the face, (left, top, side) in pixels.
 FACE = (40, 16, 48)
+#: The files the demo writes into its folder.
+FILES = ("camera.pem", "camera.pub.pem", "photo.capture.json", "edit.zkimg", "edit.png", "tampered.png")
 
 
 def load_photo(path: Optional[Path] = None) -> np.ndarray:
@@ -93,7 +96,13 @@ def run(a: argparse.Namespace) -> int:
     proving failed."""
     warnings.simplefilter("ignore", DevelopmentSRSWarning)  # said once, plainly, below
     if a.out is not None:
-        a.out.mkdir(parents=True, exist_ok=True)
+        try:
+            a.out.mkdir(parents=True, exist_ok=True)
+            for name in FILES:  # never over a file of the user's (their camera key, say)
+                check_output(a.out / name, "--out")
+        except (Error, OSError) as e:
+            print(f"zkimg demo: {e}", file=sys.stderr)
+            return 3
         return _run(a, a.out)
     with tempfile.TemporaryDirectory(prefix="zkimg-demo-") as tmp:
         return _run(a, Path(tmp))
@@ -169,7 +178,7 @@ def _run(a: argparse.Namespace, folder: Path) -> int:
     except (ProvingError, CircuitError) as e:
         print(f"zkimg demo failed: {e}", file=sys.stderr)
         return 4
-    except Error as e:
+    except (Error, OSError) as e:
         print(f"zkimg demo failed: {e}", file=sys.stderr)
         return 3
 

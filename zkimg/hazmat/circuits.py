@@ -171,7 +171,7 @@ class SRS:
     def _generate(self, p: Path, logrows: int) -> None:
         log.warning("generating a development SRS for logrows=%d at %s (not trustworthy)", logrows, p)
         p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".srs-")
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".srs-{os.getpid()}-")
         os.close(fd)
         try:
             gen_srs(Path(tmp), logrows)
@@ -252,19 +252,29 @@ class Keys:
 
 @dataclass(frozen=True)
 class Timings:
-    """What proving cost on this machine, as last measured by :func:`~zkimg.hazmat.proving.prove_plan`
-    (``None`` where nothing was measured yet). Rates are per row of ``2^logrows``, the size every
-    cost of a circuit grows with."""
+    """What proving cost on this machine, as last measured by
+    :func:`~zkimg.hazmat.proving.prove_plan`, per ``logrows`` (rates are per row of
+    ``2^logrows``, the size every cost of a circuit grows with; fixed costs per job weigh
+    more on small circuits, so each size keeps its own rates). Empty until measured."""
 
-    setup_s_per_row: Optional[float] = None  # one circuit's key generation, seconds
-    prove_s_per_row: Optional[float] = None  # wall seconds of a plan's proving per row of its jobs
+    setup_s_per_row: Mapping[int, float] = field(default_factory=dict)  # one circuit's key generation
+    prove_s_per_row: Mapping[int, float] = field(default_factory=dict)  # a plan's proving wall time
     prove_workers: Optional[int] = None  # the worker processes that wall time was measured with
-    rss_bytes_per_row: Optional[float] = None  # a proving process's peak resident memory
+    rss_bytes_per_row: Mapping[int, float] = field(default_factory=dict)  # a proving process's peak
     proof_bytes: Mapping[str, int] = field(default_factory=dict)  # by circuit digest
 
+    @staticmethod
+    def rate(table: Mapping[int, float], logrows: int) -> Optional[float]:
+        """The rate measured at ``logrows``, else at the nearest size measured, else ``None``."""
+        if not table:
+            return None
+        return table[min(table, key=lambda k: (abs(k - logrows), -k))]
+
     def to_json(self) -> Dict[str, Any]:
-        return {"setup_s_per_row": self.setup_s_per_row, "prove_s_per_row": self.prove_s_per_row,
-                "prove_workers": self.prove_workers, "rss_bytes_per_row": self.rss_bytes_per_row,
+        return {"setup_s_per_row": {str(k): v for k, v in self.setup_s_per_row.items()},
+                "prove_s_per_row": {str(k): v for k, v in self.prove_s_per_row.items()},
+                "prove_workers": self.prove_workers,
+                "rss_bytes_per_row": {str(k): v for k, v in self.rss_bytes_per_row.items()},
                 "proof_bytes": dict(self.proof_bytes)}
 
     @classmethod
@@ -273,14 +283,19 @@ class Timings:
         if not isinstance(d, dict):
             return cls()
 
-        def rate(name: str) -> Optional[float]:
-            v = d.get(name)
-            return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1e6 else None
+        def rates(name: str) -> Dict[int, float]:
+            table = d.get(name)
+            if not isinstance(table, dict):
+                return {}
+            return {int(k): float(v) for k, v in table.items()
+                    if isinstance(k, str) and k.isdigit() and 0 < int(k) <= 64
+                    and isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1e6}
 
         workers = d.get("prove_workers")
         sizes = d.get("proof_bytes")
-        return cls(rate("setup_s_per_row"), rate("prove_s_per_row"),
-                   workers if isinstance(workers, int) and 0 < workers < 4096 else None, rate("rss_bytes_per_row"),
+        return cls(rates("setup_s_per_row"), rates("prove_s_per_row"),
+                   workers if isinstance(workers, int) and not isinstance(workers, bool) and 0 < workers < 4096
+                   else None, rates("rss_bytes_per_row"),
                    {str(k): v for k, v in sizes.items() if isinstance(v, int) and 0 < v < 1 << 30}
                    if isinstance(sizes, dict) else {})
 
@@ -324,22 +339,23 @@ AUTO_PRUNE_IDLE_S = 3600.0
 _SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(?:i?B)?\s*", re.IGNORECASE)
 
 
-def parse_size(value: "int | str") -> int:
-    """Bytes from an int or a size such as ``"500M"``, ``"20G"``, ``"1.5GiB"`` (powers of 1024)."""
+def parse_size(value: "int | str", what: str = "max_bytes") -> int:
+    """Bytes from an int or a size such as ``"500M"``, ``"20G"``, ``"1.5GiB"`` (powers of 1024);
+    an error names ``what`` (the parameter, option or variable the value came from)."""
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 0:
-            raise InvalidParameter("max_bytes", "must not be negative")
+            raise InvalidParameter(what, "must not be negative")
         return value
     m = _SIZE.fullmatch(value) if isinstance(value, str) else None
     if m is None:
-        raise InvalidParameter("max_bytes", f"expected a size such as 500M or 20G, got {value!r}")
+        raise InvalidParameter(what, f"expected a size such as 500M or 20G, got {value!r}")
     return int(float(m.group(1)) * 1024 ** "_KMGT".index(m.group(2).upper() or "_"))
 
 
 def default_cache_max() -> Optional[int]:
     """``$ZKIMG_CACHE_MAX`` as bytes (e.g. ``20G``), or ``None`` (unbounded) if unset."""
     env = os.environ.get("ZKIMG_CACHE_MAX")
-    return parse_size(env) if env else None
+    return parse_size(env, "$ZKIMG_CACHE_MAX") if env else None
 
 
 @dataclass(frozen=True)
@@ -373,8 +389,12 @@ class CacheUsage:
 
 
 def _tree_bytes(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
+    """Bytes under ``path`` (a file or a folder); what vanishes meanwhile counts nothing."""
+    try:
+        if not path.is_dir():
+            return path.stat().st_size
+    except OSError:
+        return 0
     total = 0
     for root, _, files in os.walk(path):
         for f in files:
@@ -400,29 +420,60 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+#: A build left by a process that still exists, or by one on another machine, is presumed
+#: alive this long (key generation of the largest circuits takes hours).
+BUILD_TIMEOUT_S = 24 * 3600.0
+_BUILD = re.compile(r"\.(?:.+)-([0-9]+)-[^-]+")
+
+
+def _abandoned(name: str, age_s: float) -> bool:
+    """Whether an unfinished build (``.<entry>-<pid>-<random>``, or an SRS ``.srs-<pid>-…``)
+    was abandoned: its process is gone, or it is older than :data:`BUILD_TIMEOUT_S`."""
+    m = _BUILD.fullmatch(name)
+    if m is not None and age_s < BUILD_TIMEOUT_S:
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            return True
+        except (OSError, OverflowError):
+            return False  # alive (another user's) or not ours to ask about
+        return False
+    return age_s > (BUILD_TIMEOUT_S if m is not None else 3600.0)
+
+
 def cache_usage(directory: Path) -> CacheUsage:
-    """What a cache folder holds (see :class:`CacheEntry`); an absent folder holds nothing."""
+    """What a cache folder holds (see :class:`CacheEntry`); an absent folder holds nothing.
+    zkimg's are ``circuits/``, ``srs-development/`` and the timings note; anything else at the
+    top level is listed as ``"other"`` and never deleted (``CircuitStore.clear`` included)."""
     entries: List[CacheEntry] = []
     now = time.time()
-    for sub, kinds in (("circuits", None), ("srs-development", "srs")):
+    for sub in ("circuits", "srs-development"):
         folder = directory / sub
-        if not folder.is_dir():
+        try:
+            children = list(folder.iterdir())
+        except OSError:
             continue
-        for p in folder.iterdir():
+        for p in children:
+            try:
+                mtime = p.stat().st_mtime
+            except OSError:  # removed meanwhile (a finished build, another process's prune)
+                continue
+            if p.name.startswith("."):  # a build in progress, or one an interrupted run left
+                kind, stale = "build", _abandoned(p.name, now - mtime)
+            else:
+                kind, stale = ("srs" if sub == "srs-development" else "keys" if ".keys-" in p.name else "circuit"), False
+            entries.append(CacheEntry(p, kind, _tree_bytes(p), mtime, stale))
+    try:
+        top = list(directory.iterdir())
+    except OSError:
+        top = []
+    for p in top:
+        if p.name not in ("circuits", "srs-development"):
             try:
                 mtime = p.stat().st_mtime
             except OSError:
                 continue
-            if p.name.startswith("."):  # a build in progress, or one an interrupted run left
-                kind, stale = "build", now - mtime > 3600
-            else:
-                kind = kinds or ("keys" if ".keys-" in p.name else "circuit")
-                stale = False
-            entries.append(CacheEntry(p, kind, _tree_bytes(p), mtime, stale))
-    if directory.is_dir():
-        for p in directory.iterdir():
-            if p.name not in ("circuits", "srs-development"):
-                entries.append(CacheEntry(p, "other", _tree_bytes(p), p.stat().st_mtime))
+            entries.append(CacheEntry(p, "timings" if p.name == TIMINGS_FILE else "other", _tree_bytes(p), mtime))
     return CacheUsage(directory, tuple(entries))
 
 
@@ -480,7 +531,7 @@ class CircuitStore:
             self.stats.rebuilt_corrupt += 1
             shutil.rmtree(directory, ignore_errors=True)
         directory.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}-"))
+        tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}-{os.getpid()}-"))
         try:
             files = build(tmp)
             _write_manifest(tmp, files, built_for)
@@ -506,14 +557,18 @@ class CircuitStore:
         ``max_bytes`` (SRS files are kept: :meth:`clear` removes them), skipping entries this
         store has used and entries used less than ``idle_s`` seconds ago (another process may
         be proving with them). Unfinished builds older than an hour (an interrupted run's) go
-        first. Returns the bytes freed; a pruned entry is rebuilt when next needed."""
-        in_use = {c.directory for c in self._memo.values()} | {k.vk_path.parent for k in self._keys.values()}
+        first; a build still running is never touched. Returns the bytes freed; a pruned entry is
+        rebuilt when next needed."""
+        with self._lock:
+            in_use = {c.directory for c in self._memo.values()} | {k.vk_path.parent for k in self._keys.values()}
         usage = self.usage()
         freed, total, now = 0, usage.total_bytes, time.time()
         for entry in sorted(usage.entries, key=lambda e: (not e.stale, e.last_used)):
             if total <= max_bytes and not entry.stale:
                 break
-            if entry.kind in ("srs", "other") or entry.path in in_use or (not entry.stale and now - entry.last_used < idle_s):
+            if entry.kind in ("srs", "timings", "other", "build") and not entry.stale:
+                continue  # SRS files go with clear(); a live build is another process's
+            if entry.path in in_use or (not entry.stale and now - entry.last_used < idle_s):
                 continue
             _remove(entry.path)
             freed, total = freed + entry.bytes, total - entry.bytes
@@ -521,16 +576,22 @@ class CircuitStore:
         return freed
 
     def clear(self) -> int:
-        """Delete everything in the cache, SRS files included; returns the bytes freed. A
-        development SRS is made afresh when next needed, so proofs made with the old one no
-        longer verify here."""
+        """Delete everything zkimg keeps in the cache, SRS files included (files of anyone else
+        in the folder are left alone); returns the bytes freed. A development SRS is made
+        afresh when next needed, so proofs made with the old one no longer verify here."""
         usage = self.usage()
-        for entry in usage.entries:
+        mine = [e for e in usage.entries if e.kind != "other"]
+        for entry in mine:
             _remove(entry.path)
+        for sub in ("circuits", "srs-development"):
+            try:
+                (self.cache_dir / sub).rmdir()  # only if empty
+            except OSError:
+                pass
         self._memo.clear()
         self._by_spec.clear()
         self._keys.clear()
-        return usage.total_bytes
+        return sum(e.bytes for e in mine)
 
     # ----- measurements (what costs.estimate reads)
 
@@ -542,10 +603,14 @@ class CircuitStore:
             return Timings()
 
     def record_timings(self, **measured: Any) -> None:
-        """Merge new measurements (fields of :class:`Timings`) into the cache's note; best effort."""
-        old = self.timings().to_json()
-        sizes = {**old["proof_bytes"], **measured.pop("proof_bytes", {})}
-        note = {**old, **{k: v for k, v in measured.items() if v is not None}, "proof_bytes": sizes}
+        """Merge new measurements (fields of :class:`Timings`; the per-size tables merge by
+        ``logrows``) into the cache's note; best effort."""
+        note = self.timings().to_json()
+        for name, value in measured.items():
+            if isinstance(value, dict):
+                note[name] = {**note[name], **{str(k): v for k, v in value.items()}}
+            elif value is not None:
+                note[name] = value
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             write_atomic(self.cache_dir / TIMINGS_FILE, json.dumps(note, sort_keys=True).encode())
@@ -570,7 +635,9 @@ class CircuitStore:
         spec = job.spec() if isinstance(job, TileJob) else job
         with self._lock:
             if spec in self._by_spec:  # a plan repeats a few specs over many tiles: lower each once
-                return self._by_spec[spec]
+                known = self._by_spec[spec]
+                _touch(known.directory)
+                return known
         lowered = lower_circuit(spec)
         args = run_args(spec)
         digest = hashlib.sha256(b"zkimg-circuit/1\0" + EZKL_VERSION.encode() + b"\0" + canonical_json(args)
@@ -613,6 +680,7 @@ class CircuitStore:
         with self._lock:  # checksummed once per store, not on every use (a prover's check covers both)
             known = self._keys.get((memo_key, True)) or self._keys.get((memo_key, proving))
         if known is not None:
+            _touch(known.vk_path.parent)  # in use: another process's prune leaves it alone
             return known
         pinned = self.vk_pins.get(srs_digest, {}).get(circuit.digest)
         directory = self._entry(self._keys_dir(circuit, srs_digest), memo_key,

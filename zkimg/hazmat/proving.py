@@ -208,14 +208,15 @@ def prove_plan(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes], *, store:
     jobs = plan.jobs
     digests: Dict[int, str] = {}
     specs = list(dict.fromkeys(j.spec for j in jobs))
-    setup_s = setup_rows = 0.0
+    setup_rates: Dict[int, float] = {}  # logrows → seconds per row of a setup measured here
     report(progress, "setup", 0, len(specs))
     for n, spec in enumerate(specs, 1):  # one setup per distinct circuit
         circuit = store.circuit(spec)
+        store.srs.digest(circuit.logrows)  # a development SRS made now is not part of the setup's time
         built, t0 = store.stats.setups, time.perf_counter()
         digests[circuit.logrows] = store.keys(circuit).srs_digest
         if store.stats.setups > built:
-            setup_s, setup_rows = setup_s + time.perf_counter() - t0, setup_rows + 2 ** circuit.logrows
+            setup_rates[circuit.logrows] = (time.perf_counter() - t0) / 2 ** circuit.logrows
         report(progress, "setup", n, len(specs))
     out_salts = {j.index: _output_salt(workdir, j.index) for j in jobs} if plan.hidden_output else {}
     proofs: Dict[int, bytes] = {}
@@ -251,13 +252,15 @@ def prove_plan(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes], *, store:
             done += 1
             log.info("proved tile job %d/%d", done, total)
             report(progress, "prove", done, total)
-    if pending or setup_rows:
-        top = max(rows.values(), default=0)
+    if pending or setup_rates:
+        sizes = [store.circuit(j.spec).logrows for j in pending]
+        main = max(set(sizes), key=lambda k: sizes.count(k) * 2 ** k) if sizes else None  # most of the rows
+        wall = time.perf_counter() - t0
         store.record_timings(
-            setup_s_per_row=setup_s / setup_rows if setup_rows else None,
-            prove_s_per_row=(time.perf_counter() - t0) / sum(rows.values()) if pending and workers else None,
+            setup_s_per_row=setup_rates,
+            prove_s_per_row={main: wall / sum(rows.values())} if main is not None and workers else {},
             prove_workers=workers if pending else None,
-            rss_bytes_per_row=rss / top if rss and top else None,
+            rss_bytes_per_row={max(sizes): rss / 2 ** max(sizes)} if rss and sizes else {},
             proof_bytes={store.circuit(j.spec).digest: len(proofs[j.index]) for j in pending})
     commitments = salts_out = None
     if plan.hidden_output:
