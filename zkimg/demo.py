@@ -172,8 +172,9 @@ def _run(a: argparse.Namespace, folder: Path) -> int:
             return 1
         except VerificationError as e:
             _say("tamper", f"one bit flipped in tampered.png is refused: {type(e).__name__} ({e.check} check): {e}")
-        _say("done", f"in {time.perf_counter() - started:.0f} s. WARNING: this used a development SRS made on this "
-                     "machine, so these proofs are not trustworthy; real use needs a ceremony SRS (--srs)")
+        kept = "" if a.out is not None else " (the files were in a temporary folder: --out DIR keeps them)"
+        _say("done", f"in {time.perf_counter() - started:.0f} s{kept}. WARNING: this used a development SRS made on "
+                     "this machine, so these proofs are not trustworthy; real use needs a ceremony SRS (--srs)")
         return 0
     except (ProvingError, CircuitError) as e:
         print(f"zkimg demo failed: {e}", file=sys.stderr)
