@@ -28,7 +28,9 @@ def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore]
     Dask ``client.get_executor()``; default: a process pool sized to the machine);
     ``progress(stage, done, total)`` reports ``"setup"`` (circuits keyed) and ``"prove"``
     (tile proofs finished, counted over all segments); ``workdir`` keeps finished proofs so
-    that an interrupted run resumes where it stopped.
+    that an interrupted run resumes where it stopped (``"resume"`` then reports, per
+    segment, how many proofs it found there). :func:`zkimg.estimate` says beforehand what
+    a call will cost; every call records what it measured for the next estimate.
     With ``hide_output`` the output is committed tile by tile with fresh salts instead of
     being published; the salts are in ``attestation.output_salts`` (secret, not saved).
     ``segments`` (e.g. ``[1, 1, 1]``) proves groups of consecutive steps separately, with

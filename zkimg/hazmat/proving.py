@@ -189,7 +189,10 @@ def prove_plan(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes], *, store:
     jobs run on ``executor`` (default: a process pool sized to the machine). Finished
     proofs are written to ``workdir`` as they complete (atomically), and a later call with
     the same ``workdir`` reuses them. ``progress`` gets ("setup", circuits ready, distinct
-    circuits) and ("prove", jobs done, jobs) as each finishes.
+    circuits), ("resume", proofs reused, jobs) once if a ``workdir`` is given, and ("prove",
+    jobs done, jobs) as each finishes. What the run cost (setup and proving rates per row of
+    ``2^logrows``, peak memory, proof sizes) is recorded in the store's cache
+    (:meth:`CircuitStore.record_timings`) for :func:`zkimg.estimate`.
     For a hidden-output plan each output tile gets a fresh salt (kept beside its proof).
     """
     store = store if store is not None else CircuitStore()
