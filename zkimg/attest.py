@@ -10,7 +10,7 @@ from .bundle import Attestation, Segment
 from .camera import Capture
 from .errors import InvalidParameter
 from .hazmat.circuits import CircuitStore
-from .hazmat.plan import DEFAULT_MAX_OUT, DEFAULT_TILES_PER_JOB, chain_plans
+from .hazmat.plan import DEFAULT_MAX_OUT, DEFAULT_TILES_PER_JOB, chain_plans, segment_workdir
 from .hazmat.proving import prove_plan
 from .pipeline import Pipeline, as_pipeline
 from .progress import ProgressCallback, shifted
@@ -58,7 +58,7 @@ def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore]
     for i, plan in enumerate(plans):
         res = prove_plan(plan, pixels, salts, store=store, executor=executor,
                          progress=shifted(progress, before, totals),
-                         workdir=work / f"segment-{i}" if work is not None else None)
+                         workdir=segment_workdir(work, i) if work is not None else None)
         before = {"setup": before["setup"] + plan.distinct_circuits, "prove": before["prove"] + len(plan.jobs)}
         digests.update(res.srs_digests)
         done.append(Segment(len(plan.pipeline), res.proofs, res.output_commitments))

@@ -21,7 +21,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from .camera import Capture, SignedCapture
 from .errors import InvalidParameter
 from .hazmat.circuits import CircuitStore, Timings
-from .hazmat.plan import DEFAULT_MAX_OUT, DEFAULT_TILES_PER_JOB, chain_plans
+from .hazmat.plan import DEFAULT_MAX_OUT, DEFAULT_TILES_PER_JOB, chain_plans, segment_workdir
+from .hazmat.proving import finished_jobs
 from .pipeline import Pipeline, as_pipeline
 
 #: Reference rates, measured on a 2-core x86_64 machine with ezkl 23.0.5 (benchmarks/RESULTS.md:
@@ -147,7 +148,7 @@ def estimate(capture: "Capture | SignedCapture", pipeline: Pipeline, *, store: O
     reused, hidden_tiles = 0, 0
     job_sizes: Dict[int, int] = {}  # logrows → jobs still to prove
     for i, plan in enumerate(plans):
-        done = _proved(Path(workdir) / f"segment-{i}", plan.job_count) if workdir is not None else set()
+        done = finished_jobs(segment_workdir(workdir, i), plan.job_count) if workdir is not None else set()
         reused += len(done)
         if plan.hidden_output:
             hidden_tiles += plan.job_count
@@ -192,16 +193,4 @@ def estimate(capture: "Capture | SignedCapture", pipeline: Pipeline, *, store: O
         reused=reused,
         measured_at=tuple(sorted(t.prove_s_per_row)) if measured else (),
     )
-
-
-def _proved(folder: Path, jobs: int) -> "set[int]":
-    """Indices of the jobs whose proofs a work folder already holds (as prove_plan reuses them)."""
-    if not folder.is_dir():
-        return set()
-    found = set()
-    for f in folder.glob("job-*.proof"):
-        stem = f.name[len("job-"):-len(".proof")]
-        if stem.isdigit() and int(stem) < jobs and f.stat().st_size > 0:
-            found.add(int(stem))
-    return found
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Iterator, List, Optional, Sequence, Tuple, cast
 
 import numpy as np
@@ -266,6 +267,11 @@ def split_pipeline(pipeline: Pipeline, segments: Optional[Sequence[int]]) -> Lis
         out.append(Pipeline(pipeline.steps[i:i + n]))
         i += n
     return out
+
+
+def segment_workdir(workdir: "Path | str", index: int) -> Path:
+    """The work folder of plan ``index`` of a chain, inside a run's ``workdir``."""
+    return Path(workdir) / f"segment-{index}"
 
 
 def chain_plans(pipeline: Pipeline, layout: TileLayout, *, hidden_output: bool, max_out: int,

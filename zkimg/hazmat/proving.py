@@ -12,7 +12,7 @@ import time
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -168,6 +168,24 @@ class PlanProofs:
     output_salts: Optional[Tuple[bytes, ...]]
 
 
+def proof_file(workdir: Path, index: int) -> Path:
+    """Where a work folder keeps the finished proof of job ``index``."""
+    return workdir / f"job-{index:06d}.proof"
+
+
+def finished_jobs(workdir: Path, jobs: int) -> Set[int]:
+    """Indices (below ``jobs``) of the jobs whose proofs ``workdir`` holds: what a rerun with it
+    reuses (whether they belong to this plan is checked by :func:`prove_plan`, not here)."""
+    return {i for i in range(jobs) if _nonempty(proof_file(workdir, i))} if workdir.is_dir() else set()
+
+
+def _nonempty(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
+
+
 def _output_salt(workdir: Optional[Path], index: int) -> bytes:
     """A fresh salt for a hidden output tile, kept (owner-only) in ``workdir`` for resumption."""
     if workdir is None:
@@ -222,14 +240,10 @@ def prove_plan(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes], *, store:
             setup_rates[circuit.logrows] = (time.perf_counter() - t0) / 2 ** circuit.logrows
         report(progress, "setup", n, len(specs))
     out_salts = {j.index: _output_salt(workdir, j.index) for j in jobs} if plan.hidden_output else {}
-    proofs: Dict[int, bytes] = {}
-    pending = []
-    for job in jobs:
-        f = workdir / f"job-{job.index:06d}.proof" if workdir is not None else None
-        if f is not None and f.exists() and f.stat().st_size > 0:
-            proofs[job.index] = f.read_bytes()
-        else:
-            pending.append(job)
+    done_before = finished_jobs(workdir, len(jobs)) if workdir is not None else set()
+    proofs = {job.index: proof_file(workdir, job.index).read_bytes() for job in jobs
+              if workdir is not None and job.index in done_before}
+    pending = [job for job in jobs if job.index not in proofs]
     total, done = len(jobs), len(proofs)
     if workdir is not None:
         report(progress, "resume", done, total)
@@ -251,7 +265,7 @@ def prove_plan(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes], *, store:
             proofs[job.index] = proof
             rss = max(rss, job_rss or _peak_rss())
             if workdir is not None:
-                write_atomic(workdir / f"job-{job.index:06d}.proof", proof)
+                write_atomic(proof_file(workdir, job.index), proof)
             done += 1
             log.info("proved tile job %d/%d", done, total)
             report(progress, "prove", done, total)
