@@ -42,7 +42,7 @@ def pytest_configure(config):
 
 #: Fixtures that make real proofs (keys and a proof or a bundle), or the circuit store that
 #: compiles and keys circuits; a test using one is slow.
-SLOW_FIXTURES = {"store", "attested", "small", "chain", "session", "bundle", "genuine", "made", "proved"}
+SLOW_FIXTURES = {"store", "attested", "small", "chain", "session", "bundle", "genuine", "made", "proved", "redacted"}
 #: Modules whose tests all compile circuits or prove.
 SLOW_MODULES = {"test_costs", "test_attest", "test_proofs", "test_faults", "test_dask", "test_notebooks", "test_exactness"}
 

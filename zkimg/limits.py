@@ -25,6 +25,7 @@ from .errors import InvalidParameter
 MAX_SIDE = 1 << 16  #: largest image side (px) accepted anywhere
 MAX_CHANNELS = 4  #: channels of an image (grey, grey+alpha, RGB, RGBA)
 MAX_PIPELINE_STEPS = 64  #: transforms in one pipeline
+MAX_BOXES = 16  #: rectangles one region edit names
 MAX_CELLS = 1 << 20  #: committed cells of one tile layout
 MAX_JOB_ELEMENTS = 1 << 22  #: input values of one tile job
 MAX_TILE = 4096  #: side (px) of a capture tile

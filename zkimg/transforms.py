@@ -21,8 +21,20 @@ import numpy as np
 
 from ._validate import as_int, as_real, check_image, check_shape, short
 from .errors import InvalidImage, InvalidParameter, InvalidPipelineFile
-from .hazmat.primitives import Lookup, Primitive, Shape, Take, Transpose, WeightedSum, run_all
-from .limits import MAX_CHANNELS, MAX_SIDE
+from .hazmat.primitives import (
+    BlockMean,
+    Fill,
+    Lookup,
+    Primitive,
+    Select,
+    Shape,
+    Stencil,
+    Take,
+    Transpose,
+    WeightedSum,
+    run_all,
+)
+from .limits import MAX_BOXES, MAX_CHANNELS, MAX_SIDE
 
 #: Fixed-point denominator for real-valued parameters and interpolation weights.
 Q8 = 256
@@ -84,7 +96,7 @@ class Transform(abc.ABC):
     @classmethod
     @abc.abstractmethod
     def examples(cls) -> Tuple["Transform", ...]:
-        """Instances the generated tests run (each valid on an RGB image of at least 9×9)."""
+        """Instances the generated tests run (each valid on an RGB image of at least 7 rows × 8 columns)."""
 
     @classmethod
     def benchmark_examples(cls, size: int) -> Tuple["Transform", ...]:
@@ -405,6 +417,48 @@ class Resize(Transform):
         return self._axis(1, w, self.width) + self._axis(0, h, self.height)
 
 
+# --------------------------------------------------------------------------- regions
+
+#: A rectangle ``(left, top, width, height)`` in pixels of the step's input image.
+Box = Tuple[int, int, int, int]
+
+
+def as_boxes(value: Any, parameter: str = "boxes") -> Tuple[Box, ...]:
+    """``value`` as 1..MAX_BOXES boxes ``(left, top, width, height)``; InvalidParameter."""
+    if not isinstance(value, (tuple, list)) or not 1 <= len(value) <= MAX_BOXES:
+        raise InvalidParameter(parameter, f"expected 1 to {MAX_BOXES} boxes [left, top, width, height], "
+                                          f"got {short(value)}")
+    boxes = []
+    for b in value:
+        if not isinstance(b, (tuple, list)) or len(b) != 4:
+            raise InvalidParameter(parameter, f"a box is [left, top, width, height], got {short(b)}")
+        boxes.append((as_int(b[0], parameter, 0, MAX_SIDE), as_int(b[1], parameter, 0, MAX_SIDE),
+                      as_int(b[2], parameter, 1, MAX_SIDE), as_int(b[3], parameter, 1, MAX_SIDE)))
+    return tuple(boxes)
+
+
+def in_boxes(boxes: Tuple[Box, ...], shape: Shape, inner: Tuple[Primitive, ...], parameter: str = "boxes"
+             ) -> Tuple[Primitive, ...]:
+    """``inner`` inside ``boxes`` (each inside the image), the image unchanged elsewhere."""
+    h, w = shape[0], shape[1]
+    for left, top, bw, bh in boxes:
+        if left + bw > w or top + bh > h:
+            raise InvalidParameter(parameter, f"box {[left, top, bw, bh]} exceeds the {w}×{h} image")
+    return (Select(tuple((top, top + bh, left, left + bw) for left, top, bw, bh in boxes), inner),)
+
+
+def _boxes_from_cli(text: str) -> List[List[int]]:
+    return [_ints(b, 4) for b in text.split("+")]
+
+
+def _boxes_to_cli(boxes: Tuple[Box, ...]) -> str:
+    return "+".join(",".join(str(v) for v in b) for b in boxes)
+
+
+def _boxes_json(boxes: Optional[Tuple[Box, ...]]) -> List[List[int]]:
+    return [list(b) for b in boxes or ()]
+
+
 # --------------------------------------------------------------------------- filters
 
 
@@ -423,40 +477,68 @@ def _taps(axis: int, n: int, kernel: Tuple[int, ...], divisor: int, in_max: int 
     return WeightedSum(axis, index, weight, divisor, divisor // 2, in_max)
 
 
+class _Blur(Transform):
+    """What the blurs share: ``size`` taps per axis and an optional ``region`` (boxes) that
+    restricts the blur to those rectangles (values inside are blurred from the whole image,
+    neighbours outside the box included; everything outside is unchanged)."""
+
+    size: int
+    region: Optional[Tuple[Box, ...]]
+
+    def _check_region(self) -> None:
+        if self.region is not None:
+            object.__setattr__(self, "region", as_boxes(self.region, "region"))
+
+    def _with_region(self, params: Dict[str, Any]) -> Dict[str, Any]:
+        return params if self.region is None else {**params, "region": _boxes_json(self.region)}
+
+    def _region_cli(self) -> str:
+        return "" if self.region is None else "@" + _boxes_to_cli(self.region)
+
+    def _in_region(self, shape: Shape, prims: Tuple[Primitive, ...]) -> Tuple[Primitive, ...]:
+        return prims if self.region is None else in_boxes(self.region, shape, prims, "region")
+
+    @property
+    def taps(self) -> int:  # type: ignore[override]
+        return self.size + len(self.region or ())  # the boxes: planning work, not reach
+
+    def span(self, run: int, n_in: int, n_out: int) -> int:
+        return min(n_in, run + self.size - 1)
+
+    def output_shape(self, shape: Shape) -> Shape:
+        return check_shape(shape)
+
+
 @dataclass(frozen=True)
-class BoxBlur(Transform):
+class BoxBlur(_Blur):
     """Mean over a ``size × size`` window (odd, 3..15), borders replicated (edge pixels
-    repeat). ``out = (sum of the size² window values + size²//2) // size²`` (round half up)."""
+    repeat). ``out = (sum of the size² window values + size²//2) // size²`` (round half up).
+    ``region``: only inside these boxes (see :class:`GaussianBlur`)."""
 
     size: int = 3
+    region: Optional[Tuple[Box, ...]] = None
     op: ClassVar[str] = "box_blur"
     c2pa_action: ClassVar[str] = "c2pa.filtered"
 
     def cli_args(self) -> Tuple[str, str]:
-        return "--blur", f"box:{self.size}"
+        return "--blur", f"box:{self.size}" + self._region_cli()
 
     @classmethod
     def examples(cls) -> Tuple[Transform, ...]:
-        return (cls(3), cls(5))
+        return (cls(3), cls(5), cls(3, region=((2, 1, 5, 4),)))
 
     def __post_init__(self) -> None:
         _odd_size(self.size)
+        self._check_region()
 
     def params(self) -> Dict[str, Any]:
-        return {"size": self.size}
-
-    @property
-    def taps(self) -> int:  # type: ignore[override]
-        return self.size
-
-    def output_shape(self, shape: Shape) -> Shape:
-        return check_shape(shape)
+        return self._with_region({"size": self.size})
 
     def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
         h, w, _ = shape
         k = self.size
         ones = (1,) * k
-        return (_taps(1, w, ones, 1), _taps(0, h, ones, k * k, in_max=255 * k))
+        return self._in_region(shape, (_taps(1, w, ones, 1), _taps(0, h, ones, k * k, in_max=255 * k)))
 
 
 def gaussian_kernel(size: int, sigma: float) -> Tuple[int, ...]:
@@ -476,39 +558,48 @@ def default_sigma(size: int) -> float:
 
 
 @dataclass(frozen=True)
-class GaussianBlur(Transform):
+class GaussianBlur(_Blur):
     """Separable Gaussian blur, odd ``size`` in 3..15, ``sigma`` > 0 (default: OpenCV's rule).
 
     The 1-D kernel is :func:`gaussian_kernel` (integers summing to 256, recorded in the
     JSON). Rows are filtered first, then columns; each pass computes
     ``(Σ w_t·x[clamp(j+t−r)] + 128) // 256`` with borders replicated, stored as uint8.
+
+    ``region`` (boxes ``(left, top, width, height)``): blur only inside them. A value inside
+    a box is exactly the whole-image blur's value there (its neighbours outside the box
+    count); every value outside the boxes is unchanged.
     """
 
     size: int = 3
     sigma: float | None = None
+    region: Optional[Tuple[Box, ...]] = None
     kernel: Tuple[int, ...] = field(init=False, repr=False, compare=False)
     op: ClassVar[str] = "gaussian_blur"
     c2pa_action: ClassVar[str] = "c2pa.filtered"
     cli_flag: ClassVar[Optional[str]] = "--blur"
-    cli_metavar: ClassVar[str] = "KIND[:SIZE]"
-    cli_help: ClassVar[str] = "gaussian[:SIZE[:SIGMA]] or box[:SIZE] (SIZE odd, default 3)"
+    cli_metavar: ClassVar[str] = "KIND[:SIZE][@BOXES]"
+    cli_help: ClassVar[str] = ("gaussian[:SIZE[:SIGMA]] or box[:SIZE] (SIZE odd, default 3); "
+                               "@L,T,W,H[+L,T,W,H…]: only inside those boxes")
 
     @classmethod
     def from_cli(cls, value: str) -> Transform:
+        value, at, boxes = value.partition("@")
+        region = _boxes_from_cli(boxes) if at else None
         kind, _, rest = value.partition(":")
         args = rest.split(":") if rest else []
         if kind == "gaussian" and len(args) <= 2:
-            return cls(int(args[0]) if args else 3, float(args[1]) if len(args) > 1 else None)
+            return cls(int(args[0]) if args else 3, float(args[1]) if len(args) > 1 else None, region)  # type: ignore[arg-type]
         if kind == "box" and len(args) <= 1:
-            return BoxBlur(int(args[0]) if args else 3)
-        raise ValueError("expected gaussian[:SIZE[:SIGMA]] or box[:SIZE]")
+            return BoxBlur(int(args[0]) if args else 3, region)  # type: ignore[arg-type]
+        raise ValueError("expected gaussian[:SIZE[:SIGMA]] or box[:SIZE], then @L,T,W,H[+…] for a region")
 
     def cli_args(self) -> Tuple[str, str]:
-        return "--blur", f"gaussian:{self.size}" + ("" if self.sigma is None else f":{_num(self.sigma)}")
+        return "--blur", (f"gaussian:{self.size}" + ("" if self.sigma is None else f":{_num(self.sigma)}")
+                          + self._region_cli())
 
     @classmethod
     def examples(cls) -> Tuple[Transform, ...]:
-        return (cls(3), cls(5, 1.2))
+        return (cls(3), cls(5, 1.2), cls(5, region=((2, 1, 5, 4), (0, 5, 3, 2))))
 
     def __post_init__(self) -> None:
         size = _odd_size(self.size)
@@ -517,16 +608,10 @@ class GaussianBlur(Transform):
             raise InvalidParameter("sigma", "must be > 0")
         object.__setattr__(self, "sigma", sigma)
         object.__setattr__(self, "kernel", gaussian_kernel(size, sigma))
+        self._check_region()
 
     def params(self) -> Dict[str, Any]:
-        return {"size": self.size, "sigma": self.sigma, "kernel": list(self.kernel)}
-
-    @property
-    def taps(self) -> int:  # type: ignore[override]
-        return self.size
-
-    def output_shape(self, shape: Shape) -> Shape:
-        return check_shape(shape)
+        return self._with_region({"size": self.size, "sigma": self.sigma, "kernel": list(self.kernel)})
 
     @classmethod
     def _from_params(cls, params: Mapping[str, Any]) -> "Transform":
@@ -536,7 +621,7 @@ class GaussianBlur(Transform):
 
     def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
         h, w, _ = shape
-        return (_taps(1, w, self.kernel, Q8), _taps(0, h, self.kernel, Q8))
+        return self._in_region(shape, (_taps(1, w, self.kernel, Q8), _taps(0, h, self.kernel, Q8)))
 
 
 # --------------------------------------------------------------------------- colour
@@ -688,3 +773,261 @@ class WhiteBalance(Transform):
         if shape[2] != len(self.gains):
             raise InvalidParameter("gains", f"{len(self.gains)} gains for an image with {shape[2]} channels")
         return (Lookup(tuple(_scale_table(g) for g in self.gains_q8)),)
+
+
+# --------------------------------------------------------------------------- sharpen and colour spaces
+
+
+#: The 3×3 binomial blur ``[1, 2, 1]ᵀ·[1, 2, 1]`` (sums to 16) an unsharp mask subtracts.
+_BINOMIAL = ((1, 2, 1), (2, 4, 2), (1, 2, 1))
+
+
+@dataclass(frozen=True)
+class Sharpen(Transform):
+    """Sharpen with a 3×3 kernel, borders replicated: ``out = clamp(x + amount·H(x), 0, 255)``.
+
+    ``a8 = round(256·amount)``, amount in [0, 8]; ``N, S, W, E`` are the four neighbours and
+    ``B`` the 3×3 binomial sum ``Σ b_ij·x_ij`` (weights 1 2 1 / 2 4 2 / 1 2 1).
+
+    * ``kernel="laplacian"`` (H = 4x − N − S − W − E)::
+
+        out = clamp(floor(((256 + 4·a8)·x − a8·(N + S + W + E) + 128) / 256), 0, 255)
+
+    * ``kernel="unsharp"`` (H = x − B/16, an unsharp mask)::
+
+        out = clamp(floor(((4096 + 16·a8)·x − a8·B + 2048) / 4096), 0, 255)
+
+    Floor is toward −∞ (the sum may be negative); the clamp is applied after rounding.
+    """
+
+    amount: float = 1.0
+    kernel: str = "laplacian"
+    op: ClassVar[str] = "sharpen"
+    c2pa_action: ClassVar[str] = "c2pa.filtered"
+    cli_flag: ClassVar[Optional[str]] = "--sharpen"
+    cli_metavar: ClassVar[str] = "AMOUNT[:KERNEL]"
+    cli_help: ClassVar[str] = "sharpen by AMOUNT (0..8); KERNEL laplacian (default) or unsharp"
+    taps: ClassVar[int] = 3
+
+    @classmethod
+    def from_cli(cls, value: str) -> "Sharpen":
+        amount, _, kernel = value.partition(":")
+        return cls(float(amount), kernel or "laplacian")
+
+    def cli_args(self) -> Tuple[str, str]:
+        return "--sharpen", f"{_num(self.amount)}:{self.kernel}"
+
+    @classmethod
+    def examples(cls) -> Tuple[Transform, ...]:
+        return (cls(), cls(0.7, "unsharp"), cls(3.0))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "amount", as_real(self.amount, "amount", 0.0, 8.0))
+        if self.kernel not in ("laplacian", "unsharp"):
+            raise InvalidParameter("kernel", f"must be 'laplacian' or 'unsharp', got {short(self.kernel)}")
+
+    @property
+    def amount_q8(self) -> int:
+        return quantize_q8(self.amount)
+
+    def params(self) -> Dict[str, Any]:
+        return {"amount": self.amount, "amount_q8": self.amount_q8, "kernel": self.kernel}
+
+    @classmethod
+    def _from_params(cls, params: Mapping[str, Any]) -> "Transform":
+        p = dict(params)
+        p.pop("amount_q8", None)  # derived; checked against the recomputed one by transform_from_json
+        return cls(**p)
+
+    def weights(self) -> Tuple[Tuple[int, ...], ...]:
+        """The 3×3 integer kernel (rows top to bottom) over :meth:`divisor`."""
+        a = self.amount_q8
+        if self.kernel == "laplacian":
+            return ((0, -a, 0), (-a, 256 + 4 * a, -a), (0, -a, 0))
+        return tuple(tuple(4096 * (i == j == 1) + 16 * a * (i == j == 1) - a * _BINOMIAL[i][j] for j in range(3))
+                     for i in range(3))
+
+    def divisor(self) -> int:
+        return 256 if self.kernel == "laplacian" else 4096
+
+    def output_shape(self, shape: Shape) -> Shape:
+        return check_shape(shape)
+
+    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
+        h, w, _ = shape
+        taps = [(dy, dx, k) for dy, row in enumerate(self.weights()) for dx, k in enumerate(row) if k]
+        rows = tuple(tuple(_clamped(i + dy - 1, h) for i in range(h)) for dy, _, _ in taps)
+        cols = tuple(tuple(_clamped(j + dx - 1, w) for j in range(w)) for _, dx, _ in taps)
+        d = self.divisor()
+        return (Stencil(rows, cols, tuple(k for _, _, k in taps), d, d // 2),)
+
+
+#: JPEG (JFIF) / BT.601 full-range coefficients in 1/1024: rows are output channels, columns
+#: the input channels; then the bias, in 1/1024 too.
+_TO_YCBCR = ((306, 601, 117, 0), (-173, -339, 512, 128 * 1024), (512, -429, -83, 128 * 1024))
+_TO_RGB = ((1024, 0, 1436, -1436 * 128), (1024, -352, -731, (352 + 731) * 128), (1024, 1815, 0, -1815 * 128))
+
+
+@dataclass(frozen=True)
+class ColorConvert(Transform):
+    """RGB ↔ YCbCr, JPEG (JFIF) / BT.601 full range, in 1/1024 fixed point, round half up, clamped.
+
+    ``to="ycbcr"`` (from RGB)::
+
+        Y  = clamp(( 306·R + 601·G + 117·B          + 512) // 1024)
+        Cb = clamp((−173·R − 339·G + 512·B + 128·1024 + 512) // 1024)
+        Cr = clamp(( 512·R − 429·G −  83·B + 128·1024 + 512) // 1024)
+
+    ``to="rgb"`` (from YCbCr)::
+
+        R = clamp((1024·Y              + 1436·(Cr − 128) + 512) // 1024)
+        G = clamp((1024·Y − 352·(Cb − 128) − 731·(Cr − 128) + 512) // 1024)
+        B = clamp((1024·Y + 1815·(Cb − 128)              + 512) // 1024)
+
+    ``clamp`` is to [0, 255], ``//`` floors. The coefficients are JFIF's (0.299, 0.587, 0.114;
+    1.402, 0.344136, 0.714136, 1.772) rounded to 1/1024; every output is within 1 of the real
+    formula rounded. Needs 3 channels.
+    """
+
+    to: str = "ycbcr"
+    op: ClassVar[str] = "color_convert"
+    c2pa_action: ClassVar[str] = "c2pa.color_adjustments"
+    cli_flag: ClassVar[Optional[str]] = "--color-convert"
+    cli_metavar: ClassVar[str] = "SPACE"
+    cli_help: ClassVar[str] = "ycbcr (from RGB) or rgb (from YCbCr), JPEG/BT.601 full range"
+    cli_fields: ClassVar[Tuple[str, ...]] = ("to",)
+
+    @classmethod
+    def examples(cls) -> Tuple[Transform, ...]:
+        return (cls(), cls("rgb"))
+
+    def __post_init__(self) -> None:
+        if self.to not in ("ycbcr", "rgb"):
+            raise InvalidParameter("to", f"must be 'ycbcr' or 'rgb', got {short(self.to)}")
+
+    def params(self) -> Dict[str, Any]:
+        return {"to": self.to}
+
+    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
+        if shape[2] != 3:
+            raise InvalidImage(f"ColorConvert needs 3 channels, got {shape[2]}")
+        m = _TO_YCBCR if self.to == "ycbcr" else _TO_RGB
+        weight = tuple(tuple(m[out][k] for out in range(3)) for k in range(3))  # tap k = input channel k
+        bias = tuple(m[out][3] for out in range(3))
+        return (WeightedSum(2, ((0, 0, 0), (1, 1, 1), (2, 2, 2)), weight, 1024, 512, clamp=True, bias=bias),)
+
+
+# --------------------------------------------------------------------------- region edits
+
+
+class _RegionEdit(Transform):
+    """An edit of ``boxes`` only; every value outside them passes through unchanged."""
+
+    boxes: Tuple[Box, ...]
+    c2pa_action: ClassVar[str] = "c2pa.redacted"
+
+    @property
+    def taps(self) -> int:  # type: ignore[override]
+        return 1 + len(self.boxes)  # the boxes: planning work, not reach
+
+    def span(self, run: int, n_in: int, n_out: int) -> int:
+        return min(n_in, run)
+
+    def output_shape(self, shape: Shape) -> Shape:
+        return check_shape(shape)
+
+
+@dataclass(frozen=True)
+class Redact(_RegionEdit):
+    """Replace every pixel in ``boxes`` (``(left, top, width, height)`` each) by ``fill``.
+
+    ``fill``: one value for every channel or one per channel, each in [0, 255] (default
+    black). Nothing of the original inside a box reaches the output: there the circuit's
+    output is the constant ``fill``.
+    """
+
+    boxes: Tuple[Box, ...]
+    fill: Tuple[int, ...] = (0,)
+    op: ClassVar[str] = "redact"
+    cli_flag: ClassVar[Optional[str]] = "--redact"
+    cli_metavar: ClassVar[str] = "BOXES[:FILL]"
+    cli_help: ClassVar[str] = "fill boxes L,T,W,H[+L,T,W,H…] with FILL (V or R,G,B; default 0)"
+
+    @classmethod
+    def from_cli(cls, value: str) -> "Redact":
+        boxes, _, fill = value.partition(":")
+        return cls(_boxes_from_cli(boxes), tuple(int(v) for v in fill.split(",")) if fill else (0,))  # type: ignore[arg-type]
+
+    def cli_args(self) -> Tuple[str, str]:
+        return "--redact", _boxes_to_cli(self.boxes) + ":" + ",".join(map(str, self.fill))
+
+    @classmethod
+    def examples(cls) -> Tuple[Transform, ...]:
+        return (cls(((2, 1, 5, 4),)), cls(((0, 0, 3, 3), (4, 4, 4, 3)), (255, 128, 0)))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "boxes", as_boxes(self.boxes))
+        if not isinstance(self.fill, (tuple, list)) or not 1 <= len(self.fill) <= MAX_CHANNELS:
+            raise InvalidParameter("fill", f"expected 1 to {MAX_CHANNELS} values, got {short(self.fill)}")
+        object.__setattr__(self, "fill", tuple(as_int(v, "fill", 0, 255) for v in self.fill))
+
+    def params(self) -> Dict[str, Any]:
+        return {"boxes": _boxes_json(self.boxes), "fill": list(self.fill)}
+
+    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
+        if len(self.fill) not in (1, shape[2]):
+            raise InvalidParameter("fill", f"{len(self.fill)} values for an image with {shape[2]} channels")
+        values = self.fill * shape[2] if len(self.fill) == 1 else self.fill
+        return in_boxes(self.boxes, shape, (Fill(values),))
+
+
+@dataclass(frozen=True)
+class Pixelate(_RegionEdit):
+    """Replace ``boxes`` by block means: the image is cut into ``block × block`` cells from its
+    top-left corner (cells at the right and bottom edges may be smaller), and each pixel in a
+    box becomes its cell's mean, ``(Σ cell + D // 2) // D`` per channel with ``D`` the cell's
+    pixel count (round half up). A cell that a box cuts still averages the whole cell.
+    ``block`` in 2..64.
+    """
+
+    boxes: Tuple[Box, ...]
+    block: int = 8
+    op: ClassVar[str] = "pixelate"
+    cli_flag: ClassVar[Optional[str]] = "--pixelate"
+    cli_metavar: ClassVar[str] = "BOXES[:N]"
+    cli_help: ClassVar[str] = "N×N block means (default 8) in boxes L,T,W,H[+L,T,W,H…]"
+
+    @classmethod
+    def from_cli(cls, value: str) -> "Pixelate":
+        boxes, _, block = value.partition(":")
+        return cls(_boxes_from_cli(boxes), int(block) if block else 8)  # type: ignore[arg-type]
+
+    def cli_args(self) -> Tuple[str, str]:
+        return "--pixelate", f"{_boxes_to_cli(self.boxes)}:{self.block}"
+
+    @classmethod
+    def examples(cls) -> Tuple[Transform, ...]:
+        return (cls(((2, 1, 5, 4),), 3), cls(((1, 2, 7, 5),), 4))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "boxes", as_boxes(self.boxes))
+        as_int(self.block, "block", 2, 64)
+
+    def params(self) -> Dict[str, Any]:
+        return {"boxes": _boxes_json(self.boxes), "block": self.block}
+
+    @property
+    def taps(self) -> int:  # type: ignore[override]
+        return self.block + len(self.boxes)
+
+    def span(self, run: int, n_in: int, n_out: int) -> int:
+        return min(n_in, run + 2 * (self.block - 1))  # whole cells at both ends
+
+    def primitives(self, shape: Shape) -> Tuple[Primitive, ...]:
+        h, w, _ = shape
+        n = self.block
+
+        def cells(side: int) -> Tuple[Tuple[int, ...], ...]:
+            return tuple(tuple(range(a, min(a + n, side))) for a in range(0, side, n))
+        mean = BlockMean(cells(h), cells(w), tuple(i // n for i in range(h)), tuple(j // n for j in range(w)))
+        return in_boxes(self.boxes, shape, (mean,))

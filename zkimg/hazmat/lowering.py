@@ -85,7 +85,7 @@ import functools
 import hashlib
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 import onnx
@@ -97,7 +97,19 @@ from ..errors import InvalidBundle, InvalidParameter, InvalidPipelineFile
 from ..limits import MAX_JOB_ELEMENTS
 from ..pipeline import Pipeline, as_pipeline
 from .commitments import DEFAULT_SCHEME, SALT_BYTES, CommitmentScheme, scheme_named
-from .primitives import Lookup, Primitive, Shape, Take, Transpose, WeightedSum
+from .primitives import (
+    BlockMean,
+    Fill,
+    Lookup,
+    Primitive,
+    Select,
+    Shape,
+    Stencil,
+    Take,
+    Transpose,
+    WeightedSum,
+    out_shape_all,
+)
 
 ONNX_OPSET = 17
 ONNX_IR_VERSION = 8  # onnxruntime here rejects IR 14
@@ -327,19 +339,41 @@ class GraphBuilder:
         return self.op("Gather", [self.const(table), idx], axis=0)  # float32 out
 
 
-def reduce_weighted_sum(p: WeightedSum) -> WeightedSum:
-    """The same primitive with weights, divisor and offset divided by their common factor.
+Rounded = Union[WeightedSum, Stencil]
 
-    Exact: for ``g`` dividing every weight and the divisor,
+
+def _weights(p: Rounded) -> List[int]:
+    return list(p.weight) if isinstance(p, Stencil) else [w for row in p.weight for w in row]
+
+
+def _scaled(p: Rounded, k: int) -> Rounded:
+    """``p`` with weights, bias, divisor and offset multiplied by ``k`` (the same rounding)."""
+    if isinstance(p, Stencil):
+        return dataclasses.replace(p, weight=tuple(w * k for w in p.weight), divisor=p.divisor * k, offset=p.offset * k)
+    return dataclasses.replace(p, weight=tuple(tuple(w * k for w in row) for row in p.weight),
+                               bias=tuple(b * k for b in p.bias), divisor=p.divisor * k, offset=p.offset * k)
+
+
+def reduce_weighted_sum(p: Rounded) -> Rounded:
+    """The same primitive with weights, bias, divisor and offset divided by their common factor
+    (and a bias that is the same everywhere moved into the offset).
+
+    Exact: for ``g`` dividing every weight, bias and the divisor,
     ``floor((g·A + o) / (g·d')) = floor((A + o // g) / d')`` for every integer ``A``.
     """
+    if isinstance(p, WeightedSum) and p.bias and len(set(p.bias)) == 1:
+        p = dataclasses.replace(p, bias=(), offset=p.offset + p.bias[0])
     if p.divisor == 1:
         return p
-    g = math.gcd(p.divisor, *(w for row in p.weight for w in row))
+    bias = p.bias if isinstance(p, WeightedSum) else ()
+    g = math.gcd(p.divisor, *_weights(p), *bias)
     if g == 1:
         return p
-    weight = tuple(tuple(w // g for w in row) for row in p.weight)
-    return dataclasses.replace(p, weight=weight, divisor=p.divisor // g, offset=p.offset // g)
+    if isinstance(p, Stencil):
+        return dataclasses.replace(p, weight=tuple(w // g for w in p.weight), divisor=p.divisor // g,
+                                   offset=p.offset // g)
+    return dataclasses.replace(p, weight=tuple(tuple(w // g for w in row) for row in p.weight),
+                               bias=tuple(b // g for b in bias), divisor=p.divisor // g, offset=p.offset // g)
 
 
 def _bcast(row: Sequence[int], axis: int) -> np.ndarray:
@@ -348,13 +382,33 @@ def _bcast(row: Sequence[int], axis: int) -> np.ndarray:
     return np.asarray(row, dtype=np.float32).reshape(shape)
 
 
-def _weight_groups(p: WeightedSum) -> Dict[Tuple[int, ...], List[Tuple[int, ...]]]:
-    """The non-zero taps of ``p`` grouped by their weights (first-appearance order)."""
-    groups: Dict[Tuple[int, ...], List[Tuple[int, ...]]] = {}
+def _weight_groups(p: Rounded) -> Dict[Tuple[int, ...], List[Any]]:
+    """The non-zero taps of ``p`` grouped by their weights (first-appearance order): a
+    WeightedSum's index rows by weight row, a Stencil's (rows, cols) maps by ``(weight,)``."""
+    groups: Dict[Tuple[int, ...], List[Any]] = {}
+    if isinstance(p, Stencil):
+        for r, c, v in zip(p.rows, p.cols, p.weight):
+            if v:
+                groups.setdefault((v,), []).append((r, c))
+        return groups
     for idx, w in zip(p.index, p.weight):
         if any(w):
             groups.setdefault(tuple(w), []).append(idx)
     return groups
+
+
+def _axis(p: Rounded) -> int:
+    return 0 if isinstance(p, Stencil) else p.axis
+
+
+def _clamp_shift(num_min: int, d: int) -> int:
+    """The least b ≥ 0 with ``floor(num_min / d) + b ≥ 0`` (0 for a non-negative numerator)."""
+    return max(0, -(num_min // d))
+
+
+def _quotients(num_max: int, d: int, b: int, clamp: bool) -> int:
+    """How many hint values ``q + b`` a rounding admits: 256 (a byte) unless it clamps."""
+    return num_max // d + b + 1 if clamp else 256
 
 
 def _factor(w: Sequence[int], axis: int) -> Any:
@@ -390,52 +444,84 @@ class _Lowerer:
             offsets = g.operand(_bcast([(256 + e) * c for c in range(len(tables))], 2))
             padded = np.concatenate([tables, np.repeat(tables[:, -1:], e, axis=1)], axis=1)
             return g.lookup(g.op("Add", [x, offsets]), padded.reshape(-1))
-        if isinstance(p, WeightedSum):
+        if isinstance(p, (WeightedSum, Stencil)):
             return self.weighted_sum(x, shape, p)
+        if isinstance(p, BlockMean):
+            return self.block_mean(x, shape, p)
+        if isinstance(p, Fill):
+            return g.const(np.broadcast_to(np.asarray(p.values, np.float32), shape))
+        if isinstance(p, Select):
+            return self.select(x, shape, p)
         raise TypeError(f"unknown primitive {p!r}")
 
-    def weighted_sum(self, x: str, shape: Shape, p: WeightedSum) -> str:
+    def weighted_sum(self, x: str, shape: Shape, p: Rounded) -> str:
         g = self.g
         p = reduce_weighted_sum(p)
-        by_table = p.divisor > 1 and p.sum_max < ROUNDING_TABLE_MAX and all(len(set(w)) == 1 for w in p.weight)
+        by_table = self._by_table(p)
         if self.circuit:
             p = self._with_new_constants(p, by_table)
         acc: Optional[str] = None
-        for w, indices in _weight_groups(p).items():  # w·(x_a + x_b): one Mul per distinct weight
-            term = self.sum(self.primitive(x, shape, Take(p.axis, idx)) for idx in indices)
+        rows: Dict[Tuple[int, ...], str] = {}  # a Stencil's row gathers, shared by its taps
+        for w, taps in _weight_groups(p).items():  # w·(x_a + x_b): one Mul per distinct weight
+            if isinstance(p, Stencil):
+                for r, _ in taps:
+                    rows.setdefault(r, self.primitive(x, shape, Take(0, r)))
+                term = self.sum(self.primitive(rows[r], (len(r), shape[1], shape[2]), Take(1, c)) for r, c in taps)
+            else:
+                term = self.sum(self.primitive(x, shape, Take(p.axis, idx)) for idx in taps)
             if any(v != 1 for v in w):
-                term = g.op("Mul", [term, g.operand(_factor(w, p.axis))])
+                term = g.op("Mul", [term, g.operand(_factor(w, _axis(p)))])
             acc = self.sum([acc, term]) if acc is not None else term
-        assert acc is not None  # WeightedSum guarantees a non-zero column per output
-        if p.divisor == 1:
+        assert acc is not None  # the transforms give every output a non-zero weight
+        if isinstance(p, WeightedSum) and p.bias:
+            acc = g.op("Add", [acc, g.operand(_factor(p.bias, p.axis))])
+        out_shape = p.out_shape(shape)
+        if p.divisor == 1 and not p.clamp:
             return acc if p.offset == 0 else g.op("Add", [acc, g.operand([p.offset])])
         if by_table:  # see module doc
             if not self.circuit:
-                num = g.op("Add", [acc, g.const([p.offset])]) if p.offset else acc
-                return g.op("Floor", [g.op("Div", [num, g.const([p.divisor])])])
-            # the offset lives in the table: entry v is floor((v + offset) / d), v = the sum
-            return g.lookup(acc, (np.arange(p.sum_max - p.offset + 1) + p.offset) // p.divisor)
-        return self.round_div(acc, p.out_shape(shape), p.divisor, p.offset)
+                return self.reference_round(acc, out_shape, p.divisor, p.offset, p.clamp)
+            # entry v is the output for the sum y = v + lo (the offset lives in the table)
+            lo, hi = p._sum_range()
+            out = (np.arange(lo, hi + 1) + p.offset) // p.divisor
+            index = g.op("Add", [acc, g.operand([-lo])]) if lo else acc
+            return g.lookup(index, np.clip(out, 0, 255) if p.clamp else out)
+        return self.round_div(acc, out_shape, p.divisor, p.offset, p.sum_min, p.sum_max, p.clamp)
 
-    def _with_new_constants(self, p: WeightedSum, by_table: bool) -> WeightedSum:
-        """``p`` with weights, divisor and offset multiplied by the least k ≥ 1 for which every
-        constant operand its lowering emits is new to the graph (module doc: one use per
+    @staticmethod
+    def _by_table(p: Rounded) -> bool:
+        """Whether the rounding is one lookup of the sum (module doc): every tap has one weight
+        for all positions and the table stays below ``ROUNDING_TABLE_MAX`` entries."""
+        uniform = isinstance(p, Stencil) or (all(len(set(w)) == 1 for w in p.weight) and not p.bias)
+        return (p.divisor > 1 or p.clamp) and uniform and p.sum_max - min(p.sum_min - p.offset, 0) < ROUNDING_TABLE_MAX
+
+    def _with_new_constants(self, p: Rounded, by_table: bool) -> Rounded:
+        """``p`` with weights, bias, divisor and offset multiplied by the least k ≥ 1 for which
+        every constant operand its lowering emits is new to the graph (module doc: one use per
         constant). The rounding is the same: ``floor(k·n / (k·d)) = floor(n / d)``. An exact
-        sum (divisor 1) cannot be scaled, and a floor table is not grown past
+        sum (divisor 1, no clamp) cannot be scaled, and a floor table is not grown past
         ``ROUNDING_TABLE_MAX`` entries (a longer table costs more rows than a shared
         constant): those are returned as is."""
-        if p.divisor == 1:
+        if p.divisor == 1 and not p.clamp:
             return p
         for k in range(1, 65):
-            if by_table and k * (p.sum_max - p.offset + 1) > ROUNDING_TABLE_MAX:
+            try:
+                q = p if k == 1 else _scaled(p, k)
+            except ValueError:  # scaled sums past 2^24
                 break
-            q = p if k == 1 else dataclasses.replace(
-                p, weight=tuple(tuple(w * k for w in row) for row in p.weight), divisor=p.divisor * k,
-                offset=p.offset * k)
-            operands = [_factor(w, q.axis) for w in _weight_groups(q) if any(v != 1 for v in w)]
-            if not by_table:
-                s = self._shift(q.divisor)[0]
-                operands += [[q.divisor]] + ([[q.offset + q.divisor * s]] if q.offset + q.divisor * s else [])
+            lo, hi = q._sum_range()
+            if by_table and hi - lo + 1 > ROUNDING_TABLE_MAX:
+                break
+            operands = [_factor(w, _axis(q)) for w in _weight_groups(q) if any(v != 1 for v in w)]
+            if isinstance(q, WeightedSum) and q.bias:
+                operands.append(_factor(q.bias, q.axis))
+            if by_table:
+                operands += [[-lo]] if lo else []
+            else:
+                b = _clamp_shift(q.sum_min, q.divisor)
+                s = self._shift(q.divisor, _quotients(q.sum_max, q.divisor, b, q.clamp))[0]
+                n = q.offset + q.divisor * (s + b)
+                operands += [[q.divisor]] + ([[n]] if n else [])
             if self.g.operands_new(operands):
                 return q
         return p
@@ -448,36 +534,101 @@ class _Lowerer:
             acc = self.g.op("Add", [acc, v])
         return acc
 
-    def _shift(self, d: int) -> Tuple[int, np.ndarray, np.ndarray]:
-        """(s, quotient table arange(256) + s, remainder table arange(d) + s) for the least
+    def _shift(self, d: int, qn: int = 256) -> Tuple[int, np.ndarray, np.ndarray]:
+        """(s, quotient table arange(qn) + s, remainder table arange(d) + s) for the least
         s ≥ 0 making both tables unused in the graph (one use per table, see module doc)."""
         s = 0
         while True:
-            q_table, r_table = np.arange(256) + s, np.arange(d) + s
-            if d == 256:  # the same table twice: extend Q's (its index is not read)
-                q_table = np.append(q_table, 255 + s)
+            q_table, r_table = np.arange(qn) + s, np.arange(d) + s
+            if d == qn:  # the same table twice: extend Q's (its index is not read)
+                q_table = np.append(q_table, qn - 1 + s)
             if not (self.g.table_uses(q_table) or self.g.table_uses(r_table)):
                 return s, q_table, r_table
             s += 1
 
-    def round_div(self, y: str, shape: Shape, d: int, offset: int) -> str:
-        """``floor((y + offset) / d)`` for integers 0 ≤ y + offset < 256·d (see module doc)."""
+    def reference_round(self, num_less_offset: str, shape: Shape, d: Any, offset: Any, clamp: bool,
+                        b: int = 0) -> str:
+        """Reference graph: ``floor((y + offset) / d)`` by ``Floor(Div)`` (exact below 2^24),
+        clamped to [0, 255] if ``clamp``; ``d`` and ``offset`` may be per-position arrays. With
+        ``b`` the hint output is ``q + b``."""
         g = self.g
+        off = np.asarray(offset, dtype=np.float32)
+        num = g.op("Add", [num_less_offset, g.const(off)]) if off.any() else num_less_offset
+        q = g.op("Floor", [g.op("Div", [num, g.const(np.asarray(d, dtype=np.float32))])])
+        if clamp:
+            return g.op("Clip", [q, g.const(np.float32(0)), g.const(np.float32(255))])
+        return q
+
+    def round_div(self, y: str, shape: Shape, d: Any, offset: Any, num_min: int = 0, num_max: int = 0,
+                  clamp: bool = False) -> str:
+        """``floor((y + offset) / d)`` for integers ``y + offset`` in ``[num_min, num_max]``,
+        clamped to [0, 255] with ``clamp`` (else the result must be a byte: module doc).
+        ``d`` and ``offset`` may be per-position arrays (broadcast to ``shape``; then the
+        numerator is non-negative and there is no clamp)."""
+        g = self.g
+        d_arr, off = np.asarray(d, dtype=np.int64), np.asarray(offset, dtype=np.int64)
+        d_max = int(d_arr.max())
+        per_position = d_arr.size > 1 and len(np.unique(d_arr)) > 1
+        if per_position and (num_min < 0 or clamp):
+            raise AssertionError("a per-position divisor needs a non-negative numerator and no clamp")
+        b = _clamp_shift(num_min, d_max)
+        qn = _quotients(num_max, d_max, b, clamp)
         hint_name = f"hint_{len(self.hints)}"
         self.hints.append((hint_name, shape))
         if not self.circuit:
-            num = g.op("Add", [y, g.const([offset])]) if offset else y
-            q = g.op("Floor", [g.op("Div", [num, g.const([d])])])
-            g.add_output(q, hint_name, shape, copy=True)
-            return q
-        # Q = q + s; the numerator carries d·s so that r = y + offset + d·s − d·Q
-        # = y + offset − d·q; R = r + s iff 0 ≤ r < d.
-        s, q_table, r_table = self._shift(d)
-        num = g.op("Add", [y, g.operand([offset + d * s])]) if offset + d * s else y
+            q = self.reference_round(y, shape, d_arr, off, False)
+            hint = g.op("Add", [q, g.const([b])]) if b else q
+            g.add_output(hint, hint_name, shape, copy=True)
+            return g.op("Clip", [q, g.const(np.float32(0)), g.const(np.float32(255))]) if clamp else q
+        # The hint is q' = q + b ≥ 0. Q = q' + s; the numerator carries d·(s + b) so that
+        # r = y + offset + d·(s + b) − d·Q = y + offset − d·q; R = r + s iff 0 ≤ r < d.
+        s, q_table, r_table = self._shift(d_max, qn)
+        n = off + d_arr * (s + b)
+        num = g.op("Add", [y, g.operand(n if n.size > 1 else [int(n)])]) if n.any() else y
         q_s = g.lookup(g.add_input(hint_name, shape, integer=True), q_table, extend=False)
-        r = g.op("Sub", [num, g.op("Mul", [q_s, g.operand([d])])])
+        r = g.op("Sub", [num, g.op("Mul", [q_s, g.operand(d_arr if d_arr.size > 1 else [d_max])])])
         r_s = g.lookup(r, r_table, extend=False)
-        return g.op("Sub", [q_s, g.op("Sub", [r_s, r])])  # Q − (R − r) = Q − s = q
+        out = g.op("Sub", [q_s, g.op("Sub", [r_s, r])])  # Q − (R − r) = Q − s = q'
+        if per_position:  # also r < d here: r + (d_max − d) is in [0, d_max)
+            s2 = next(k for k in range(1 << 20) if not g.table_uses(np.arange(d_max) + k))
+            r2 = g.op("Add", [r, g.operand(d_max - d_arr)])
+            r2_s = g.lookup(r2, np.arange(d_max) + s2, extend=False)
+            out = g.op("Sub", [out, g.op("Sub", [r2_s, r2])])  # − s2
+            out = g.op("Add", [out, g.operand([s2])]) if s2 else out
+        if clamp:  # q' = q + b → clamp(q, 0, 255); indices past qn are unreachable
+            return g.lookup(out, np.clip(np.arange(qn) - b, 0, 255))
+        return out
+
+    def block_mean(self, x: str, shape: Shape, p: BlockMean) -> str:
+        """Cell sums by two exact sums (one row of taps per cell member), one rounding per
+        cell (per-cell divisors where cells differ in size), then a Take back to pixels."""
+        sums = []
+        for axis, cells in ((0, p.row_cells), (1, p.col_cells)):
+            n = max(map(len, cells))
+            index = tuple(tuple(c[t] if t < len(c) else c[0] for c in cells) for t in range(n))
+            weight = tuple(tuple(int(t < len(c)) for c in cells) for t in range(n))
+            in_max = 255 if axis == 0 else 255 * max(map(len, p.row_cells))
+            sums.append(WeightedSum(axis, index, weight, 1, 0, in_max))
+        cell_shape = sums[1].out_shape(sums[0].out_shape(shape))
+        total = self.body(x, shape, sums)
+        d = np.broadcast_to(p.cell_sizes(), cell_shape)
+        num_max = 255 * int(d.max()) + int(d.max()) // 2
+        means = self.round_div(total, cell_shape, d, d // 2, 0, num_max)
+        means = self.primitive(means, cell_shape, Take(0, p.row_of))
+        return self.primitive(means, (len(p.row_of), cell_shape[1], shape[2]), Take(1, p.col_of))
+
+    def select(self, x: str, shape: Shape, p: Select) -> str:
+        """``keep·(1 − M) + inner·M`` with the constant 0/1 mask ``M``: exact, and inside the
+        mask the product with 0 leaves nothing of ``keep``."""
+        g = self.g
+        keep = self.body(x, shape, p.keep)
+        out_shape = out_shape_all(p.keep, shape)
+        m = p.mask(out_shape).astype(np.float32)
+        kept = g.op("Mul", [keep, g.const(1 - m)])
+        if len(p.inner) == 1 and isinstance(p.inner[0], Fill):
+            return g.op("Add", [kept, g.const(m * np.asarray(p.inner[0].values, np.float32))])
+        inner = self.body(x, shape, p.inner)
+        return g.op("Add", [kept, g.op("Mul", [inner, g.const(m)])])
 
     def body(self, x: str, shape: Shape, prims: Sequence[Primitive]) -> str:
         for p in prims:
