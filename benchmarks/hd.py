@@ -6,6 +6,8 @@ Workloads (``--workload``):
   contrast (the attestations issue).
 * ``resize``: 1280×720 → 640×360 bilinear, hidden original, public output — the
   performance issue's workload; its table has a column with that issue's targets.
+* ``region``: pixelate one face-sized box (168×210 px, 16 px cells) and prove every other
+  pixel unchanged — the region-edit issue's figure.
 
 Usage:
     python benchmarks/hd.py --all                 # the whole frame: every tile proved
@@ -85,7 +87,14 @@ def resize_pipeline(width: int, height: int) -> zkimg.Pipeline:
     return zkimg.Pipeline([zkimg.Resize(width=width // 2, height=height // 2)])
 
 
-WORKLOADS = {"example": example_pipeline, "resize": resize_pipeline}
+def region_pipeline(width: int, height: int) -> zkimg.Pipeline:
+    """The region-edit issue's edit: pixelate one face-sized box (168×210 px at 1280×720,
+    16 px cells), the rest of the frame proved unchanged."""
+    bw, bh = width * 168 // 1280, height * 210 // 720
+    return zkimg.Pipeline([zkimg.Pixelate([(width * 552 // 1280, height * 196 // 720, bw, bh)], block=16)])
+
+
+WORKLOADS = {"example": example_pipeline, "resize": resize_pipeline, "region": region_pipeline}
 
 # The performance issue's targets, by table row (``resize`` workload only).
 TARGETS = {

@@ -11,9 +11,9 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
 
 
-def test_there_are_four_notebooks():
+def test_there_are_five_notebooks():
     assert [p.name for p in NOTEBOOKS] == ["01_quickstart.ipynb", "02_chained_edits.ipynb", "03_tamper_demo.ipynb",
-                                           "04_hd_benchmark.ipynb"]
+                                           "04_hd_benchmark.ipynb", "05_protect_a_source.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
