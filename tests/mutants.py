@@ -132,7 +132,14 @@ MUTANTS = (
            ("tests/test_proofs.py::test_pixel_outside_byte_range_cannot_be_proved",)),
     Mutant("rounding-remainder", "a rounding hint's remainder is looked up in [0, d)", "zkimg/hazmat/lowering.py",
            "        r_s = g.lookup(r, r_table, extend=False)", "        r_s = r",
-           ("tests/test_proofs.py::test_rounding_hint_off_by_one_cannot_be_proved",)),
+           ("tests/test_proofs.py::test_rounding_hint_off_by_one_cannot_be_proved",
+            "tests/test_edits.py::test_signed_rounding_hint_off_by_one_cannot_be_proved")),
+    Mutant("cell-divisor", "a block mean's remainder is below its own cell's size", "zkimg/hazmat/lowering.py",
+           "        if per_position:  # also r < d here", "        if False:  # also r < d here",
+           ("tests/test_edits.py::test_block_mean_small_cell_checks_its_own_divisor",)),
+    Mutant("select-mask", "inside a region box the kept branch is multiplied by the constant 0",
+           "zkimg/hazmat/lowering.py", "        kept = g.op(\"Mul\", [keep, g.const(1 - m)])", "        kept = keep",
+           ("tests/test_edits.py::test_redacted_pixels_do_not_reach_the_proof",)),
 )
 
 

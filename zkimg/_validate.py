@@ -44,6 +44,13 @@ def as_real(value: Any, parameter: str, lo: float = 0.0, hi: float = 255.0) -> f
     return v
 
 
+def as_choice(value: Any, parameter: str, choices: Tuple[str, ...]) -> str:
+    """``value`` if it is one of the strings ``choices``; InvalidParameter naming them."""
+    if not isinstance(value, str) or value not in choices:
+        raise InvalidParameter(parameter, "must be " + " or ".join(repr(c) for c in choices) + f", got {short(value)}")
+    return value
+
+
 def check_image(image: Any, parameter: str = "image") -> np.ndarray:
     """Return ``image`` if it is a ``uint8`` H×W×C array (1 ≤ C ≤ 4), else raise InvalidImage."""
     if not isinstance(image, np.ndarray):

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple, Type, ca
 
 import numpy as np
 
-from ._validate import as_int, as_real, check_image, check_shape, short
+from ._validate import as_choice, as_int, as_real, check_image, check_shape, short
 from .errors import InvalidImage, InvalidParameter, InvalidPipelineFile
 from .hazmat.primitives import (
     BlockMean,
@@ -282,8 +282,7 @@ class Flip(Transform):
         return (cls(), cls("vertical"))
 
     def __post_init__(self) -> None:
-        if self.direction not in ("horizontal", "vertical"):
-            raise InvalidParameter("direction", f"must be 'horizontal' or 'vertical', got {short(self.direction)}")
+        as_choice(self.direction, "direction", ("horizontal", "vertical"))
 
     def params(self) -> Dict[str, Any]:
         return {"direction": self.direction}
@@ -379,8 +378,7 @@ class Resize(Transform):
     def __post_init__(self) -> None:
         as_int(self.width, "width", 1, MAX_SIDE)
         as_int(self.height, "height", 1, MAX_SIDE)
-        if self.mode not in ("nearest", "bilinear"):
-            raise InvalidParameter("mode", f"must be 'nearest' or 'bilinear', got {short(self.mode)}")
+        as_choice(self.mode, "mode", ("nearest", "bilinear"))
 
     def params(self) -> Dict[str, Any]:
         return {"width": self.width, "height": self.height, "mode": self.mode}
@@ -823,8 +821,7 @@ class Sharpen(Transform):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "amount", as_real(self.amount, "amount", 0.0, 8.0))
-        if self.kernel not in ("laplacian", "unsharp"):
-            raise InvalidParameter("kernel", f"must be 'laplacian' or 'unsharp', got {short(self.kernel)}")
+        as_choice(self.kernel, "kernel", ("laplacian", "unsharp"))
 
     @property
     def amount_q8(self) -> int:
@@ -902,8 +899,7 @@ class ColorConvert(Transform):
         return (cls(), cls("rgb"))
 
     def __post_init__(self) -> None:
-        if self.to not in ("ycbcr", "rgb"):
-            raise InvalidParameter("to", f"must be 'ycbcr' or 'rgb', got {short(self.to)}")
+        as_choice(self.to, "to", ("ycbcr", "rgb"))
 
     def params(self) -> Dict[str, Any]:
         return {"to": self.to}

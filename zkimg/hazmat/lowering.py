@@ -40,6 +40,26 @@ Soundness of the circuit graph (each point is tested in tests/test_proofs.py):
   value between neighbouring packed digits; with it the output digits are unique. The
   looked-up remainder enters the output as ``q − (lookup(r) − r)`` (= q), which keeps the
   check in the graph without changing a value.
+* Signed sums and the clamp (``Sharpen``, ``ColorConvert``): with negative weights (or bias)
+  the numerator ``n = y + offset`` lies in ``[n_min, n_max]`` with ``n_min`` possibly < 0.
+  The circuit shifts it by ``b·d``, ``b = max(0, ⌈−n_min / d⌉)``, so the hint is
+  ``q' = q + b ≥ 0``; the quotient table is ``arange(⌊n_max/d⌋ + b + 1) + s`` (not just the
+  bytes), and ``r = n + d·(s + b) − d·Q = n − d·q`` is checked in ``arange(d) + s`` as
+  before. ``|n| < 2^24`` (checked by the primitive), far below the field's size, so
+  ``0 ≤ r < d`` and ``q'`` in its table fix ``q = ⌊n/d⌋`` exactly for negative ``n`` too (the
+  field element of a negative ``y`` is ``p − |y|``, and ``n + d·(s + b)`` is the true
+  non-negative integer). The output is then one more lookup of ``q'`` (= ``Q − (R − r)``,
+  a checked value) into ``clamp(v − b, 0, 255)``; indices past the table are unreachable.
+  With one weight per tap the whole rounding is one lookup of ``y − y_min`` into the
+  clamped floor table, as for small roundings.
+* Per-cell divisors (``BlockMean``, cells cut by the image's edge): ``r = n − D·q`` with
+  ``D`` a constant per cell is looked up in ``arange(D_max) + s`` and ``r + D_max − D`` in
+  ``arange(D_max) + s₂``: together ``0 ≤ r < D`` for each cell's own ``D``.
+* Region edits (``Select``): ``out = keep·(1 − M) + inner·M`` with the constant 0/1 mask
+  ``M``; each output value is exactly one branch's (a byte), and inside the mask ``keep``
+  is multiplied by the constant 0. A ``Fill`` branch is a constant (``M·fill``), so in a
+  redacted box the output cells are constants, whatever the hidden input. A window no box
+  touches lowers to no primitive at all (:func:`~zkimg.hazmat.primitives.restrict`).
 * One use per table: ezkl 23.0.5 lays out a constant that feeds more than one node as
   cells and decomposes each (≈ 23 rows per entry under ``RUN_ARGS``), and tract merges
   equal constants — a 512-entry floor table shared by a resize's two passes cost 11,776 of a

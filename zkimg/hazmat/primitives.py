@@ -243,7 +243,8 @@ class BlockMean:
         return (len(self.row_of), len(self.col_of), shape[2])
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        sums = np.stack([np.stack([x[np.ix_(r, c)].sum(axis=(0, 1)) for c in self.col_cells]) for r in self.row_cells])
+        rows = np.stack([x[np.asarray(r)].sum(axis=0) for r in self.row_cells])  # cells × W × C
+        sums = np.stack([rows[:, np.asarray(c)].sum(axis=1) for c in self.col_cells], axis=1)
         d = self.cell_sizes()
         means = (sums + d // 2) // d
         return cast(np.ndarray, means[np.ix_(np.asarray(self.row_of), np.asarray(self.col_of))])
