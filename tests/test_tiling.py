@@ -112,7 +112,10 @@ def test_tiles_per_job_groups_tiles_along_the_width():
 
 STEPS = [zkimg.Crop(3, 5, 40, 30), zkimg.Resize(23, 17), zkimg.Resize(90, 70), zkimg.Resize(50, 37, "nearest"),
          zkimg.Resize(7, 5, "nearest"), zkimg.GaussianBlur(5), zkimg.GaussianBlur(15), zkimg.BoxBlur(3),
-         zkimg.Rotate90(1), zkimg.Rotate90(2), zkimg.Flip("vertical"), zkimg.Grayscale(3), zkimg.Contrast(1.3)]
+         zkimg.Rotate90(1), zkimg.Rotate90(2), zkimg.Flip("vertical"), zkimg.Grayscale(3), zkimg.Contrast(1.3),
+         zkimg.Sharpen(1.5, "unsharp"), zkimg.ColorConvert(), zkimg.Redact([(3, 4, 30, 20), (40, 0, 13, 45)]),
+         zkimg.Pixelate([(3, 4, 30, 20)], 7), zkimg.Pixelate([(0, 0, 53, 45)], 16),
+         zkimg.GaussianBlur(7, region=[(10, 10, 20, 20)]), zkimg.BoxBlur(5, region=[(0, 0, 53, 45)])]
 
 
 @pytest.mark.parametrize("step", STEPS, ids=lambda t: t.describe())

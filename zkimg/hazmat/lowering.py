@@ -485,7 +485,8 @@ class _Lowerer:
         for w, taps in _weight_groups(p).items():  # w·(x_a + x_b): one Mul per distinct weight
             if isinstance(p, Stencil):
                 for r, _ in taps:
-                    rows.setdefault(r, self.primitive(x, shape, Take(0, r)))
+                    if r not in rows:
+                        rows[r] = self.primitive(x, shape, Take(0, r))
                 term = self.sum(self.primitive(rows[r], (len(r), shape[1], shape[2]), Take(1, c)) for r, c in taps)
             else:
                 term = self.sum(self.primitive(x, shape, Take(p.axis, idx)) for idx in taps)
