@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass
-from typing import Callable, Dict, Sequence, Tuple, Union, cast
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 
@@ -60,7 +60,15 @@ class _Rounding:
     clamp: bool
 
     def _sum_range(self) -> Tuple[int, int]:
-        """(least, largest) possible ``y`` over all output positions, inputs in [0, in_max]."""
+        """(least, largest) possible ``y`` over all output positions, inputs in [0, in_max]
+        (computed once: restricting a plan builds many of these)."""
+        cached: Optional[Tuple[int, int]] = self.__dict__.get("_range")
+        if cached is None:
+            cached = self._compute_range()
+            object.__setattr__(self, "_range", cached)
+        return cached
+
+    def _compute_range(self) -> Tuple[int, int]:
         raise NotImplementedError
 
     def _check_rounding(self) -> None:
@@ -137,7 +145,9 @@ class WeightedSum(_Rounding):
     def taps(self) -> int:
         return len(self.index)
 
-    def _sum_range(self) -> Tuple[int, int]:
+    def _compute_range(self) -> Tuple[int, int]:
+        if not self.clamp and not self.bias:  # non-negative weights (checked first)
+            return 0, max(map(sum, zip(*self.weight))) * self.in_max
         cols = list(zip(*self.weight))
         bias = self.bias or (0,) * len(cols)
         lo = min(sum(min(w, 0) for w in c) * self.in_max + b for c, b in zip(cols, bias))
@@ -194,7 +204,7 @@ class Stencil(_Rounding):
     def taps(self) -> int:
         return len(self.weight)
 
-    def _sum_range(self) -> Tuple[int, int]:
+    def _compute_range(self) -> Tuple[int, int]:
         return (sum(min(w, 0) for w in self.weight) * self.in_max,
                 sum(max(w, 0) for w in self.weight) * self.in_max)
 
