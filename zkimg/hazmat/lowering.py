@@ -501,7 +501,7 @@ class _Lowerer:
             return acc if p.offset == 0 else g.op("Add", [acc, g.operand([p.offset])])
         if by_table:  # see module doc
             if not self.circuit:
-                return self.reference_round(acc, out_shape, p.divisor, p.offset, p.clamp)
+                return self.reference_round(acc, p.divisor, p.offset, p.clamp)
             # entry v is the output for the sum y = v + lo (the offset lives in the table)
             lo, hi = p._sum_range()
             out = (np.arange(lo, hi + 1) + p.offset) // p.divisor
@@ -567,14 +567,12 @@ class _Lowerer:
                 return s, q_table, r_table
             s += 1
 
-    def reference_round(self, num_less_offset: str, shape: Shape, d: Any, offset: Any, clamp: bool,
-                        b: int = 0) -> str:
+    def reference_round(self, y: str, d: Any, offset: Any, clamp: bool) -> str:
         """Reference graph: ``floor((y + offset) / d)`` by ``Floor(Div)`` (exact below 2^24),
-        clamped to [0, 255] if ``clamp``; ``d`` and ``offset`` may be per-position arrays. With
-        ``b`` the hint output is ``q + b``."""
+        clamped to [0, 255] if ``clamp``; ``d`` and ``offset`` may be per-position arrays."""
         g = self.g
         off = np.asarray(offset, dtype=np.float32)
-        num = g.op("Add", [num_less_offset, g.const(off)]) if off.any() else num_less_offset
+        num = g.op("Add", [y, g.const(off)]) if off.any() else y
         q = g.op("Floor", [g.op("Div", [num, g.const(np.asarray(d, dtype=np.float32))])])
         if clamp:
             return g.op("Clip", [q, g.const(np.float32(0)), g.const(np.float32(255))])
@@ -597,7 +595,7 @@ class _Lowerer:
         hint_name = f"hint_{len(self.hints)}"
         self.hints.append((hint_name, shape))
         if not self.circuit:
-            q = self.reference_round(y, shape, d_arr, off, False)
+            q = self.reference_round(y, d_arr, off, False)
             hint = g.op("Add", [q, g.const([b])]) if b else q
             g.add_output(hint, hint_name, shape, copy=True)
             return g.op("Clip", [q, g.const(np.float32(0)), g.const(np.float32(255))]) if clamp else q
