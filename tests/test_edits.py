@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 from helpers import PHOTOS, dev_policy, photo_tile, sample_images
+from test_exactness import check_job
 from test_proofs import _edit_hint, assert_edited_witness_does_not_prove, prove_and_verify
 
 import zkimg
@@ -216,6 +217,19 @@ def test_redacted_pixels_do_not_reach_the_proof(store):
     b, _ = prove_and_verify(store, job, other)
     assert np.array_equal(a.output, b.output) and (a.output[1:5, 2:7] == [7, 8, 9]).all()
     assert np.array_equal(a.output[5:], TILE[5:])
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (3, 17, 3), (5, 4, 3), (7, 6, 3)])
+def test_new_transforms_are_exact_on_odd_shapes(store, shape):
+    # numpy == onnxruntime == ezkl's witness at sizes no block, kernel or tile divides
+    h, w, _ = shape
+    rng = np.random.default_rng(sum(shape))
+    images = {"random": rng.integers(0, 256, shape, dtype=np.uint8), "zeros": np.zeros(shape, np.uint8),
+              "full": np.full(shape, 255, np.uint8)}
+    steps = [zkimg.Sharpen(2.0, "unsharp"), zkimg.ColorConvert(), zkimg.Pixelate([(0, 0, w, h)], 2),
+             zkimg.Redact([(w // 2, h // 2, w - w // 2, h - h // 2)], (1, 2, 3)),
+             zkimg.GaussianBlur(3, region=[(0, h // 2, w, h - h // 2)]), zkimg.ColorConvert("rgb")]
+    check_job(store, TileJob(zkimg.Pipeline(steps), shape), images)
 
 
 def test_stencil_needs_a_clamp_and_bounded_sums():
