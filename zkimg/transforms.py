@@ -453,8 +453,8 @@ def _boxes_to_cli(boxes: Tuple[Box, ...]) -> str:
     return "+".join(",".join(str(v) for v in b) for b in boxes)
 
 
-def _boxes_json(boxes: Optional[Tuple[Box, ...]]) -> List[List[int]]:
-    return [list(b) for b in boxes or ()]
+def _boxes_json(boxes: Tuple[Box, ...]) -> List[List[int]]:
+    return [list(b) for b in boxes]
 
 
 # --------------------------------------------------------------------------- filters
