@@ -8,17 +8,43 @@ from typing import Dict, List, Optional, Sequence, Tuple, cast
 
 from .bundle import Attestation, Segment
 from .camera import Capture
-from .errors import InvalidParameter
+from .errors import CircuitError, InvalidParameter
 from .hazmat.circuits import CircuitStore
 from .hazmat.plan import DEFAULT_MAX_OUT, DEFAULT_TILES_PER_JOB, chain_plans, segment_workdir
 from .hazmat.proving import prove_plan
+from .hazmat.tiles import TileLayout
 from .pipeline import Pipeline, as_pipeline
 from .progress import ProgressCallback, shifted
 
 
+#: Output runs tried by :func:`fit_max_out`, largest first.
+_RUNS = (64, 48, 40, 32, 24, 20, 16, 12, 10, 8, 6, 4, 3, 2, 1)
+
+
+def fit_max_out(pipeline: Pipeline, layout: TileLayout, store: Optional[CircuitStore] = None, *,
+                tiles_per_job: int = DEFAULT_TILES_PER_JOB) -> int:
+    """The largest output run (``max_out``) whose jobs over ``layout`` all fit its scheme's
+    fixed column height (KZG: ``2^K`` rows, signed in the capture); compiles each candidate's
+    circuits in ``store`` (kept: the chosen ones are the ones proved). InvalidParameter if even
+    single-pixel runs do not fit."""
+    pipeline = as_pipeline(pipeline)
+    store = store if store is not None else CircuitStore()
+    for run in _RUNS:
+        plans = chain_plans(pipeline, layout, hidden_output=False, max_out=run, segments=None,
+                            tiles_per_job=tiles_per_job)
+        try:
+            for spec in dict.fromkeys(j.spec for p in plans for j in p.jobs):
+                store.circuit(spec)
+        except CircuitError:
+            continue
+        return run
+    raise InvalidParameter("logrows", "no tile job of this pipeline fits the capture's columns; capture with a "
+                                      "larger logrows")
+
+
 def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore] = None,
           executor: Optional[Executor] = None, progress: Optional[ProgressCallback] = None,
-          workdir: Optional[Path | str] = None, max_out: int = DEFAULT_MAX_OUT,
+          workdir: Optional[Path | str] = None, max_out: Optional[int] = None,
           hide_output: bool = False, segments: Optional[Sequence[int]] = None,
           tiles_per_job: int = DEFAULT_TILES_PER_JOB) -> Attestation:
     """Prove that ``pipeline.apply(original)`` is the published output of ``capture``.
@@ -38,7 +64,9 @@ def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore]
     by default all steps are fused into one circuit per tile. ``tiles_per_job`` (1–16) proves
     that many consecutive tiles along the width in one job (the last segment's): fewer, larger
     proofs — a smaller bundle and fewer verifier calls, each job needing about that many times
-    the rows, memory and time.
+    the rows, memory and time. ``max_out`` bounds a job's output run along each axis (default
+    64; under a KZG capture, the largest run whose jobs fit the capture's ``2^K`` rows:
+    :func:`fit_max_out`). The bundle records it: the verifier plans the same jobs.
     """
     if not isinstance(capture, Capture):
         raise InvalidParameter("capture", "expected a Capture (from Camera.capture) with its secrets")
@@ -46,6 +74,9 @@ def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore]
     store = store if store is not None else CircuitStore()
     if not isinstance(hide_output, bool):
         raise InvalidParameter("hide_output", "must be a bool")
+    if max_out is None:
+        max_out = fit_max_out(pipeline, capture.signed.layout, store, tiles_per_job=tiles_per_job) \
+            if not capture.signed.layout.scheme.commits_natively else DEFAULT_MAX_OUT
     plans = chain_plans(pipeline, capture.signed.layout, hidden_output=hide_output, max_out=max_out,
                         segments=segments, tiles_per_job=tiles_per_job)  # all first: progress counts the whole run
     totals = {"setup": sum(p.distinct_circuits for p in plans), "prove": sum(len(p.jobs) for p in plans)}
@@ -58,7 +89,8 @@ def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore]
     for i, plan in enumerate(plans):
         res = prove_plan(plan, pixels, salts, store=store, executor=executor,
                          progress=shifted(progress, before, totals),
-                         workdir=segment_workdir(work, i) if work is not None else None)
+                         workdir=segment_workdir(work, i) if work is not None else None,
+                         root=capture.signed.root, commitments=capture.signed.cell_commitments)
         before = {"setup": before["setup"] + plan.distinct_circuits, "prove": before["prove"] + len(plan.jobs)}
         digests.update(res.srs_digests)
         done.append(Segment(len(plan.pipeline), res.proofs, res.output_commitments))

@@ -26,12 +26,13 @@ from Crypto.Signature import DSS, eddsa
 from ._codec import canonical_json, felt_from_hex, felt_to_hex, parse_json, require_keys
 from ._fileio import open_regular, read_bounded, write_atomic, write_private
 from ._pool import executor_for
-from ._validate import check_image
+from ._validate import as_int, check_image
 from .errors import InvalidImage, InvalidKey, InvalidParameter, InvalidRecord, RootMismatch, SignatureInvalid
-from .hazmat.commitments import SALT_BYTES, new_salt, scheme_for_layout
+from .hazmat.circuits import CircuitStore
+from .hazmat.commitments import DEFAULT_SCHEME, SALT_BYTES, new_salt, scheme_for_layout
 from .hazmat.tiles import TileLayout
-from .limits import DEFAULT_LIMITS, MAX_CHANNELS, MAX_KEY_BYTES, Limits
-from .progress import ProgressCallback
+from .limits import DEFAULT_LIMITS, MAX_CHANNELS, MAX_KEY_BYTES, MAX_LOGROWS, MAX_TILE, Limits
+from .progress import ProgressCallback, report
 
 SIGNATURE_DOMAIN = b"zkimg/capture-root/v1\x00"
 CAPTURE_MEDIA_TYPE = "application/vnd.zkimg.capture+json"
@@ -42,9 +43,13 @@ DEFAULT_BORDER = 2  # covers 3×3 and 5×5 blur halos; 1 + 4·2/32 ≈ 1.25 valu
 
 
 def capture_message(layout: TileLayout, root: int) -> bytes:
-    """The exact bytes a camera signs: domain tag, layout, then the root (32 bytes, little-endian)."""
+    """The exact bytes a camera signs: domain tag, layout (with the scheme's parameters, if
+    any, as canonical JSON), then the root (32 bytes, little-endian)."""
     header = struct.pack(">6I", layout.version, layout.width, layout.height, layout.channels,
                          layout.tile, layout.border)
+    if layout.scheme_params:  # a scheme's capture parameters (format 2 on), length-prefixed
+        params = canonical_json(dict(layout.scheme_params))
+        header += struct.pack(">I", len(params)) + params
     return SIGNATURE_DOMAIN + header + root.to_bytes(32, "little")
 
 
@@ -148,7 +153,7 @@ class SignedCapture:
     def to_json(self) -> Dict[str, Any]:
         return {
             "layout": self.layout.to_json(),
-            "cell_commitments": [felt_to_hex(x) for x in self.cell_commitments],
+            "cell_commitments": [self.layout.scheme.commitment_to_hex(x) for x in self.cell_commitments],
             "root": felt_to_hex(self.root),
             "signature": self.signature.hex(),
             "camera_key": self.camera_key.der().hex(),
@@ -162,20 +167,25 @@ class SignedCapture:
         """
         require_keys(c, {"layout", "cell_commitments", "root", "signature", "camera_key"}, "capture", InvalidRecord)
         lay = c["layout"]
-        require_keys(lay, {"version", "width", "height", "channels", "tile", "border"}, "layout", InvalidRecord)
-        if type(lay["version"]) is not int:  # True == 1 in Python
-            raise InvalidRecord(f"unsupported layout version {lay['version']!r}")
+        keys = {"version", "width", "height", "channels", "tile", "border"}
+        if not isinstance(lay, dict) or type(lay.get("version")) is not int:  # True == 1 in Python
+            raise InvalidRecord("layout must be an object with an integer version")
         try:
-            scheme_for_layout(lay["version"])
+            base = scheme_for_layout(lay["version"])
         except InvalidParameter as e:
             raise InvalidRecord(f"unsupported layout version {lay['version']!r}: {e}") from e
+        require_keys(lay, keys | ({"scheme"} if base.layout_version != 1 else set()), "layout", InvalidRecord)
+        params = lay.get("scheme", {})
+        if not isinstance(params, dict) or len(params) > 16:
+            raise InvalidRecord("layout.scheme must be an object of the scheme's parameters")
         w, h = lay["width"], lay["height"]
         if (isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0
                 and w * h > limits.max_image_pixels):
             raise InvalidRecord(f"declared image of {w}×{h} pixels exceeds max_image_pixels={limits.max_image_pixels}")
         try:
-            layout = TileLayout(w, h, lay["channels"], lay["tile"], lay["border"], lay["version"])
-        except InvalidParameter as e:
+            layout = TileLayout(w, h, lay["channels"], lay["tile"], lay["border"], lay["version"],
+                                tuple(sorted(params.items())))
+        except (InvalidParameter, TypeError) as e:
             raise InvalidRecord(f"invalid layout: {e}") from e
         if layout.cell_count > limits.max_cells:
             raise InvalidRecord(f"declared layout has {layout.cell_count} cells, over max_cells={limits.max_cells}")
@@ -189,7 +199,7 @@ class SignedCapture:
         if not isinstance(key_hex, str) or len(key_hex) > 1024:
             raise InvalidRecord("camera_key must be a short hex string")
         try:
-            commitments = tuple(felt_from_hex(x, "a cell commitment", InvalidRecord) for x in cells)
+            commitments = tuple(layout.scheme.commitment_from_hex(x, "a cell commitment", InvalidRecord) for x in cells)
             root = felt_from_hex(c["root"], "root", InvalidRecord)
             return cls(layout, commitments, root, bytes.fromhex(sig), PublicKey.from_der(bytes.fromhex(key_hex)))
         except InvalidRecord:
@@ -241,7 +251,10 @@ class CaptureSecrets:
     def dumps(self) -> bytes:
         """The secrets as an ``.npz`` archive (pixels, salts). Secret: keep it owner-only."""
         buf = io.BytesIO()
-        np.savez(buf, pixels=self.pixels, salts=np.frombuffer(b"".join(self.salts), dtype=np.uint8))
+        salts = np.frombuffer(b"".join(self.salts), dtype=np.uint8)
+        if self.salts and len(self.salts[0]) != SALT_BYTES:  # one row per cell (the KZG scheme's salts)
+            salts = salts.reshape(len(self.salts), -1)
+        np.savez(buf, pixels=self.pixels, salts=salts)
         return buf.getvalue()
 
     def save(self, path: str | Path) -> None:
@@ -279,8 +292,10 @@ class CaptureSecrets:
             check_image(pixels, "pixels")
         except InvalidImage as e:
             raise InvalidRecord(f"capture secrets: {e}") from e
-        if salts.dtype != np.uint8 or salts.ndim != 1 or salts.size % SALT_BYTES:
+        if salts.dtype != np.uint8 or salts.ndim not in (1, 2) or (salts.ndim == 1 and salts.size % SALT_BYTES):
             raise InvalidRecord("malformed salts in capture secrets file")
+        if salts.ndim == 2:  # one row per cell
+            return cls(pixels, tuple(bytes(row) for row in salts))
         raw = salts.tobytes()
         return cls(pixels, tuple(raw[i:i + SALT_BYTES] for i in range(0, len(raw), SALT_BYTES)))
 
@@ -302,6 +317,10 @@ class Capture:
         if px.shape != (lay.height, lay.width, lay.channels) or len(salts) != len(self.signed.cell_commitments):
             raise InvalidParameter("secrets", "these capture secrets are not the ones of this capture record "
                                    f"(pixels {px.shape}, {len(salts)} salts)")
+        for salt in salts:
+            lay.scheme.check_salt(salt, "secrets")
+        if not lay.scheme.commits_natively:  # checked by the prover against its first proof
+            return
         for i in {0, len(salts) - 1}:
             if lay.scheme.commit(lay.cell_pixels(px, lay.cells[i]), salts[i]) != self.signed.cell_commitments[i]:
                 raise InvalidParameter("secrets", "these capture secrets are not the ones of this capture "
@@ -351,23 +370,58 @@ class Camera:
         return DSS.new(self._key, "fips-186-3").sign(SHA256.new(message))
 
     def capture(self, image: np.ndarray, tile: int = DEFAULT_TILE, border: Optional[int] = None, *,
+                scheme: str = DEFAULT_SCHEME, logrows: Optional[int] = None, store: Optional[CircuitStore] = None,
                 progress: Optional[ProgressCallback] = None, executor: Optional[Executor] = None) -> Capture:
         """Commit to ``image`` (uint8 H×W×C) cell by cell with fresh salts and sign the root.
 
         ``tile``: tile side in pixels (default 32); ``border``: width of the separately
-        committed border cells (default ``min(2, tile // 4)``); ``progress("commit", done,
-        total)`` as cells are committed. Hashing runs on ``executor`` if given; by default
-        an image of at least ``PARALLEL_CELLS`` cells is hashed on a local process pool
-        sized to the machine, a smaller one in this process.
+        committed border cells (default ``min(2, tile // 4)`` under Poseidon, 0 under KZG);
+        ``progress("commit", done, total)`` as cells are committed. Hashing runs on
+        ``executor`` if given; by default an image of at least ``PARALLEL_CELLS`` cells is
+        hashed on a local process pool sized to the machine, a smaller one in this process.
+
+        ``scheme``: ``"poseidon"`` (portable: salted Poseidon hashes, no SRS) or ``"kzg"``
+        (fast proving: each cell a KZG column of ``2^logrows`` rows under ``store``'s SRS, whose
+        digest the capture signs; ``logrows`` defaults to
+        :func:`~zkimg.hazmat.kzg_scheme.default_logrows`). See the README for which to pick.
         """
         check_image(image)
+        h, w, c = image.shape
+        if scheme == "kzg":
+            return self._capture_kzg(image, tile, border, logrows, store, progress, executor)
+        if scheme != "poseidon":
+            raise InvalidParameter("scheme", f"must be 'poseidon' or 'kzg', got {scheme!r}")
+        if logrows is not None:
+            raise InvalidParameter("logrows", "only the kzg scheme has a column height")
         if border is None:
             border = min(DEFAULT_BORDER, tile // 4) if isinstance(tile, int) else DEFAULT_BORDER
-        h, w, c = image.shape
         layout = TileLayout(w, h, c, tile, border)
         salts = tuple(new_salt() for _ in layout.cells)
         with executor_for(executor, layout.cell_count, PARALLEL_CELLS) as pool:
             cells = tuple(layout.commit_cells(image, salts, progress, pool))
+        return self._sign(layout, image, cells, salts)
+
+    def _capture_kzg(self, image: np.ndarray, tile: int, border: Optional[int], logrows: Optional[int],
+                     store: Optional[CircuitStore], progress: Optional[ProgressCallback],
+                     executor: Optional[Executor]) -> Capture:
+        from .hazmat.kzg_scheme import KZGScheme, commit_cells, default_logrows
+
+        h, w, c = image.shape
+        store = store if store is not None else CircuitStore()
+        if logrows is None:
+            logrows = default_logrows(as_int(tile, "tile", 4, MAX_TILE), c)
+        k = as_int(logrows, "logrows", 8, MAX_LOGROWS)
+        scheme = KZGScheme(k, srs_sha256=store.srs.digest(k))
+        layout = TileLayout(w, h, c, tile, 0 if border is None else border, scheme.layout_version, scheme.params)
+        scheme.check_cells(layout)
+        salts = tuple(scheme.new_salt() for _ in layout.cells)
+        report(progress, "commit", 0, layout.cell_count)
+        with executor_for(executor, layout.cell_count, PARALLEL_CELLS) as pool:
+            cells = tuple(commit_cells(layout, image, salts, store, pool))
+        report(progress, "commit", layout.cell_count, layout.cell_count)
+        return self._sign(layout, image, cells, salts)
+
+    def _sign(self, layout: TileLayout, image: np.ndarray, cells: Tuple[int, ...], salts: Tuple[bytes, ...]) -> Capture:
         root = layout.root(cells)
         signed = SignedCapture(layout, cells, root, self.sign(capture_message(layout, root)), self.public_key)
         return Capture(signed, CaptureSecrets(np.array(image, copy=True), salts))

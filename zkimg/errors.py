@@ -106,6 +106,13 @@ class ProofInvalid(VerificationError):
     check = "proof"
 
 
+class LinkInvalid(VerificationError):
+    """A KZG proof's committed input is not linked to the camera's signed commitment (a link
+    proof that is missing, malformed or false, or a point not re-randomised or repeated)."""
+
+    check = "link"
+
+
 class SRSMismatch(VerificationError):
     """The proof was made with a structured reference string other than the verifier's."""
 

@@ -5,10 +5,11 @@ by cost so that a hostile bundle is refused by the cheapest check that can refus
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
@@ -17,13 +18,15 @@ from .errors import (
     CircuitMismatch,
     InvalidBundle,
     InvalidParameter,
+    LinkInvalid,
     OutputMismatch,
     ProofInvalid,
     SRSMismatch,
     TileCountMismatch,
+    VerificationError,
 )
-from .hazmat.circuits import Circuit, CircuitStore, Keys, weakest_trust
-from .hazmat.commitments import CommitmentScheme
+from .hazmat.circuits import Circuit, CircuitStore, Keys, sha256_file, weakest_trust
+from .hazmat.commitments import CommitmentScheme, ProofContext
 from .hazmat.lowering import CircuitSpec
 from .hazmat.plan import chain_plans
 from .hazmat.verifying import check_proof, check_published
@@ -43,20 +46,30 @@ PARALLEL_VERIFY_TILES = 64
 #: before each new circuit is built, so a bad proof costs at most one circuit setup.
 VERIFY_BATCH = 4 * PARALLEL_VERIFY_TILES
 
-#: (scheme, circuit, keys, proof, input instances, output instance or the public pixels it hashes, name)
-_ProofCheck = Tuple[CommitmentScheme, Circuit, Keys, bytes, Tuple[int, ...], "int | np.ndarray", str]
+#: (scheme, circuit, keys, proof record, input instances, output instance or the public pixels it
+#: hashes, name, what the scheme binds the proof to)
+_ProofCheck = Tuple[CommitmentScheme, Circuit, Keys, bytes, Tuple[int, ...], "int | np.ndarray", str,
+                    Optional[ProofContext]]
 
 
-def _check(scheme: CommitmentScheme, circuit: Circuit, keys: Keys, proof: bytes, inputs: Tuple[int, ...],
-           output: "int | np.ndarray", what: str) -> None:
-    """:func:`check_proof`, hashing a public output tile first (in the worker, in parallel).
-    A public tile that fails says where and why it most likely failed: its published pixels
-    are checked by this very proof, so a re-encoded or edited image fails here."""
+def _check(scheme: CommitmentScheme, circuit: Circuit, keys: Keys, record: bytes, inputs: Tuple[int, ...],
+           output: "int | np.ndarray", what: str, context: Optional[ProofContext]) -> None:
+    """:func:`check_proof`, after the scheme's own checks (the KZG links) and hashing a public
+    output tile (in the worker, in parallel). A public tile that fails says where and why it
+    most likely failed: its published pixels are checked by this very proof, so a re-encoded
+    or edited image fails here."""
+    proof = record
+    if context is not None:
+        try:
+            proof = scheme.open(record, dataclasses.replace(context, srs_path=keys.srs_path,
+                                                            vk_digest=sha256_file(keys.vk_path)))
+        except VerificationError as e:
+            raise type(e)(f"{what}: {e}") from e
     if not isinstance(output, np.ndarray):
         check_proof(circuit, keys, proof, scheme.instances(inputs, output), what)
         return
     try:
-        check_proof(circuit, keys, proof, scheme.instances(inputs, scheme.hash_public(output)), what)
+        check_proof(circuit, keys, proof, scheme.public_instances(inputs, output), what)
     except ProofInvalid as e:
         raise ProofInvalid(f"{what}: the published pixels there are not the ones proved (or the proof is corrupt); "
                            "was the image re-encoded (JPEG, a colour profile), resized or edited after proving?"
@@ -180,6 +193,9 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
                           f"{store.srs.development}")
     _limit(cap.layout.cell_count, limits.max_cells, "max_cells", "cells of the signed layout")
     cap.check_root()
+    scheme = cap.layout.scheme
+    if not scheme.commits_natively:  # the capture signed the SRS its columns are committed under
+        _check_capture_srs(store, scheme, policy)
     hidden = attestation.hidden_output
     input_shape = (cap.layout.height, cap.layout.width, cap.layout.channels)
     final_shape = attestation.pipeline.output_shape(input_shape)
@@ -201,6 +217,7 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
     total = sum(len(seg.proofs) for seg in attestation.segments)
     circuits: Dict[CircuitSpec, Tuple[Circuit, Keys]] = {}
     trust: List[str] = []
+    points: Set[bytes] = set()  # every re-randomised input point of the bundle (must all differ)
     inputs = cap.cell_commitments
     with executor_for(executor, total, PARALLEL_VERIFY_TILES) as pool:
         queue = _ProofQueue(pool, total, progress)
@@ -222,14 +239,37 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
                 where = (f"segment {i} tile {job.index}" if seg.output_commitments is not None else
                          f"tile {job.index} (rows {job.rows[0]}–{job.rows[1] - 1}, columns {job.cols[0]}–{job.cols[1] - 1} "
                          "of the published image)")
-                queue.add((job.spec.commitment_scheme, circuit, keys, proof, tuple(inputs[k] for k in job.cells), output,
-                           where))
+                context = None
+                job_scheme = job.spec.commitment_scheme
+                if not job_scheme.commits_natively:
+                    context = ProofContext(cap.root, job.index, job.cells, "", tuple(inputs[k] for k in job.cells),
+                                           job.spec.part_sizes)
+                    for point in job_scheme.proof_points(proof, len(job.cells)):
+                        if point in points:
+                            raise LinkInvalid(f"{where}: an input point repeats one of another proof (a reused "
+                                              "re-randomisation reveals the difference of two columns)")
+                        points.add(point)
+                queue.add((job_scheme, circuit, keys, proof, tuple(inputs[k] for k in job.cells), output, where,
+                           context))
             if i < len(plans) - 1:  # chain link: this segment's output commitments are the next one's inputs
                 assert seg.output_commitments is not None and len(seg.output_commitments) == plans[i + 1].layout.cell_count
                 inputs = seg.output_commitments
         queue.flush()
     return Verification(attestation.pipeline, input_shape, final_shape, cap.camera_key.key_id,
                         cap.root, total, store.srs.development, hidden, weakest_trust(trust))
+
+
+def _check_capture_srs(store: CircuitStore, scheme: CommitmentScheme, policy: VerificationPolicy) -> None:
+    """The capture's columns were committed under the SRS file it signs: the verifier's own file
+    for that size must be the same (``SRSMismatch``) and trusted by the policy (``UntrustedSRS``)."""
+    params = dict(scheme.params)
+    logrows, digest = params["logrows"], params["srs_sha256"]
+    if not (store.srs.directory / f"kzg{logrows}.srs").is_file() and not store.srs.development:
+        raise SRSMismatch(f"the capture's columns are committed under a 2^{logrows} SRS this verifier does not have")
+    if store.srs.digest(logrows) != digest:
+        raise SRSMismatch(f"the capture's columns are committed under SRS {digest[:16]}, the verifier's 2^{logrows} "
+                          f"SRS is {store.srs.digest(logrows)[:16]}")
+    policy.check_srs(store.srs.trust(logrows), f"the capture's 2^{logrows} SRS")
 
 
 def _circuit_for(store: CircuitStore, spec: CircuitSpec, claimed: Dict[int, str], limits: Limits,

@@ -13,7 +13,7 @@ import logging
 import math
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Sequence, Type
+from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple, Type
 
 from .._codec import felt_to_hex
 from ..errors import CircuitError, Error, ProofInvalid, ProvingError
@@ -28,8 +28,11 @@ MIN_LOGROWS = 8
 
 def _drop_scale_warning(record: logging.LogRecord) -> bool:
     """ezkl warns "low scale values (<8) may impact precision" for every circuit; zkimg's
-    circuits are integer-exact at scale 0 by design, so that one message is noise."""
-    return "low scale values" not in record.getMessage()
+    circuits are integer-exact at scale 0 by design, so that one message is noise. So is
+    "SRS for poly commit does not exist" from every KZG-scheme witness: zkimg never asks ezkl
+    for the witness's commitments (the prover reads its points from the proof)."""
+    message = record.getMessage()
+    return "low scale values" not in message and "SRS for poly commit" not in message
 
 
 logging.getLogger("ezkl").addFilter(_drop_scale_warning)  # ezkl logs through Python logging (pyo3_log)
@@ -79,6 +82,22 @@ def gen_srs(path: Path, logrows: int) -> None:
     _call("gen_srs", CircuitError, _module().gen_srs, str(path), logrows)
 
 
+def _committed_inputs(settings: Mapping[str, Any]) -> int:
+    return int(sum(settings["module_sizes"].get("polycommit", []) or []))
+
+
+def main_rows(settings: Mapping[str, Any]) -> int:
+    """Rows of the circuit's main region, from the settings ``gen_settings`` wrote. ezkl
+    23.0.5's ``gen_settings`` counts a copy of every
+    ``polycommit`` input (its values over ``num_inner_cols`` columns) that synthesis never lays
+    out (the values stay in their own committed column): that count is taken off. Measured: a
+    gather of 300 values from 9 inputs of 197 is counted 886 rows more than from one input of
+    300 (= (9·197 − 300) / 2). Were the correction too large, ezkl refuses to prove ("not
+    enough rows", tests/test_kzg.py), it never proves something else."""
+    committed = _committed_inputs(settings)
+    return int(settings["num_rows"]) - -(-committed // int(settings["run_args"]["num_inner_cols"]))
+
+
 def min_logrows(settings: Mapping[str, Any]) -> int:
     """The smallest logrows at which every region of the circuit fits (mirrors ezkl's rules)."""
     modules = settings["module_sizes"]["poseidon"]
@@ -108,12 +127,23 @@ def compile_circuit(directory: Path, model: bytes, run_args: Mapping[str, Any]) 
     if not _call("gen_settings", CircuitError, ezkl.gen_settings, str(onnx_path), str(settings_path),
                  py_run_args=ra):
         raise CircuitError("ezkl gen_settings failed")
+    forced = run_args.get("logrows")
     try:
         s: Dict[str, Any] = json.loads(settings_path.read_text())
-        s["run_args"]["logrows"] = min_logrows(s)
+        # ezkl sizes the main columns from total_assignments (one cell per value laid out):
+        # the same uncounted copy is taken off it, which keeps one set of columns at the
+        # capture's K (the raw count doubled them: 3,296 → 5,024-byte proofs, measured).
+        s["num_rows"], s["total_assignments"] = main_rows(s), int(s["total_assignments"]) - _committed_inputs(s)
+        need = min_logrows(s)
+        if forced is not None and need > forced:
+            raise CircuitError(f"this tile job needs 2^{need} rows and its inputs' columns have 2^{forced} "
+                               f"(the capture's logrows): use a smaller max_out")
+        s["run_args"]["logrows"] = forced if forced is not None else need
         s["required_range_checks"] = sorted(s.get("required_range_checks", []))
         s["required_lookups"] = sorted(s.get("required_lookups", []), key=json.dumps)
         freivalds = (s.get("einsum_params") or {}).get("total_einsum_col_size", 0)
+    except CircuitError:
+        raise
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise CircuitError(f"ezkl wrote settings zkimg cannot read: {e}") from e
     if freivalds != 0:
@@ -130,6 +160,17 @@ def compile_circuit(directory: Path, model: bytes, run_args: Mapping[str, Any]) 
     return s
 
 
+def kzg_commit(message: Sequence[str], vk: Path, settings: Path, srs: Path) -> List[Tuple[int, int]]:
+    """``ezkl.kzg_commit``: the KZG commitments (affine points) of ``message`` (field elements
+    as hex) cut into columns of ``2^K − unusable rows`` values, ``K`` being the SRS file's
+    (ezkl 23.0.5 reads it from the file: an SRS of another size silently gives another point);
+    the unusable rows (blinding factors + 1, from ``vk``) hold 1. One point more than full
+    columns: the last is the remainder's."""
+    points = _call("kzg_commit", CircuitError, _module().kzg_commit, list(message), str(vk), str(settings), str(srs))
+    return [(int.from_bytes(bytes.fromhex(p.x), "little"), int.from_bytes(bytes.fromhex(p.y), "little"))
+            for p in points]
+
+
 def setup(compiled: Path, vk: Path, pk: Path, srs: Path) -> None:
     """Generate the verifying and proving keys of a compiled circuit under ``srs``."""
     ok = _call("setup", CircuitError, _module().setup, str(compiled), str(vk), str(pk), srs_path=str(srs))
@@ -137,11 +178,12 @@ def setup(compiled: Path, vk: Path, pk: Path, srs: Path) -> None:
         raise CircuitError("ezkl setup failed")
 
 
-def gen_witness(inputs: Sequence[Sequence[int]], compiled: Path, workdir: Path) -> Dict[str, Any]:
-    """Run the compiled circuit on ``inputs`` (one flat list per graph input); returns the
+def gen_witness(inputs: Sequence[Sequence[int | str]], compiled: Path, workdir: Path) -> Dict[str, Any]:
+    """Run the compiled circuit on ``inputs`` (one flat list per graph input: integers, or field
+    elements as ezkl's hex, which it uses as they are); returns the
     witness JSON (also kept in ``workdir / "witness.json"`` for :func:`prove`)."""
     data_path, wit_path = workdir / "input.json", workdir / "witness.json"
-    data_path.write_text(json.dumps({"input_data": [list(map(int, x)) for x in inputs]}))
+    data_path.write_text(json.dumps({"input_data": [[v if isinstance(v, str) else int(v) for v in x] for x in inputs]}))
     _call("witness generation", ProvingError, _module().gen_witness, str(data_path), str(compiled), str(wit_path))
     witness: Dict[str, Any] = json.loads(wit_path.read_text())
     return witness

@@ -13,7 +13,13 @@ A :class:`CommitmentScheme` fixes, for the captures made under it:
   capture, so a capture names its scheme and a verifier cannot be talked into another.
 
 Schemes are looked up with :func:`scheme_for_layout` / :func:`scheme_named`; a new scheme is
-one module implementing this interface plus one line in :data:`_SCHEMES`.
+one module implementing this interface plus one line in :func:`_schemes`. A scheme may take
+parameters fixed at capture and signed with it (:meth:`~CommitmentScheme.configure`; the KZG
+scheme's column height, salt slots and SRS digest); the Poseidon scheme takes none.
+
+The prover's and verifier's extra steps around ezkl go through :meth:`~CommitmentScheme.seal`
+(what the prover attaches to ezkl's proof) and :meth:`~CommitmentScheme.open` (what the
+verifier checks before handing ezkl the proof), both bound to a :class:`ProofContext`.
 """
 
 from __future__ import annotations
@@ -21,14 +27,19 @@ from __future__ import annotations
 import abc
 import functools
 import secrets
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Mapping, Sequence, Tuple
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..errors import InvalidParameter
 
 if TYPE_CHECKING:
-    from .lowering import GraphBuilder
+    from .lowering import CircuitSpec, GraphBuilder
+
+#: A scheme's capture parameters in hashable form: sorted ``(name, value)`` pairs.
+SchemeParams = Tuple[Tuple[str, Any], ...]
 
 #: Bytes of one commitment salt (every scheme's salts are this long).
 SALT_BYTES = 16
@@ -46,6 +57,22 @@ def check_salt(salt: object, parameter: str = "salt") -> bytes:
     return bytes(salt)
 
 
+@dataclass(frozen=True)
+class ProofContext:
+    """Where one proof sits, for the statements a scheme binds to it (the KZG link proofs):
+    the capture root, the job's index in its plan, the layout cells it reads (in input order),
+    the SHA-256 of the job's verifying key, the signed commitment and the number of values of
+    each cell read, and the SRS file the proof is made or checked with."""
+
+    root: int
+    job: int
+    cells: Tuple[int, ...]
+    vk_digest: str
+    commitments: Tuple[int, ...]
+    sizes: Tuple[int, ...]
+    srs_path: Optional[Path] = None
+
+
 class CommitmentScheme(abc.ABC):
     """One way of committing to tiles; see the module docstring for the contract."""
 
@@ -55,6 +82,79 @@ class CommitmentScheme(abc.ABC):
     layout_version: ClassVar[int]
     #: ezkl run arguments the scheme fixes (visibility of inputs, outputs and parameters).
     run_args: ClassVar[Mapping[str, Any]]
+
+    #: Bytes of one cell's salt (capture secrets hold one per cell).
+    salt_bytes: int = SALT_BYTES
+    #: Whether :meth:`commit` works without other material (the KZG scheme needs an SRS).
+    commits_natively: ClassVar[bool] = True
+
+    @property
+    def params(self) -> SchemeParams:
+        """The capture parameters this instance was configured with (signed in the capture)."""
+        return ()
+
+    def configure(self, params: SchemeParams) -> "CommitmentScheme":
+        """This scheme with capture ``params`` (validated; InvalidParameter if bad)."""
+        if params:
+            raise InvalidParameter("scheme_params", f"the {self.name} scheme takes no parameters")
+        return self
+
+    def header_values(self) -> List[int]:
+        """Integers the image root folds in after the layout header (the parameters)."""
+        return []
+
+    def new_salt(self) -> bytes:
+        """A fresh salt for one cell from the operating system's CSPRNG."""
+        return new_salt()
+
+    def check_salt(self, salt: object, parameter: str = "salt") -> bytes:
+        return check_salt(salt, parameter)
+
+    def commitment_to_hex(self, c: int) -> str:
+        from .._codec import felt_to_hex
+
+        return felt_to_hex(c)
+
+    def commitment_from_hex(self, s: Any, what: str, error: type) -> int:
+        from .._codec import felt_from_hex
+
+        return felt_from_hex(s, what, error)
+
+    @abc.abstractmethod
+    def lower_circuit(self, g: "GraphBuilder", spec: "CircuitSpec", body: Callable[[str], str]) -> None:
+        """Add the circuit graph's inputs and outputs around ``body`` (region value → output
+        value); the hint inputs are the lowering's."""
+
+    #: Salt slots after the pooled rounding hints (``None``: one plain input per hint).
+    hint_salt_slots: Optional[int] = None
+
+    def witness_inputs(self, parts: Sequence[np.ndarray], salts: Sequence[bytes], output_salt: Optional[bytes],
+                       hints: Sequence[np.ndarray]) -> Tuple[List[List[Any]], Any]:
+        """ezkl's input lists for one proof, and the prover's state for :meth:`seal`."""
+        inputs: List[List[Any]] = [np.asarray(p).ravel().tolist() + list(s) for p, s in zip(parts, salts)]
+        if output_salt is not None:
+            inputs.append(list(output_salt))
+        return inputs + [h.ravel().tolist() for h in hints], None
+
+    def seal(self, proof: bytes, state: Any, context: ProofContext) -> bytes:
+        """The proof record the bundle stores, from ezkl's proof (Poseidon: ezkl's proof)."""
+        return proof
+
+    def open(self, record: bytes, context: ProofContext) -> bytes:
+        """Check what :meth:`seal` attached (raising a VerificationError) and return ezkl's proof."""
+        return record
+
+    def check_input_sizes(self, sizes: Sequence[int]) -> None:
+        """CircuitError unless the circuit's graph inputs (values each) suit the scheme."""
+        return None
+
+    def proof_points(self, record: bytes, n_inputs: int) -> Tuple[bytes, ...]:
+        """Values a bundle must never repeat across its proofs (KZG: the re-randomised points)."""
+        return ()
+
+    def public_instances(self, inputs: Sequence[int], pixels: np.ndarray) -> Tuple[int, ...]:
+        """The public instances of a proof whose output is the published ``pixels``."""
+        return self.instances(inputs, self.hash_public(pixels))
 
     @abc.abstractmethod
     def commit(self, pixels: np.ndarray, salt: bytes) -> int:
@@ -74,19 +174,13 @@ class CommitmentScheme(abc.ABC):
         tile's, tile commitments and the layout header into the image root the camera signs)."""
 
     @abc.abstractmethod
-    def lower_commitments(self, g: "GraphBuilder", source: str, n_source: int,
-                          streams: Sequence[np.ndarray], names: Sequence[str]) -> None:
-        """Add the circuit graph's outputs: for each ``streams[i]`` (indices into the flat
-        range-checked ``source`` of ``n_source`` values) the graph output ``names[i]`` that
-        ezkl turns into that stream's commitment."""
-
-    @abc.abstractmethod
     def committed_values(self, n_values: int) -> int:
         """How many field elements the commitment of ``n_values`` byte values absorbs."""
 
-    @abc.abstractmethod
     def witness_commitments(self, witness: Mapping[str, Any]) -> List[int]:
-        """The commitments ezkl computed, in graph-output order, from its witness JSON."""
+        """The commitments ezkl computed, in graph-output order, from its witness JSON (none
+        where the commitments are not the circuit's outputs)."""
+        return []
 
     @abc.abstractmethod
     def witness_output(self, witness: Mapping[str, Any], n_values: int) -> np.ndarray:
@@ -101,9 +195,10 @@ class CommitmentScheme(abc.ABC):
 @functools.lru_cache(maxsize=None)
 def _schemes() -> Dict[int, CommitmentScheme]:
     """Every scheme by capture-format id (imported here: the implementations import this module)."""
+    from .kzg_scheme import KZG
     from .poseidon_scheme import POSEIDON
 
-    return {s.layout_version: s for s in (POSEIDON,)}
+    return {s.layout_version: s for s in (POSEIDON, KZG)}
 
 
 def scheme_for_layout(version: int) -> CommitmentScheme:

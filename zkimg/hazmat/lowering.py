@@ -7,7 +7,7 @@ A :class:`CircuitSpec` (committed input parts → region → primitives → outp
   that they index their range-check tables without a ``Cast``, which ezkl lays out as two
   copies of every value): ``part_i`` = the i-th input part's values followed by its 16
   salt bytes; ``output_salt`` (hidden output only); one ``hint_i`` per rounding step. Outputs:
-  the commitment scheme's (:meth:`CommitmentScheme.lower_commitments`), one per committed
+  the commitment scheme's (:meth:`CommitmentScheme.lower_circuit`), one per committed
   stream in this order: every part with its salt, then the output (with the output salt if
   hidden). Under the Poseidon scheme they are ``part_i_packed`` = pack(part_i ‖ salt_i) and
   ``output_packed``, each Poseidon-hashed by ezkl into the proof's public instances.
@@ -116,7 +116,7 @@ from .._validate import check_shape
 from ..errors import InvalidBundle, InvalidParameter, InvalidPipelineFile
 from ..limits import MAX_JOB_ELEMENTS
 from ..pipeline import Pipeline, as_pipeline
-from .commitments import DEFAULT_SCHEME, SALT_BYTES, CommitmentScheme, scheme_named
+from .commitments import DEFAULT_SCHEME, CommitmentScheme, SchemeParams, scheme_named
 from .primitives import (
     BlockMean,
     Fill,
@@ -134,8 +134,15 @@ from .primitives import (
 ONNX_OPSET = 17
 ONNX_IR_VERSION = 8  # onnxruntime here rejects IR 14
 JOB_SCHEMA = "zkimg.tile-job/1"
+#: The graph input holding every rounding hint, when a scheme pools them.
+HINT_POOL = "hints"
 #: A rounding whose numerator is always below this is one lookup into ``floor(v / d)``.
 ROUNDING_TABLE_MAX = 1 << 12
+
+
+@functools.lru_cache(maxsize=64)
+def _configured(name: str, params: SchemeParams) -> CommitmentScheme:
+    return scheme_named(name).configure(params)
 
 
 @dataclass(frozen=True)
@@ -156,10 +163,11 @@ class CircuitSpec:
     output_shape: Shape
     hidden_output: bool
     scheme: str = DEFAULT_SCHEME  # the commitment scheme's name (``commitments.scheme_named``)
+    scheme_params: SchemeParams = ()  # its capture parameters (the layout's)
 
     @property
     def commitment_scheme(self) -> CommitmentScheme:
-        return scheme_named(self.scheme)
+        return _configured(self.scheme, self.scheme_params)
 
     def assemble(self, parts: Sequence[np.ndarray]) -> np.ndarray:
         """The region (uint8) the circuit builds from ``parts`` (flat uint8 arrays)."""
@@ -188,7 +196,9 @@ class TileJob:
     def __post_init__(self) -> None:
         if not isinstance(self.scheme, str):
             raise InvalidParameter("scheme", "must be a scheme name")
-        scheme_named(self.scheme)
+        if not scheme_named(self.scheme).commits_natively:
+            raise InvalidParameter("scheme", f"a single tile job is proved under the Poseidon scheme; {self.scheme} "
+                                             "jobs come from a plan over a capture made under it")
         object.__setattr__(self, "pipeline", as_pipeline(self.pipeline))
         object.__setattr__(self, "input_shape", check_shape(self.input_shape, "input_shape"))
         if not isinstance(self.hidden_output, bool):
@@ -303,6 +313,10 @@ class GraphBuilder:
         if integer:
             self._int_values.add(name)
         return name
+
+    def mark_int(self, value: str) -> None:
+        """Record that ``value`` is int64 (it indexes a lookup table without a ``Cast``)."""
+        self._int_values.add(value)
 
     def concat(self, values: Sequence[str]) -> str:
         """``values`` concatenated along axis 0 (int64 if they all are)."""
@@ -439,10 +453,32 @@ def _factor(w: Sequence[int], axis: int) -> Any:
 class _Lowerer:
     """Emits the primitives of one job into a graph in circuit or reference mode."""
 
-    def __init__(self, g: GraphBuilder, circuit: bool) -> None:
+    def __init__(self, g: GraphBuilder, circuit: bool, hint_salt_slots: Optional[int] = None) -> None:
         self.g = g
         self.circuit = circuit
         self.hints: List[Tuple[str, Shape]] = []
+        #: With salt slots, every hint is read from one pooled input ``hints`` (all hints, then
+        #: that many salt slots no constraint touches); else each hint is its own input.
+        self.hint_salt_slots = hint_salt_slots
+        self._pooled = 0
+
+    def hint_input(self, name: str, shape: Shape) -> str:
+        """The circuit's value of hint ``name`` (int64, ``shape``)."""
+        g = self.g
+        if self.hint_salt_slots is None:
+            return g.add_input(name, shape, integer=True)
+        n = int(np.prod(shape))
+        index = g.const(np.arange(self._pooled, self._pooled + n), np.int64)
+        self._pooled += n
+        g.mark_int(HINT_POOL)
+        value = g.op("Reshape", [g.op("Gather", [HINT_POOL, index], axis=0), g.const(shape, np.int64)])
+        g.mark_int(value)
+        return value
+
+    def finish(self) -> None:
+        """Declare the pooled hint input, once its size is known."""
+        if self.hint_salt_slots is not None and self._pooled:
+            self.g.add_input(HINT_POOL, [self._pooled + self.hint_salt_slots], integer=True)
 
     def primitive(self, x: str, shape: Shape, p: Primitive) -> str:
         g = self.g
@@ -604,7 +640,7 @@ class _Lowerer:
         s, q_table, r_table = self._shift(d_max, qn)
         n = off + d_arr * (s + b)
         num = g.op("Add", [y, g.operand(n if n.size > 1 else [int(n)])]) if n.any() else y
-        q_s = g.lookup(g.add_input(hint_name, shape, integer=True), q_table, extend=False)
+        q_s = g.lookup(self.hint_input(hint_name, shape), q_table, extend=False)
         r = g.op("Sub", [num, g.op("Mul", [q_s, g.operand(d_arr if d_arr.size > 1 else [d_max])])])
         r_s = g.lookup(r, r_table, extend=False)
         out = g.op("Sub", [q_s, g.op("Sub", [r_s, r])])  # Q − (R − r) = Q − s = q'
@@ -669,39 +705,30 @@ class LoweredJob:
 
 
 def lower_circuit(spec: CircuitSpec) -> LoweredJob:
-    """The circuit graph ezkl compiles (see module docstring for its contract)."""
+    """The circuit graph ezkl compiles: the commitment scheme's inputs and outputs
+    (:meth:`CommitmentScheme.lower_circuit`) around the job's primitives."""
     g = GraphBuilder()
-    lw = _Lowerer(g, circuit=True)
-    raw = [g.add_input(f"part_{i}", [n + SALT_BYTES], integer=True) for i, n in enumerate(spec.part_sizes)]
-    sizes = [n + SALT_BYTES for n in spec.part_sizes]
-    if spec.hidden_output:
-        raw.append(g.add_input("output_salt", [SALT_BYTES], integer=True))
-        sizes.append(SALT_BYTES)
-    # One range check for every hidden byte; everything below reads only ``checked``, through
-    # constant gathers (wiring, and cheaper in ezkl than Slice).
-    checked = g.lookup(g.concat(raw), np.arange(256))
-    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    n_checked = int(starts[-1])
-    pixel_index = np.concatenate([np.arange(starts[i], starts[i] + n) for i, n in enumerate(spec.part_sizes)])
+    scheme = spec.commitment_scheme
+    lw = _Lowerer(g, circuit=True, hint_salt_slots=scheme.hint_salt_slots)
+    scheme.lower_circuit(g, spec, lambda region: lw.body(region, spec.region_shape, spec.primitives))
+    lw.finish()
+    scheme.check_input_sizes([math.prod(d.dim_value for d in i.type.tensor_type.shape.dim) for i in g.inputs])
+    return LoweredJob(g.model_bytes("zkimg_tile_job"), tuple(lw.hints))
+
+
+def gather_region(g: GraphBuilder, flat: str, part_starts: Sequence[int], spec: CircuitSpec) -> str:
+    """The ``spec.region_shape`` region from ``flat``, the parts laid end to end with part ``i``'s
+    values at ``part_starts[i]`` (a constant gather: wiring, no rows; ``flat`` itself when the
+    region is exactly ``flat``)."""
+    pixel_index = np.concatenate([np.arange(part_starts[i], part_starts[i] + n) for i, n in enumerate(spec.part_sizes)])
     if spec.region_index is not None:
         pixel_index = pixel_index[np.asarray(spec.region_index, dtype=np.int64)]
-    if len(pixel_index) == n_checked and np.array_equal(pixel_index, np.arange(n_checked)):
-        region = checked
+    n_flat = int(part_starts[-1])
+    if len(pixel_index) == n_flat and np.array_equal(pixel_index, np.arange(n_flat)):
+        region = flat
     else:
-        region = g.op("Gather", [checked, g.const(pixel_index, np.int64)], axis=0)
-    region = g.op("Reshape", [region, g.const(spec.region_shape, np.int64)])
-    out = lw.body(region, spec.region_shape, spec.primitives)
-    n_out = int(np.prod(spec.output_shape))
-    # Packed: every part with its salt, then the output (with the output salt if hidden),
-    # all read from ``checked`` followed by the output values.
-    source = g.op("Concat", [checked, g.op("Reshape", [out, g.const([n_out], np.int64)])], axis=0)
-    streams = [np.arange(starts[i], starts[i + 1]) for i in range(len(spec.part_sizes))]
-    output_stream = np.arange(n_checked, n_checked + n_out)
-    if spec.hidden_output:
-        output_stream = np.concatenate([output_stream, np.arange(starts[-2], starts[-1])])
-    spec.commitment_scheme.lower_commitments(g, source, n_checked + n_out, streams + [output_stream],
-                  [f"part_{i}_packed" for i in range(len(spec.part_sizes))] + ["output_packed"])
-    return LoweredJob(g.model_bytes("zkimg_tile_job"), tuple(lw.hints))
+        region = g.op("Gather", [flat, g.const(pixel_index, np.int64)], axis=0)
+    return g.op("Reshape", [region, g.const(spec.region_shape, np.int64)])
 
 
 def lower_reference(spec: CircuitSpec) -> LoweredJob:

@@ -229,6 +229,7 @@ class Plan:
             output_shape=(rows[1] - rows[0], cols[1] - cols[0], channels),
             hidden_output=self.hidden_output,
             scheme=self.layout.scheme.name,
+            scheme_params=self.layout.scheme_params,
         )
         return PlannedJob(index, rows, cols, used, spec)
 
@@ -283,6 +284,10 @@ def chain_plans(pipeline: Pipeline, layout: TileLayout, *, hidden_output: bool, 
     last plan only (the others follow that grid). Prover and verifier both use this.
     """
     parts = split_pipeline(pipeline, segments)
+    if not layout.scheme.commits_natively and (hidden_output or len(parts) > 1):
+        raise InvalidParameter("hide_output" if hidden_output else "segments",
+                               f"a {layout.scheme.name} capture proves public outputs in one segment; hidden outputs "
+                               "and chains need a poseidon capture")
     plans: List[Plan] = []
     for i, seg in enumerate(parts):
         last = i == len(parts) - 1

@@ -14,17 +14,17 @@ injective on range-checked bytes, so the commitment binds the pixels.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Iterable, List, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, List, Mapping, Sequence
 
 import numpy as np
 
 from .._codec import felt_from_hex
 from ..errors import InvalidImage
-from .commitments import CommitmentScheme, check_salt
+from .commitments import SALT_BYTES, CommitmentScheme, check_salt
 from .poseidon import poseidon_hash
 
 if TYPE_CHECKING:
-    from .lowering import GraphBuilder
+    from .lowering import CircuitSpec, GraphBuilder
 
 PACK_BASE = 256
 PACK_GROUP = 16  # byte values per field element
@@ -77,6 +77,34 @@ class PoseidonScheme(CommitmentScheme):
 
     def committed_values(self, n_values: int) -> int:
         return packed_len(n_values)
+
+    def lower_circuit(self, g: "GraphBuilder", spec: "CircuitSpec", body: Callable[[str], str]) -> None:
+        """Inputs ``part_i`` = part ‖ its 16 salt bytes (then ``output_salt`` if the output is
+        hidden), every byte range-checked by one lookup into ``arange(256)`` before anything
+        reads it; outputs ``part_i_packed`` and ``output_packed`` (:meth:`lower_commitments`)."""
+        from .lowering import gather_region
+
+        raw = [g.add_input(f"part_{i}", [n + SALT_BYTES], integer=True) for i, n in enumerate(spec.part_sizes)]
+        sizes = [n + SALT_BYTES for n in spec.part_sizes]
+        if spec.hidden_output:
+            raw.append(g.add_input("output_salt", [SALT_BYTES], integer=True))
+            sizes.append(SALT_BYTES)
+        # One range check for every hidden byte; everything below reads only ``checked``,
+        # through constant gathers (wiring, and cheaper in ezkl than Slice).
+        checked = g.lookup(g.concat(raw), np.arange(256))
+        starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        n_checked = int(starts[-1])
+        out = body(gather_region(g, checked, [int(x) for x in starts], spec))
+        n_out = int(np.prod(spec.output_shape))
+        # Packed: every part with its salt, then the output (with the output salt if hidden),
+        # all read from ``checked`` followed by the output values.
+        source = g.op("Concat", [checked, g.op("Reshape", [out, g.const([n_out], np.int64)])], axis=0)
+        streams = [np.arange(starts[i], starts[i + 1]) for i in range(len(spec.part_sizes))]
+        output_stream = np.arange(n_checked, n_checked + n_out)
+        if spec.hidden_output:
+            output_stream = np.concatenate([output_stream, np.arange(starts[-2], starts[-1])])
+        self.lower_commitments(g, source, n_checked + n_out, streams + [output_stream],
+                               [f"part_{i}_packed" for i in range(len(spec.part_sizes))] + ["output_packed"])
 
     def lower_commitments(self, g: "GraphBuilder", source: str, n_source: int,
                           streams: Sequence[np.ndarray], names: Sequence[str]) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -12,7 +13,7 @@ import time
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple, cast
 
 import numpy as np
 
@@ -23,8 +24,8 @@ from .._validate import check_image
 from ..errors import CircuitError, InvalidParameter
 from ..progress import ProgressCallback, report
 from . import _ezkl
-from .circuits import SRS, Circuit, CircuitStore
-from .commitments import SALT_BYTES, check_salt, new_salt
+from .circuits import SRS, Circuit, CircuitStore, sha256_file
+from .commitments import SALT_BYTES, ProofContext, check_salt, new_salt
 from .lowering import CircuitSpec, TileJob, run_reference
 from .plan import Plan, PlannedJob
 from .primitives import run_all
@@ -41,8 +42,9 @@ class Witness:
     circuit: Circuit
     workdir: Path  # holds ezkl's witness file, which :func:`_ezkl.prove` reads
     output: np.ndarray  # uint8, spec.output_shape, as computed in the circuit
-    part_commitments: Tuple[int, ...]  # the commitment of every part with its salt
-    output_commitment: int  # the output's (with its salt if hidden)
+    part_commitments: Tuple[int, ...]  # the commitment of every part with its salt (schemes hashing in the circuit)
+    output_commitment: Optional[int]  # the output's (with its salt if hidden)
+    state: Any = None  # the scheme's per-proof secrets, for its seal (KZG: the salt shifts)
 
     @property
     def path(self) -> Path:
@@ -69,15 +71,12 @@ def generate_witness(store: CircuitStore, job: "TileJob | CircuitSpec", parts: "
         part_list, salt_list = list(parts), list(salts)  # type: ignore[arg-type]
     circuit = store.circuit(spec)
     _, hints = run_reference(spec, spec.assemble(part_list))  # the rounding hints
-    inputs: List[List[int]] = [np.asarray(p).ravel().tolist() + list(s) for p, s in zip(part_list, salt_list)]
-    if spec.hidden_output:
-        inputs.append(list(output_salt or b""))
-    inputs += [h.ravel().tolist() for h in hints]
-    w = _ezkl.gen_witness(inputs, circuit.compiled_path, workdir)
     scheme = spec.commitment_scheme
+    inputs, state = scheme.witness_inputs(part_list, cast(List[bytes], salt_list), output_salt if spec.hidden_output else None, hints)
+    w = _ezkl.gen_witness(inputs, circuit.compiled_path, workdir)
     hashes = scheme.witness_commitments(w)
     out = scheme.witness_output(w, int(np.prod(spec.output_shape))).reshape(spec.output_shape)
-    return Witness(circuit, workdir, out, tuple(hashes[:-1]), hashes[-1])
+    return Witness(circuit, workdir, out, tuple(hashes[:-1]), hashes[-1] if hashes else None, state)
 
 
 @dataclass(frozen=True)
@@ -121,7 +120,7 @@ def prove_tile(job: TileJob, tile: np.ndarray, *, salt: Optional[bytes] = None,
 
 
 def _prove(store: CircuitStore, spec: CircuitSpec, parts: Sequence[np.ndarray], salts: Sequence[bytes],
-           output_salt: Optional[bytes]) -> Tuple[bytes, np.ndarray]:
+           output_salt: Optional[bytes], context: Optional[ProofContext] = None) -> Tuple[bytes, np.ndarray]:
     """:func:`prove_spec`, also returning the proved output. Per job the reference graph runs
     once (onnxruntime: the rounding hints) and the numpy specification once: the circuit's
     output must equal the specification, which shares no code with the lowering."""
@@ -131,13 +130,19 @@ def _prove(store: CircuitStore, spec: CircuitSpec, parts: Sequence[np.ndarray], 
         if not np.array_equal(wit.output, expected):
             raise CircuitError("circuit output differs from the specification (a lowering bug)")
         keys = store.keys(wit.circuit)
-        return _ezkl.prove(wit.workdir, wit.circuit.compiled_path, keys.pk_path, keys.srs_path), expected
+        proof = _ezkl.prove(wit.workdir, wit.circuit.compiled_path, keys.pk_path, keys.srs_path)
+        if wit.state is None:
+            return proof, expected
+        if context is None:
+            raise InvalidParameter("context", f"a {spec.scheme} proof is bound to its place in a capture")
+        return spec.commitment_scheme.seal(proof, wit.state, dataclasses.replace(context, srs_path=keys.srs_path)), expected
 
 
 def prove_spec(store: CircuitStore, spec: CircuitSpec, parts: Sequence[np.ndarray], salts: Sequence[bytes],
-               output_salt: Optional[bytes] = None) -> bytes:
-    """Prove one circuit on its hidden parts; returns the proof bytes (no instances)."""
-    return _prove(store, spec, parts, salts, output_salt)[0]
+               output_salt: Optional[bytes] = None, context: Optional[ProofContext] = None) -> bytes:
+    """Prove one circuit on its hidden parts; returns the proof record (no instances): ezkl's
+    proof, with what the scheme binds to ``context`` (the KZG links) in front."""
+    return _prove(store, spec, parts, salts, output_salt, context)[0]
 
 
 def _peak_rss() -> int:
@@ -151,10 +156,10 @@ def _peak_rss() -> int:
 
 
 def _prove_job(cache_dir: str, srs: SRS, spec: CircuitSpec, parts: List[np.ndarray], salts: List[bytes],
-               output_salt: Optional[bytes]) -> Tuple[bytes, int]:
+               output_salt: Optional[bytes], context: Optional[ProofContext]) -> Tuple[bytes, int]:
     """Executor entry point (module level, so it pickles): one job in a worker; the proof and
     the worker's peak memory."""
-    return prove_spec(CircuitStore(cache_dir, srs), spec, parts, salts, output_salt), _peak_rss()
+    return prove_spec(CircuitStore(cache_dir, srs), spec, parts, salts, output_salt, context), _peak_rss()
 
 
 @dataclass(frozen=True)
@@ -200,7 +205,8 @@ def _output_salt(workdir: Optional[Path], index: int) -> bytes:
 
 def prove_plan(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes], *, store: Optional[CircuitStore] = None,
                executor: Optional[Executor] = None, progress: Optional[ProgressCallback] = None,
-               workdir: Optional[Path] = None) -> PlanProofs:
+               workdir: Optional[Path] = None, root: int = 0,
+               commitments: Optional[Sequence[int]] = None) -> PlanProofs:
     """Prove every job of ``plan`` over the committed ``pixels`` (one salt per layout cell).
 
     Circuits and keys are built once per distinct circuit, in this process, before the
@@ -212,6 +218,8 @@ def prove_plan(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes], *, store:
     ``2^logrows``, peak memory, proof sizes) is recorded in the store's cache
     (:meth:`CircuitStore.record_timings`) for :func:`zkimg.estimate`.
     For a hidden-output plan each output tile gets a fresh salt (kept beside its proof).
+    Under a scheme that binds proofs to their place (KZG), ``root`` and ``commitments`` (the
+    capture's, one per cell) are required: each proof's links name them.
     """
     store = store if store is not None else CircuitStore()
     layout = plan.layout
@@ -249,17 +257,19 @@ def prove_plan(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes], *, store:
         report(progress, "resume", done, total)
     report(progress, "prove", done, total)
     rows = {job.index: 2 ** store.circuit(job.spec).logrows for job in pending}
+    contexts = {job.index: _context(store, job, layout, root, commitments) for job in pending}
     rss, t0 = 0, time.perf_counter()
     with executor_for(executor, len(pending), 2) as pool:
         workers = 1 if pool is None else (min(os.cpu_count() or 1, len(pending)) if executor is None else None)
         results: Iterator[Tuple[PlannedJob, Tuple[bytes, int]]]
         if pool is None:
             results = ((job, (prove_spec(store, job.spec, _parts(layout, pixels, job), [salts[k] for k in job.cells],
-                                         out_salts.get(job.index)), 0))
+                                         out_salts.get(job.index), contexts[job.index]), 0))
                        for job in pending)
         else:
             futs = {pool.submit(_prove_job, str(store.cache_dir), store.srs, job.spec, _parts(layout, pixels, job),
-                                [salts[k] for k in job.cells], out_salts.get(job.index)): job for job in pending}
+                                [salts[k] for k in job.cells], out_salts.get(job.index), contexts[job.index]): job
+                    for job in pending}
             results = ((futs[f], f.result()) for f in as_completed(futs))
         for job, (proof, job_rss) in results:
             proofs[job.index] = proof
@@ -286,6 +296,18 @@ def prove_plan(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes], *, store:
         commitments = tuple(plan.scheme.commit(np.ascontiguousarray(output[j.rows[0]:j.rows[1], j.cols[0]:j.cols[1]]), s)
                             for j, s in zip(jobs, salts_out))
     return PlanProofs(tuple(proofs[j.index] for j in jobs), digests, commitments, salts_out)
+
+
+def _context(store: CircuitStore, job: PlannedJob, layout: TileLayout, root: int,
+             commitments: Optional[Sequence[int]]) -> Optional[ProofContext]:
+    """What a proof of ``job`` is bound to, where its scheme binds proofs (else None)."""
+    if layout.scheme.commits_natively:
+        return None
+    if commitments is None or len(commitments) != len(layout.cells):
+        raise InvalidParameter("commitments", f"a {layout.scheme.name} plan needs the capture's cell commitments")
+    keys = store.keys(store.circuit(job.spec))
+    return ProofContext(root, job.index, job.cells, sha256_file(keys.vk_path),
+                        tuple(commitments[k] for k in job.cells), job.spec.part_sizes)
 
 
 def _parts(layout: TileLayout, pixels: np.ndarray, job: PlannedJob) -> List[np.ndarray]:

@@ -16,6 +16,7 @@ commits to that thin cell, not the whole tile. With ``fold`` the scheme's foldin
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,7 +28,12 @@ from .._validate import as_int
 from ..errors import InvalidImage, InvalidParameter
 from ..limits import MAX_CELLS, MAX_CHANNELS, MAX_SIDE, MAX_TILE
 from ..progress import ProgressCallback, report
-from .commitments import CommitmentScheme, scheme_for_layout
+from .commitments import CommitmentScheme, SchemeParams, scheme_for_layout
+
+
+@functools.lru_cache(maxsize=64)
+def _configured(version: int, params: SchemeParams) -> CommitmentScheme:
+    return scheme_for_layout(version).configure(params)
 
 LAYOUT_VERSION = 1  # the capture format; names the commitment scheme (1: Poseidon)
 COMMIT_CHUNK = 256  # cells per executor task when committing in parallel
@@ -69,6 +75,7 @@ class TileLayout:
     tile: int
     border: int
     version: int = LAYOUT_VERSION  # the capture format: names the commitment scheme
+    scheme_params: SchemeParams = ()  # the scheme's capture parameters (signed with the layout)
 
     def __post_init__(self) -> None:
         as_int(self.width, "width", 1, MAX_SIDE)
@@ -76,6 +83,10 @@ class TileLayout:
         as_int(self.channels, "channels", 1, MAX_CHANNELS)
         as_int(self.tile, "tile", 4, MAX_TILE)
         scheme_for_layout(as_int(self.version, "version"))
+        if not isinstance(self.scheme_params, tuple):
+            raise InvalidParameter("scheme_params", "must be a tuple of (name, value) pairs")
+        object.__setattr__(self, "scheme_params", tuple(sorted(self.scheme_params)))
+        self.scheme  # noqa: B018  # validates the parameters
         as_int(self.border, "border", 0, self.tile // 4)
         if self.cell_count > MAX_CELLS:  # counted, not enumerated: sizes may be hostile
             raise InvalidParameter("tile", f"more than {MAX_CELLS} cells; use larger tiles")
@@ -120,12 +131,15 @@ class TileLayout:
 
     @property
     def scheme(self) -> CommitmentScheme:
-        """The commitment scheme of this layout's capture format."""
-        return scheme_for_layout(self.version)
+        """The commitment scheme of this layout's capture format, with its parameters."""
+        return _configured(self.version, self.scheme_params)
 
     def to_json(self) -> Dict[str, Any]:
-        return {"version": self.version, "width": self.width, "height": self.height, "channels": self.channels,
-                "tile": self.tile, "border": self.border}
+        d: Dict[str, Any] = {"version": self.version, "width": self.width, "height": self.height,
+                             "channels": self.channels, "tile": self.tile, "border": self.border}
+        if self.scheme_params:
+            d["scheme"] = dict(self.scheme_params)
+        return d
 
     def cell_pixels(self, image: np.ndarray, cell: Cell) -> np.ndarray:
         return np.ascontiguousarray(image[cell.r0:cell.r1, cell.c0:cell.c1])
@@ -176,4 +190,4 @@ class TileLayout:
     def root(self, cell_commitments: Sequence[int]) -> int:
         """The image commitment signed by the camera."""
         header = [self.version, self.width, self.height, self.channels, self.tile, self.border]
-        return self.scheme.fold(header + self.tile_commitments(cell_commitments))
+        return self.scheme.fold(header + self.scheme.header_values() + self.tile_commitments(cell_commitments))
