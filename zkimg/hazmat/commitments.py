@@ -125,6 +125,8 @@ class CommitmentScheme(abc.ABC):
         """Add the circuit graph's inputs and outputs around ``body`` (region value → output
         value); the hint inputs are the lowering's."""
 
+    #: Whether the circuit graph is all int64 (no ``Cast`` before lookups; see lowering).
+    integer_graph: ClassVar[bool] = False
     #: Salt slots after the pooled rounding hints (``None``: one plain input per hint).
     hint_salt_slots: Optional[int] = None
 

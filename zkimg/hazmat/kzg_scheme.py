@@ -218,6 +218,7 @@ class KZGScheme(CommitmentScheme):
     name: ClassVar[str] = "kzg"
     layout_version: ClassVar[int] = LAYOUT_VERSION
     commits_natively: ClassVar[bool] = False
+    integer_graph: ClassVar[bool] = True  # int64 end to end: no Cast copies before lookups
     run_args: Mapping[str, Any]  # type: ignore[misc]  # per instance: logrows is the capture's
 
     def __init__(self, logrows: Optional[int] = None, salt_slots: int = DEFAULT_SALT_SLOTS,

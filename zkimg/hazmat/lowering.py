@@ -267,7 +267,11 @@ class TileJob:
 class GraphBuilder:
     """An ONNX graph under construction (commitment schemes add their outputs through it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, integer: bool = False) -> None:
+        #: Every value int64 (constants, tables, inputs, outputs): no ``Cast`` before a lookup.
+        #: Otherwise values are float32 holding integers and only marked values are int64.
+        self.integer = integer
+        self.value_dtype: Any = np.int64 if integer else np.float32
         self.nodes: List[onnx.NodeProto] = []
         self.inits: List[onnx.TensorProto] = []
         self.inputs: List[onnx.ValueInfoProto] = []
@@ -281,17 +285,19 @@ class GraphBuilder:
         self._n += 1
         return f"{prefix}_{self._n}"
 
-    def const(self, value: Any, dtype: Any = np.float32) -> str:
-        """A new initializer (tract may still merge equal ones; see ``RUN_ARGS``)."""
+    def const(self, value: Any, dtype: Any = None) -> str:
+        """A new initializer (tract may still merge equal ones; see ``RUN_ARGS``); ``dtype``
+        defaults to the graph's value type."""
+        dtype = self.value_dtype if dtype is None else dtype
         name = self.fresh("c")
         self.inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
         return name
 
     def operand(self, value: Any) -> str:
-        """A float32 constant operand of an elementwise op, recorded for :meth:`operands_new`."""
+        """A constant operand of an elementwise op, recorded for :meth:`operands_new`."""
         arr = np.asarray(value, dtype=np.float32)
         self._operands.add(arr.ravel().tobytes())
-        return self.const(arr)
+        return self.const(arr.astype(self.value_dtype))
 
     def operands_new(self, values: Sequence[Any]) -> bool:
         """Whether ``values`` are pairwise different and none was an operand before. (ezkl
@@ -305,9 +311,10 @@ class GraphBuilder:
         self.nodes.append(helper.make_node(op_type, list(inputs), [out], **attrs))
         return out
 
-    def add_input(self, name: str, shape: Sequence[int], integer: bool = False) -> str:
+    def add_input(self, name: str, shape: Sequence[int], integer: Optional[bool] = None) -> str:
         """A graph input: float32 holding integers, or int64 with ``integer`` (an int64 value
         indexes a lookup table directly; ezkl lays out a float→int ``Cast`` as two copies)."""
+        integer = self.integer if integer is None else integer
         dtype = TensorProto.INT64 if integer else TensorProto.FLOAT
         self.inputs.append(helper.make_tensor_value_info(name, dtype, list(shape)))
         if integer:
@@ -340,7 +347,8 @@ class GraphBuilder:
             if value not in producer.output:
                 raise AssertionError("add_output must follow the node that produced the value")
             producer.output[list(producer.output).index(value)] = name
-        self.outputs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, list(shape)))
+        dtype = TensorProto.INT64 if self.integer else TensorProto.FLOAT
+        self.outputs.append(helper.make_tensor_value_info(name, dtype, list(shape)))
 
     def model_bytes(self, name: str) -> bytes:
         graph = helper.make_graph(self.nodes, name, self.inputs, self.outputs, initializer=self.inits)
@@ -369,8 +377,8 @@ class GraphBuilder:
         self._table_uses[key] = uses + 1
         if uses and extend:
             table = np.concatenate([table, np.full(uses, table[-1])])
-        idx = x if x in self._int_values else self.op("Cast", [x], to=TensorProto.INT64)
-        return self.op("Gather", [self.const(table), idx], axis=0)  # float32 out
+        idx = x if self.integer or x in self._int_values else self.op("Cast", [x], to=TensorProto.INT64)
+        return self.op("Gather", [self.const(table), idx], axis=0)  # the graph's value type out
 
 
 Rounded = Union[WeightedSum, Stencil]
@@ -707,8 +715,8 @@ class LoweredJob:
 def lower_circuit(spec: CircuitSpec) -> LoweredJob:
     """The circuit graph ezkl compiles: the commitment scheme's inputs and outputs
     (:meth:`CommitmentScheme.lower_circuit`) around the job's primitives."""
-    g = GraphBuilder()
     scheme = spec.commitment_scheme
+    g = GraphBuilder(integer=scheme.integer_graph)
     lw = _Lowerer(g, circuit=True, hint_salt_slots=scheme.hint_salt_slots)
     scheme.lower_circuit(g, spec, lambda region: lw.body(region, spec.region_shape, spec.primitives))
     lw.finish()
