@@ -35,7 +35,10 @@ def _drop_scale_warning(record: logging.LogRecord) -> bool:
     return "low scale values" not in message and "SRS for poly commit" not in message
 
 
-logging.getLogger("ezkl").addFilter(_drop_scale_warning)  # ezkl logs through Python logging (pyo3_log)
+# ezkl logs through Python logging (pyo3_log), by Rust module path; a logger's filter does not
+# see its children's records, so each emitting module's logger gets it.
+for _name in ("ezkl", "ezkl.execute", "ezkl.graph"):
+    logging.getLogger(_name).addFilter(_drop_scale_warning)
 
 #: Run arguments of every zkimg circuit, whatever its commitment scheme (which adds the
 #: visibilities); see lowering.py for the soundness argument.

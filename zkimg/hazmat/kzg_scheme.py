@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import secrets
 import threading
 from concurrent.futures import Executor
@@ -61,7 +62,6 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, List, Mapping, 
 import numpy as np
 
 from .._codec import felt_from_hex, felt_to_hex
-from .._validate import check_hex64
 from ..errors import CircuitError, InvalidParameter, LinkInvalid, ProvingError
 from ..limits import MAX_LOGROWS
 from . import bn254
@@ -83,6 +83,7 @@ COLUMN_MARGIN = 8
 MIN_LOGROWS = 8
 LINK_DOMAIN = b"zkimg/kzg-link/v1\x00"
 ROOT_DOMAIN = b"zkimg/kzg-root/v1\x00"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 _PARAM_KEYS = ("logrows", "salt_slots", "srs_sha256", "unusable_rows")
 
 
@@ -268,7 +269,9 @@ class KZGScheme(CommitmentScheme):
             raise InvalidParameter("salt_slots", f"must be an integer in [{MIN_SALT_SLOTS}, {MAX_SALT_SLOTS}]")
         if p["unusable_rows"] != UNUSABLE_ROWS or type(p["unusable_rows"]) is not int:
             raise InvalidParameter("unusable_rows", f"must be {UNUSABLE_ROWS} (what ezkl 23.0.5 writes)")
-        digest = check_hex64(p["srs_sha256"], "srs_sha256", InvalidParameter)  # type: ignore[arg-type]
+        digest = p["srs_sha256"]
+        if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
+            raise InvalidParameter("srs_sha256", "must be 64 lowercase hex digits (the SRS file's SHA-256)")
         return cls(k, s, digest)
 
     def header_values(self) -> List[int]:
