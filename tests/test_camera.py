@@ -11,6 +11,7 @@ from helpers import photo_tile
 import zkimg
 from zkimg.camera import Camera, CaptureSecrets, PublicKey, capture_message
 from zkimg.hazmat import commit
+from zkimg.hazmat.poseidon_scheme import POSEIDON_31
 from zkimg.hazmat.tiles import TileLayout
 
 PHOTO = photo_tile("astronaut", 0, 0, 37, 45)  # not a multiple of the tile size
@@ -62,7 +63,9 @@ def test_capture_commits_cells_and_signs_the_root(tmp_path):
     s = cap.signed
     s.verify()
     cell0 = s.layout.cells[0]
-    assert s.cell_commitments[0] == commit(s.layout.cell_pixels(PHOTO, cell0), cap.secrets.salts[0])
+    assert s.cell_commitments[0] == s.layout.scheme.commit(s.layout.cell_pixels(PHOTO, cell0), cap.secrets.salts[0])
+    assert s.layout.scheme.commit(s.layout.cell_pixels(PHOTO, cell0), cap.secrets.salts[0]) != commit(
+        s.layout.cell_pixels(PHOTO, cell0), cap.secrets.salts[0])  # format 3 packs 31 bytes, format 1 16
     assert len(set(cap.secrets.salts)) == len(cap.secrets.salts)  # fresh salt per cell
     again = cam.capture(PHOTO, tile=16, border=4)
     assert again.signed.root != s.root  # salted: the same photo commits differently
@@ -131,9 +134,9 @@ def test_a_capture_names_its_commitment_scheme():
     naming a scheme zkimg does not know is refused as malformed, not guessed at."""
     shot = Camera.generate().capture(PHOTO, tile=16)
     d = shot.signed.to_json()
-    assert d["layout"]["version"] == 1 and shot.signed.layout.scheme is zkimg.hazmat.POSEIDON
-    assert capture_message(shot.signed.layout, shot.signed.root)[-56:-52] == (1).to_bytes(4, "big")
-    for version in (2, 0, True, "1"):
+    assert d["layout"]["version"] == 3 and shot.signed.layout.scheme is POSEIDON_31
+    assert capture_message(shot.signed.layout, shot.signed.root)[-56:-52] == (3).to_bytes(4, "big")
+    for version in (4, 0, True, "1"):
         bad = {**d, "layout": {**d["layout"], "version": version}}
         with pytest.raises(zkimg.InvalidRecord, match="version"):
             zkimg.SignedCapture.from_json(bad)

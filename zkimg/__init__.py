@@ -29,6 +29,7 @@ from .errors import (
                      InvalidParameter,
                      InvalidPipelineFile,
                      InvalidRecord,
+                     LinkInvalid,
                      LossyFormat,
                      MalformedInput,
                      ManifestError,
@@ -80,7 +81,7 @@ __all__ = [
     "Error", "InvalidParameter", "InvalidImage", "LossyFormat", "MalformedInput", "InvalidBundle", "InvalidKey",
     "InvalidPipelineFile", "InvalidRecord", "ManifestError", "CircuitError", "ProvingError", "CacheCorruption",
     "VerificationError", "UntrustedKey", "UntrustedSRS", "SignatureInvalid", "RootMismatch", "OutputMismatch",
-    "TileCountMismatch", "CircuitMismatch", "CommitmentMismatch", "SRSMismatch", "ProofInvalid",
+    "TileCountMismatch", "CircuitMismatch", "CommitmentMismatch", "SRSMismatch", "ProofInvalid", "LinkInvalid",
 ]
 
 # Every registered transform is part of the recipe, including one added to transforms.py

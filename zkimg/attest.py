@@ -16,7 +16,6 @@ from .hazmat.tiles import TileLayout
 from .pipeline import Pipeline, as_pipeline
 from .progress import ProgressCallback, shifted
 
-
 #: Output runs tried by :func:`fit_max_out`, largest first.
 _RUNS = (64, 48, 40, 32, 24, 20, 16, 12, 10, 8, 6, 4, 3, 2, 1)
 
@@ -40,6 +39,16 @@ def fit_max_out(pipeline: Pipeline, layout: TileLayout, store: Optional[CircuitS
         return run
     raise InvalidParameter("logrows", "no tile job of this pipeline fits the capture's columns; capture with a "
                                       "larger logrows")
+
+
+def resolve_max_out(max_out: Optional[int], pipeline: Pipeline, layout: TileLayout, store: CircuitStore,
+                    tiles_per_job: int = DEFAULT_TILES_PER_JOB) -> int:
+    """``max_out`` if given; else 64, or under a capture with fixed columns :func:`fit_max_out`."""
+    if max_out is not None:
+        return max_out
+    if layout.scheme.commits_natively:
+        return DEFAULT_MAX_OUT
+    return fit_max_out(pipeline, layout, store, tiles_per_job=tiles_per_job)
 
 
 def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore] = None,
@@ -74,9 +83,7 @@ def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore]
     store = store if store is not None else CircuitStore()
     if not isinstance(hide_output, bool):
         raise InvalidParameter("hide_output", "must be a bool")
-    if max_out is None:
-        max_out = fit_max_out(pipeline, capture.signed.layout, store, tiles_per_job=tiles_per_job) \
-            if not capture.signed.layout.scheme.commits_natively else DEFAULT_MAX_OUT
+    max_out = resolve_max_out(max_out, pipeline, capture.signed.layout, store, tiles_per_job)
     plans = chain_plans(pipeline, capture.signed.layout, hidden_output=hide_output, max_out=max_out,
                         segments=segments, tiles_per_job=tiles_per_job)  # all first: progress counts the whole run
     totals = {"setup": sum(p.distinct_circuits for p in plans), "prove": sum(len(p.jobs) for p in plans)}

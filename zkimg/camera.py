@@ -40,6 +40,9 @@ CURVES = {"Ed25519": "Ed25519", "P-256": "NIST P-256"}
 DEFAULT_TILE = 32
 PARALLEL_CELLS = 2048  # below this, starting worker processes costs more than it saves
 DEFAULT_BORDER = 2  # covers 3×3 and 5×5 blur halos; 1 + 4·2/32 ≈ 1.25 values hashed per value
+#: The capture format of new Poseidon captures: 3 (31 bytes per field element); format 1
+#: captures (16 bytes) still verify.
+POSEIDON_FORMAT = 3
 
 
 def capture_message(layout: TileLayout, root: int) -> bytes:
@@ -171,13 +174,13 @@ class SignedCapture:
         if not isinstance(lay, dict) or type(lay.get("version")) is not int:  # True == 1 in Python
             raise InvalidRecord("layout must be an object with an integer version")
         try:
-            base = scheme_for_layout(lay["version"])
+            scheme_for_layout(lay["version"])
         except InvalidParameter as e:
             raise InvalidRecord(f"unsupported layout version {lay['version']!r}: {e}") from e
-        require_keys(lay, keys | ({"scheme"} if base.layout_version != 1 else set()), "layout", InvalidRecord)
+        require_keys(lay, keys | ({"scheme"} if "scheme" in lay else set()), "layout", InvalidRecord)
         params = lay.get("scheme", {})
-        if not isinstance(params, dict) or len(params) > 16:
-            raise InvalidRecord("layout.scheme must be an object of the scheme's parameters")
+        if "scheme" in lay and (not isinstance(params, dict) or not 0 < len(params) <= 16):
+            raise InvalidRecord("layout.scheme, present only for a scheme with parameters, is an object of them")
         w, h = lay["width"], lay["height"]
         if (isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0
                 and w * h > limits.max_image_pixels):
@@ -395,7 +398,7 @@ class Camera:
             raise InvalidParameter("logrows", "only the kzg scheme has a column height")
         if border is None:
             border = min(DEFAULT_BORDER, tile // 4) if isinstance(tile, int) else DEFAULT_BORDER
-        layout = TileLayout(w, h, c, tile, border)
+        layout = TileLayout(w, h, c, tile, border, POSEIDON_FORMAT)
         salts = tuple(new_salt() for _ in layout.cells)
         with executor_for(executor, layout.cell_count, PARALLEL_CELLS) as pool:
             cells = tuple(layout.commit_cells(image, salts, progress, pool))

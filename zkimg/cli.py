@@ -203,13 +203,24 @@ def cmd_capture(a: argparse.Namespace) -> int:
     cam = _camera(a)
     pixels = read_image(a.image, alpha=a.alpha, orientation=a.orientation)
     bars = Bars(a.quiet)
-    shot = cam.capture(pixels, a.tile, a.border, progress=bars)
+    extra: Dict[str, Any] = {}
+    notes: List[str] = []
+    if a.scheme == "kzg":  # the columns are committed under the SRS the prover and verifier will use
+        store = _store(a)
+        extra = {"logrows": a.logrows, "store": store}
+        if store.srs.development:
+            notes.append(f"WARNING      {DEV_SRS_NOTE}")
+    elif a.logrows is not None:
+        raise InvalidParameter("logrows", "only --scheme kzg has a column height")
+    shot = cam.capture(pixels, a.tile, a.border, scheme=a.scheme, progress=bars, **extra)
     bars.close()
     write_files([(secrets, shot.secrets.dumps(), True), (record, shot.signed.dumps(), False)])
     lay = shot.signed.layout
-    _out(a, f"captured     {lay.width}×{lay.height}×{lay.channels}, {lay.cell_count} cells of tile {lay.tile}",
+    scheme = lay.scheme.name + (f", columns of 2^{dict(lay.scheme_params)['logrows']} rows" if lay.scheme_params else "")
+    _out(a, f"captured     {lay.width}×{lay.height}×{lay.channels}, {lay.cell_count} cells of tile {lay.tile} "
+            f"({scheme})",
          f"public       {record} (capture record: commitments, root, signature)",
-         f"secret       {secrets} (pixels and salts, mode 0600: keep it private)")
+         f"secret       {secrets} (pixels and salts, mode 0600: keep it private)", *notes)
     return EXIT_OK
 
 
@@ -408,6 +419,7 @@ def summary(att: Attestation, size: Optional[int] = None) -> Dict[str, Any]:
         "output": {"height": att.output_shape[0], "width": att.output_shape[1], "channels": att.output_shape[2],
                    "hidden": att.hidden_output},
         "camera_key": {"id": cap.camera_key.key_id, "curve": cap.camera_key.curve},
+        "commitments": {"scheme": lay.scheme.name, **dict(lay.scheme_params)},
         "tiles": {"tile": lay.tile, "border": lay.border, "cells": lay.cell_count, "proofs": len(att.proofs),
                   "tiles_per_job": att.tiles_per_job, "segments": [s.steps for s in att.segments]},
         "srs": {"development": att.development_srs, "digests": {str(k): v for k, v in att.srs_digests.items()}},
@@ -441,6 +453,9 @@ def cmd_inspect(a: argparse.Namespace) -> int:
              f"original     {i['width']}×{i['height']}×{i['channels']} (hidden)",
              f"output       {o['width']}×{o['height']}×{o['channels']} ({'hidden' if o['hidden'] else 'public'})",
              f"camera key   {s['camera_key']['id']} ({s['camera_key']['curve']})",
+             f"commitments  {s['commitments']['scheme']}"
+             + (f" (columns of 2^{s['commitments']['logrows']} rows, SRS {s['commitments']['srs_sha256'][:16]}…)"
+                if "logrows" in s["commitments"] else ""),
              f"tiles        tile {t['tile']} px, border {t['border']}, {t['cells']} cells, {t['proofs']} proofs"
              + (f" ({t['tiles_per_job']} tiles each)" if t["tiles_per_job"] > 1 else "")
              + (f", segments {t['segments']}" if len(t["segments"]) > 1 else ""),
@@ -550,7 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--c2pa-dev-ca", metavar="DIR", type=Path,
                    help="also make a development C2PA root CA and signer certificate in DIR (tests, demos)")
 
-    c = sub.add_parser("capture", parents=[common], help="commit to a photo and sign it (the camera's step)",
+    c = sub.add_parser("capture", parents=[common, circuits], help="commit to a photo and sign it (the camera's step)",
                        description="Commit to IMAGE tile by tile with fresh salts and sign the root. Writes "
                                    "OUT.capture.json (public) and OUT.secrets.npz (secret).", epilog=EPILOG)
     c.set_defaults(run=cmd_capture, parser=c)
@@ -558,7 +573,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--key", required=True, help="camera private key (from keygen)")
     c.add_argument("--out", "-o", help="output stem (default: the image path without its suffix)")
     c.add_argument("--tile", type=_positive, default=32, help="tile side in pixels (default 32)")
-    c.add_argument("--border", type=int, default=None, help="border cell width (default min(2, tile/4))")
+    c.add_argument("--border", type=int, default=None,
+                   help="border cell width (default min(2, tile/4); 0 under --scheme kzg)")
+    c.add_argument("--scheme", choices=["poseidon", "kzg"], default="poseidon",
+                   help="commitment scheme: poseidon (portable, no SRS; default) or kzg (each tile a KZG column "
+                        "under the --srs files: proves several times faster; see the README)")
+    c.add_argument("--logrows", type=_positive, default=None,
+                   help="--scheme kzg: column height 2^K (default: the tile's, times 4)")
     c.add_argument("--alpha", choices=["auto", "keep", "drop"], default="auto",
                    help="alpha channel: auto drops it if fully opaque, else refuses (default auto)")
     c.add_argument("--orientation", choices=["apply", "ignore"], default="apply",

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from .attest import resolve_max_out
 from .camera import Capture, SignedCapture
 from .errors import InvalidParameter
 from .hazmat.circuits import CircuitStore, Timings
-from .hazmat.plan import DEFAULT_MAX_OUT, DEFAULT_TILES_PER_JOB, chain_plans, segment_workdir
+from .hazmat.plan import DEFAULT_TILES_PER_JOB, chain_plans, segment_workdir
 from .hazmat.proving import finished_jobs
 from .pipeline import Pipeline, as_pipeline
 
@@ -127,7 +128,7 @@ def _size(n: int) -> str:
 
 def estimate(capture: "Capture | SignedCapture", pipeline: Pipeline, *, store: Optional[CircuitStore] = None,
              hide_output: bool = False, segments: Optional[Sequence[int]] = None,
-             tiles_per_job: int = DEFAULT_TILES_PER_JOB, max_out: int = DEFAULT_MAX_OUT,
+             tiles_per_job: int = DEFAULT_TILES_PER_JOB, max_out: Optional[int] = None,
              workers: Optional[int] = None, workdir: Optional["Path | str"] = None) -> Estimate:
     """Estimate :func:`zkimg.prove` with the same arguments, without proving (see the module doc).
 
@@ -141,6 +142,7 @@ def estimate(capture: "Capture | SignedCapture", pipeline: Pipeline, *, store: O
         raise InvalidParameter("capture", "expected a Capture or a SignedCapture")
     pipeline = as_pipeline(pipeline)
     store = store if store is not None else CircuitStore()
+    max_out = resolve_max_out(max_out, pipeline, signed.layout, store, tiles_per_job)
     plans = chain_plans(pipeline, signed.layout, hidden_output=hide_output, max_out=max_out, segments=segments,
                         tiles_per_job=tiles_per_job)
     uses: Dict[str, int] = {}

@@ -101,12 +101,14 @@ def main_rows(settings: Mapping[str, Any]) -> int:
     return int(settings["num_rows"]) - -(-committed // int(settings["run_args"]["num_inner_cols"]))
 
 
-def min_logrows(settings: Mapping[str, Any]) -> int:
-    """The smallest logrows at which every region of the circuit fits (mirrors ezkl's rules)."""
+def min_logrows(settings: Mapping[str, Any], spill: bool = False) -> int:
+    """The smallest logrows at which every region of the circuit fits (mirrors ezkl's rules).
+    With ``spill`` the main region is left out: ezkl lays a main region longer than the
+    column height into more columns side by side (``total_assignments`` sets how many)."""
     modules = settings["module_sizes"]["poseidon"]
     instances = sum(modules[1]) + sum(math.prod(shape) for shape in settings.get("model_instance_shapes", []))
     needs = [
-        settings["num_rows"],
+        0 if spill else settings["num_rows"],
         modules[0],
         settings.get("total_dynamic_col_size", 0) + settings.get("total_shuffle_col_size", 0),
         instances,
@@ -137,7 +139,7 @@ def compile_circuit(directory: Path, model: bytes, run_args: Mapping[str, Any]) 
         # the same uncounted copy is taken off it, which keeps one set of columns at the
         # capture's K (the raw count doubled them: 3,296 → 5,024-byte proofs, measured).
         s["num_rows"], s["total_assignments"] = main_rows(s), int(s["total_assignments"]) - _committed_inputs(s)
-        need = min_logrows(s)
+        need = min_logrows(s, spill=forced is not None)
         if forced is not None and need > forced:
             raise CircuitError(f"this tile job needs 2^{need} rows and its inputs' columns have 2^{forced} "
                                f"(the capture's logrows): use a smaller max_out")

@@ -198,9 +198,9 @@ class CommitmentScheme(abc.ABC):
 def _schemes() -> Dict[int, CommitmentScheme]:
     """Every scheme by capture-format id (imported here: the implementations import this module)."""
     from .kzg_scheme import KZG
-    from .poseidon_scheme import POSEIDON
+    from .poseidon_scheme import POSEIDON, POSEIDON_31
 
-    return {s.layout_version: s for s in (POSEIDON, KZG)}
+    return {s.layout_version: s for s in (POSEIDON, KZG, POSEIDON_31)}
 
 
 def scheme_for_layout(version: int) -> CommitmentScheme:
@@ -217,8 +217,9 @@ def scheme_named(name: str) -> CommitmentScheme:
         if s.name == name:
             return s
     raise InvalidParameter("scheme", f"unknown commitment scheme {name!r}; known: "
-                                     f"{sorted(s.name for s in _schemes().values())}")
+                                     f"{sorted({s.name for s in _schemes().values()})}")
 
 
-#: The scheme new captures and tile jobs use unless told otherwise.
+#: The scheme new captures and tile jobs use unless told otherwise (by name: a new Poseidon
+#: capture is format 3, a single :class:`~zkimg.hazmat.TileJob` format 1).
 DEFAULT_SCHEME = "poseidon"

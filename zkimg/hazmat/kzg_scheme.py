@@ -491,6 +491,6 @@ def commit_cells(layout: "TileLayout", image: np.ndarray, salts: Sequence[bytes]
 
 def default_logrows(tile: int, channels: int, salt_slots: int = DEFAULT_SALT_SLOTS) -> int:
     """The column height a ``tile`` px tile gets by default: the least holding it with its
-    salt, times 4 (room for the transform's rows in the job that reads it)."""
+    salt, times 2 (room for the transform's rows in the job that reads it)."""
     need = tile * tile * channels + salt_slots
-    return max(MIN_LOGROWS, math.ceil(math.log2(need + COLUMN_MARGIN)) + 2)
+    return max(MIN_LOGROWS, math.ceil(math.log2(need + COLUMN_MARGIN)) + 1)

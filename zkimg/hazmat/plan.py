@@ -229,7 +229,7 @@ class Plan:
             output_shape=(rows[1] - rows[0], cols[1] - cols[0], channels),
             hidden_output=self.hidden_output,
             scheme=self.layout.scheme.name,
-            scheme_params=self.layout.scheme_params,
+            scheme_params=self.layout.scheme.params,
         )
         return PlannedJob(index, rows, cols, used, spec)
 
@@ -245,10 +245,12 @@ class Plan:
 
 
 
-def intermediate_layout(shape: Tuple[int, int, int], tile: int) -> TileLayout:
-    """Layout of a hidden intermediate image: ``tile``-sized tiles, one cell each (no border)."""
+def intermediate_layout(shape: Tuple[int, int, int], tile: int, version: int = 1) -> TileLayout:
+    """Layout of a hidden intermediate image: ``tile``-sized tiles, one cell each (no border),
+    committed in capture format ``version`` (the input's: its commitments are the producing
+    circuit's output commitments)."""
     h, w, c = shape
-    return TileLayout(w, h, c, tile, 0)
+    return TileLayout(w, h, c, tile, 0, version)
 
 
 def split_pipeline(pipeline: Pipeline, segments: Optional[Sequence[int]]) -> List[Pipeline]:
@@ -294,5 +296,5 @@ def chain_plans(pipeline: Pipeline, layout: TileLayout, *, hidden_output: bool, 
         plans.append(Plan(seg, layout, hidden_output if last else True, max_out, None if last else layout.tile,
                           tiles_per_job if last else DEFAULT_TILES_PER_JOB))
         if not last:
-            layout = intermediate_layout(plans[-1].output_shape, layout.tile)
+            layout = intermediate_layout(plans[-1].output_shape, layout.tile, layout.version)
     return plans

@@ -1,14 +1,21 @@
 """The portable scheme: salted Poseidon commitments, hashed inside the circuit.
 
-``pack(v)``: values in [0, 255], in order, grouped 16 at a time, each group becoming
+``pack(v)``: values in [0, 255], in order, grouped ``g`` at a time, each group becoming
 ``Σ v_i·256^i`` (little-endian base 256, last group zero-padded). A tile commitment is
 ``Poseidon(pack(pixels in H, W, C order ‖ salt16))``; a public output's hash is
 ``Poseidon(pack(pixels))``. Poseidon is ezkl's (the chip the circuit uses), computed natively
 by :mod:`zkimg.hazmat.poseidon` (checked against ``ezkl.poseidon_hash``).
 
+Two capture formats: **1** packs ``g = 16`` bytes per field element (every capture made before
+format 3; still verified), **3** packs ``g = 31`` (``< 2^248 < r``), which absorbs about half as
+many field elements — about half the Poseidon rows (the "poseidon" scheme of new captures).
+
 In the circuit, every committed stream (each input part with its salt, then the output, with
-its salt when hidden) is packed by one MatMul into graph outputs that ezkl Poseidon-hashes
-(``output_visibility = "hashed"``); the hashes are the proof's public instances. ``pack`` is
+its salt when hidden) is packed into graph outputs that ezkl Poseidon-hashes
+(``output_visibility = "hashed"``); the hashes are the proof's public instances. Format 1 packs
+by one MatMul against ``256^i`` (``i < 16``); format 3 by two, bytes ``0..15`` and ``16..30``,
+the second scaled by ``2^60`` then ``2^68`` (ezkl decomposes constants up to ``2^126``:
+``2^128`` is not one constant). Every value is below ``r``, so nothing wraps. ``pack`` is
 injective on range-checked bytes, so the commitment binds the pixels.
 """
 
@@ -19,33 +26,37 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, List, Mappi
 import numpy as np
 
 from .._codec import felt_from_hex
-from ..errors import InvalidImage
-from .commitments import SALT_BYTES, CommitmentScheme, check_salt
+from ..errors import InvalidImage, InvalidParameter
+from .commitments import SALT_BYTES, CommitmentScheme, SchemeParams, check_salt
 from .poseidon import poseidon_hash
 
 if TYPE_CHECKING:
     from .lowering import CircuitSpec, GraphBuilder
 
 PACK_BASE = 256
-PACK_GROUP = 16  # byte values per field element
+PACK_GROUP = 16  # byte values per field element (capture format 1)
+PACK_GROUP_31 = 31  # capture format 3
+#: The second half of a 31-byte group is shifted by 2^128 in two steps (each a constant ezkl
+#: can decompose): 2^60 · 2^68.
+_HIGH_SHIFTS = (2.0 ** 60, 2.0 ** 68)
 
 
-def packed_len(n: int) -> int:
+def packed_len(n: int, group: int = PACK_GROUP) -> int:
     """Number of field elements ``pack`` makes of ``n`` byte values."""
-    return -(-n // PACK_GROUP)
+    return -(-n // group)
 
 
-def pack(values: Iterable[int] | np.ndarray) -> List[int]:
-    """Pack byte values (each in [0, 255]) into field elements, 16 per element:
-    ``Σ v_i·256^i`` over each group, i.e. the group's bytes read little-endian."""
+def pack(values: Iterable[int] | np.ndarray, group: int = PACK_GROUP) -> List[int]:
+    """Pack byte values (each in [0, 255]) into field elements, ``group`` (16 or 31) per
+    element: ``Σ v_i·256^i`` over each group, i.e. the group's bytes read little-endian."""
     v = np.asarray(values if isinstance(values, np.ndarray) else list(values)).ravel()
     if v.dtype != np.uint8:
         v = v.astype(np.int64)
     if v.size and (v.min() < 0 or v.max() > 255):
         raise InvalidImage("packed values must lie in [0, 255]", "values")
     data = v.astype(np.uint8).tobytes()
-    data += bytes(-len(data) % PACK_GROUP)
-    return [int.from_bytes(data[i:i + PACK_GROUP], "little") for i in range(0, len(data), PACK_GROUP)]
+    data += bytes(-len(data) % group)
+    return [int.from_bytes(data[i:i + group], "little") for i in range(0, len(data), group)]
 
 
 def _uint8(pixels: Any, what: str) -> np.ndarray:
@@ -58,25 +69,48 @@ class PoseidonScheme(CommitmentScheme):
     """``Poseidon(pack(pixels ‖ salt))``, computed in the circuit (module docstring)."""
 
     name: ClassVar[str] = "poseidon"
-    layout_version: ClassVar[int] = 1
+    layout_version: int  # type: ignore[misc]  # per instance: 1 (16 bytes per element) or 3 (31)
     run_args: ClassVar[Mapping[str, Any]] = {
         "input_visibility": "private",  # hidden pixels, salts and hints
         "output_visibility": "hashed",  # every output is Poseidon-hashed into a public instance
         "param_visibility": "fixed",
     }
 
+    def __init__(self, group: int = PACK_GROUP) -> None:
+        if group not in (PACK_GROUP, PACK_GROUP_31):
+            raise InvalidParameter("pack_bytes", f"must be {PACK_GROUP} or {PACK_GROUP_31}")
+        self.group = group
+        self.layout_version = 1 if group == PACK_GROUP else 3
+
+    def __repr__(self) -> str:
+        return f"PoseidonScheme(pack_bytes={self.group})"
+
+    @property
+    def params(self) -> SchemeParams:
+        return () if self.group == PACK_GROUP else (("pack_bytes", self.group),)
+
+    def configure(self, params: SchemeParams) -> "PoseidonScheme":
+        """Format 3's parameters are implied by its layout version: ``()`` keeps this scheme;
+        ``(("pack_bytes", 31),)`` (how a circuit names it) selects format 3."""
+        p = dict(params)
+        if not p:
+            return self
+        if p == {"pack_bytes": PACK_GROUP_31}:
+            return POSEIDON_31
+        raise InvalidParameter("scheme_params", f"the poseidon scheme takes only pack_bytes={PACK_GROUP_31}")
+
     def commit(self, pixels: np.ndarray, salt: bytes) -> int:
         data = np.concatenate([_uint8(pixels, "commit").ravel(), np.frombuffer(check_salt(salt), dtype=np.uint8)])
-        return poseidon_hash(pack(data))
+        return poseidon_hash(pack(data, self.group))
 
     def hash_public(self, pixels: np.ndarray) -> int:
-        return poseidon_hash(pack(_uint8(pixels, "hash_public").ravel()))
+        return poseidon_hash(pack(_uint8(pixels, "hash_public").ravel(), self.group))
 
     def fold(self, values: Sequence[int]) -> int:
         return poseidon_hash(list(values))
 
     def committed_values(self, n_values: int) -> int:
-        return packed_len(n_values)
+        return packed_len(n_values, self.group)
 
     def lower_circuit(self, g: "GraphBuilder", spec: "CircuitSpec", body: Callable[[str], str]) -> None:
         """Inputs ``part_i`` = part ‖ its 16 salt bytes (then ``output_salt`` if the output is
@@ -113,19 +147,29 @@ class PoseidonScheme(CommitmentScheme):
         All streams go through one MatMul against one powers constant, padded from one zeros
         constant, so that each constant feeds a single node (see lowering's module doc).
         """
-        groups = [packed_len(len(s)) for s in streams]
-        pad = sum(k * PACK_GROUP - len(s) for k, s in zip(groups, streams))
+        g_size = self.group
+        groups = [packed_len(len(s), g_size) for s in streams]
+        pad = sum(k * g_size - len(s) for k, s in zip(groups, streams))
         if pad:
             source = g.op("Concat", [source, g.const(np.zeros(pad))], axis=0)
         index, next_zero = [], n_source
         for k, stream in zip(groups, streams):
-            fill = k * PACK_GROUP - len(stream)
+            fill = k * g_size - len(stream)
             index += [np.asarray(stream, dtype=np.int64), np.arange(next_zero, next_zero + fill)]
             next_zero += fill
         grid = g.op("Reshape", [g.op("Gather", [source, g.const(np.concatenate(index), np.int64)], axis=0),
-                                g.const([sum(groups), PACK_GROUP], np.int64)])
+                                g.const([sum(groups), g_size], np.int64)])
         powers = np.asarray([[float(PACK_BASE) ** i] for i in range(PACK_GROUP)], dtype=np.float32)
-        packed = g.op("MatMul", [grid, g.const(powers)])
+        if g_size == PACK_GROUP:
+            packed = g.op("MatMul", [grid, g.const(powers)])
+        else:  # bytes 0..15 and 16..30, the latter times 2^60 · 2^68 = 2^128
+            low = g.op("MatMul", [g.op("Gather", [grid, g.const(np.arange(PACK_GROUP), np.int64)], axis=1),
+                                  g.const(powers)])
+            high = g.op("MatMul", [g.op("Gather", [grid, g.const(np.arange(PACK_GROUP, g_size), np.int64)], axis=1),
+                                   g.const(powers[:g_size - PACK_GROUP])])
+            for shift in _HIGH_SHIFTS:
+                high = g.op("Mul", [high, g.const(np.asarray([shift], np.float32))])
+            packed = g.op("Add", [low, high])
         first = np.concatenate([[0], np.cumsum(groups)]).astype(np.int64)
         for i, name in enumerate(names):
             value = g.op("Gather", [packed, g.const(np.arange(first[i], first[i + 1]), np.int64)], axis=0)
@@ -137,11 +181,12 @@ class PoseidonScheme(CommitmentScheme):
     def witness_output(self, witness: Mapping[str, Any], n_values: int) -> np.ndarray:
         out = bytearray()
         for h in witness["outputs"][-1]:
-            out += felt_from_hex(h, "a witness output").to_bytes(32, "little")[:PACK_GROUP]
+            out += felt_from_hex(h, "a witness output").to_bytes(32, "little")[:self.group]
         return np.frombuffer(bytes(out[:n_values]), dtype=np.uint8)
 
 
-POSEIDON = PoseidonScheme()
+POSEIDON = PoseidonScheme()  # capture format 1: 16 bytes per field element
+POSEIDON_31 = PoseidonScheme(PACK_GROUP_31)  # capture format 3: 31 bytes per field element
 
 
 def commit(pixels: np.ndarray, salt: bytes) -> int:
