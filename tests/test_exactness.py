@@ -61,3 +61,35 @@ def test_odd_shapes_and_channel_counts(store, shape):
     x = rng.integers(0, 256, shape, dtype=np.uint8)
     job = TileJob(zkimg.Pipeline([zkimg.Flip(), zkimg.Brightness(1.4)]), shape)
     check_job(store, job, {"random": x, "zeros": np.zeros(shape, np.uint8), "full": np.full(shape, 255, np.uint8)})
+
+
+# ----------------------------------------------------------------------------- the KZG scheme's int64 graphs
+
+KZG_PARAMS = (("logrows", 12), ("salt_slots", 5), ("srs_sha256", "ab" * 32), ("unusable_rows", 6))
+
+
+def check_kzg(store, pipeline, images):
+    """The same job lowered for the KZG scheme (int64 end to end, no range check, pooled
+    hints): ezkl's witness is the numpy specification on every image."""
+    from zkimg.hazmat.kzg_scheme import KZGScheme
+    from zkimg.hazmat.lowering import CircuitSpec
+
+    x0 = next(iter(images.values()))
+    shape = x0.shape
+    spec = CircuitSpec((x0.size,), shape, None, pipeline.primitives(shape), pipeline.output_shape(shape), False,
+                       "kzg", KZG_PARAMS)
+    scheme = KZGScheme.from_params(dict(KZG_PARAMS))
+    for name, x in images.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            w = generate_witness(store, spec, [x.ravel()], [scheme.new_salt()], None, Path(tmp))
+        assert np.array_equal(w.output, pipeline.apply(x)), f"ezkl witness differs on {name}"
+
+
+@pytest.mark.parametrize("t", ALL, ids=lambda t: t.op)
+def test_every_transform_is_exact_in_the_kzg_circuit(store, t):
+    check_kzg(store, zkimg.Pipeline([t]), sample_images(9, 11, seed=3))
+
+
+@pytest.mark.parametrize("steps", MIXED, ids=lambda s: "+".join(t.op for t in s))
+def test_mixed_pipelines_are_exact_in_the_kzg_circuit(store, steps):
+    check_kzg(store, zkimg.Pipeline(steps), sample_images(13, 10, seed=4))

@@ -431,6 +431,19 @@ def test_hidden_outputs_and_chains_need_poseidon(kzg_capture, store):
             zkimg.prove(kzg_capture, PIPELINE, store=store, executor=None, **kw)
 
 
+def test_a_job_longer_than_its_columns_spills_into_more_columns(camera, store):
+    """K is the capture's column height; a job needing more main rows gets more columns side
+    by side at that height, and proves and verifies."""
+    image = photo_tile("coffee", 40, 60, 12, 24)
+    pipeline = zkimg.Pipeline([zkimg.Brightness(1.2), zkimg.Flip("vertical")])
+    cap = camera.capture(image, tile=12, scheme="kzg", logrows=9, store=store)
+    att = zkimg.prove(cap, pipeline, store=store, executor=None)
+    plan = chain_plans(pipeline, cap.signed.layout, hidden_output=False, max_out=att.max_out, segments=None)[0]
+    circuit = store.circuit(plan.jobs[0].spec)
+    assert circuit.logrows == 9 and circuit.num_rows > 2 ** 9
+    _verify(att, pipeline.apply(image), camera, store)
+
+
 def test_a_too_low_row_count_fails_loudly(kzg_bundle, store, tmp_path):
     """The corrected counts (rows, assignments) are what lays the circuit out at the capture's
     K. Were they too low, ezkl fails loudly at setup — not a hang, not a proof of something
@@ -440,8 +453,8 @@ def test_a_too_low_row_count_fails_loudly(kzg_bundle, store, tmp_path):
     circuit = store.circuit(job.spec)
     settings = json.loads(circuit.settings_path.read_text())
     assert settings["run_args"]["logrows"] == LOGROWS and settings["num_rows"] < 2 ** LOGROWS
-    small = dataclasses.replace(job.spec, scheme_params=KZGScheme(10, srs_sha256="ab" * 32).params)
-    with pytest.raises(CircuitError, match="needs 2\\^"):
+    small = dataclasses.replace(job.spec, scheme_params=KZGScheme(8, srs_sha256="ab" * 32).params)
+    with pytest.raises(CircuitError, match="does not fit a column"):  # the pooled hints need more rows
         store.circuit(small)
     import ezkl
 

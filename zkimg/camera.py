@@ -39,6 +39,7 @@ CAPTURE_MEDIA_TYPE = "application/vnd.zkimg.capture+json"
 CURVES = {"Ed25519": "Ed25519", "P-256": "NIST P-256"}
 DEFAULT_TILE = 32
 PARALLEL_CELLS = 2048  # below this, starting worker processes costs more than it saves
+PARALLEL_KZG_CELLS = 256  # KZG columns cost far more each (a column of 2^K rows, most of it padding)
 DEFAULT_BORDER = 2  # covers 3×3 and 5×5 blur halos; 1 + 4·2/32 ≈ 1.25 values hashed per value
 #: The capture format of new Poseidon captures: 3 (31 bytes per field element); format 1
 #: captures (16 bytes) still verify.
@@ -419,7 +420,7 @@ class Camera:
         scheme.check_cells(layout)
         salts = tuple(scheme.new_salt() for _ in layout.cells)
         report(progress, "commit", 0, layout.cell_count)
-        with executor_for(executor, layout.cell_count, PARALLEL_CELLS) as pool:
+        with executor_for(executor, layout.cell_count, PARALLEL_KZG_CELLS) as pool:
             cells = tuple(commit_cells(layout, image, salts, store, pool))
         report(progress, "commit", layout.cell_count, layout.cell_count)
         return self._sign(layout, image, cells, salts)

@@ -8,8 +8,10 @@ data flows:
   (the circuit graph ezkl compiles, and the reference graph onnxruntime runs);
 * :mod:`~zkimg.hazmat.circuits` — compiled circuits, keys and the :class:`SRS`, cached on disk
   (:class:`CircuitStore`); ezkl itself is called only from :mod:`zkimg.hazmat._ezkl`;
-* :mod:`~zkimg.hazmat.commitments` — the :class:`CommitmentScheme` seam, and the Poseidon
-  scheme (:mod:`~zkimg.hazmat.poseidon_scheme`: :func:`commit`, :func:`pack`, :func:`hash_public`);
+* :mod:`~zkimg.hazmat.commitments` — the :class:`CommitmentScheme` seam; the Poseidon
+  scheme (:mod:`~zkimg.hazmat.poseidon_scheme`: :func:`commit`, :func:`pack`, :func:`hash_public`;
+  capture formats 1 and 3) and the KZG scheme (:mod:`~zkimg.hazmat.kzg_scheme`:
+  :class:`KZGScheme`, its link proofs; :mod:`~zkimg.hazmat.bn254` for the curve);
 * :mod:`~zkimg.hazmat.tiles` — :class:`TileLayout`: cells, their commitments and the root;
 * :mod:`~zkimg.hazmat.plan` — :class:`Plan`: which proofs cover a pipeline over a layout;
 * :mod:`~zkimg.hazmat.proving` / :mod:`~zkimg.hazmat.verifying` — one tile job proved
@@ -23,10 +25,19 @@ instance computed by the verifier). Prefer the recipes at the top level.
 
 from .._codec import FIELD_MODULUS, felt_from_hex, felt_to_hex
 from .circuits import SRS, Circuit, CircuitStore, DevelopmentSRSWarning, Keys
-from .commitments import SALT_BYTES, CommitmentScheme, check_salt, new_salt, scheme_for_layout, scheme_named
+from .commitments import (
+    SALT_BYTES,
+    CommitmentScheme,
+    ProofContext,
+    check_salt,
+    new_salt,
+    scheme_for_layout,
+    scheme_named,
+)
+from .kzg_scheme import KZGScheme
 from .lowering import CircuitSpec, TileJob
 from .plan import Plan, PlannedJob, chain_plans
-from .poseidon_scheme import POSEIDON, PoseidonScheme, commit, commit_many, hash_public, pack
+from .poseidon_scheme import POSEIDON, POSEIDON_31, PoseidonScheme, commit, commit_many, hash_public, pack
 from .proving import ProvedTile, prove_spec, prove_tile
 from .tile_proof import TileProof
 from .tiles import TileLayout
@@ -38,5 +49,5 @@ __all__ = [
     "check_salt", "new_salt", "scheme_for_layout", "scheme_named", "CircuitSpec", "TileJob", "Plan",
     "PlannedJob", "chain_plans", "POSEIDON", "PoseidonScheme", "commit", "hash_public", "pack",
     "ProvedTile", "prove_spec", "prove_tile", "TileProof", "TileLayout", "TileVerification", "check_proof",
-    "verify_tile",
+    "verify_tile", "KZGScheme", "ProofContext", "POSEIDON_31",
 ]

@@ -444,23 +444,30 @@ KZG = KZGScheme()
 # --------------------------------------------------------------------------- the camera's side
 
 
-def _commit_chunk(vk: str, settings: str, srs: str, columns: List[List[str]], usable: int) -> List[int]:
-    """Executor task: commitments of ``columns`` (hex felts) by one ``ezkl.kzg_commit`` call."""
+_BYTE_HEX = tuple(felt_to_hex(v) for v in range(256))  # a pixel value as ezkl's field element
+
+
+def _commit_chunk(vk: str, settings: str, srs: str, cells: List[Tuple[np.ndarray, bytes]], usable: int) -> List[int]:
+    """Executor task: the commitments of ``cells`` (pixels, salt) by one ``ezkl.kzg_commit``
+    call, each cell's column padded with zeros to the ``usable`` rows ezkl cuts columns at."""
     from . import _ezkl
 
+    zero = _BYTE_HEX[0]
     message: List[str] = []
-    zero = felt_to_hex(0)
-    for col in columns:
-        message += col + [zero] * (usable - len(col))
+    for pixels, salt in cells:
+        column = [_BYTE_HEX[v] for v in pixels.ravel().tolist()] + [felt_to_hex(x) for x in _salt_felts(salt)]
+        message += column
+        message += [zero] * (usable - len(column))
     points = _ezkl.kzg_commit(message, Path(vk), Path(settings), Path(srs))
-    return [point_int(p) for p in points[:len(columns)]]
+    return [point_int(p) for p in points[:len(cells)]]
 
 
 def commit_cells(layout: "TileLayout", image: np.ndarray, salts: Sequence[bytes], store: "CircuitStore",
                  executor: Optional[Executor] = None) -> List[int]:
-    """Every cell's commitment (the camera's side), by ``ezkl.kzg_commit`` in chunks (on
-    ``executor`` if given). ezkl's call needs a verifying key at ``K`` only for its count of
-    unusable rows: the key of the first cell's identity circuit, built once per store."""
+    """Every cell's commitment (the camera's side), by ``ezkl.kzg_commit`` in chunks of about
+    2^17 values (on ``executor`` if given). ezkl's call needs a verifying key at ``K`` only for
+    its count of unusable rows: the key of the first cell's identity circuit, built once per
+    store (the "commitment key")."""
     from .lowering import CircuitSpec
 
     scheme = layout.scheme
@@ -477,10 +484,9 @@ def commit_cells(layout: "TileLayout", image: np.ndarray, salts: Sequence[bytes]
     if keys.srs_digest != scheme.srs_sha256:
         raise InvalidParameter("srs", "the store's SRS is not the one the layout names")
     usable = 2 ** scheme.logrows - UNUSABLE_ROWS
-    columns = [[felt_to_hex(int(v)) for v in layout.cell_pixels(image, c).ravel()]
-               + [felt_to_hex(x) for x in _salt_felts(scheme.check_salt(s))] for c, s in zip(layout.cells, salts)]
+    cells = [(layout.cell_pixels(image, c), scheme.check_salt(s)) for c, s in zip(layout.cells, salts)]
     per_call = max(1, (1 << 17) // usable)
-    chunks = [columns[i:i + per_call] for i in range(0, len(columns), per_call)]
+    chunks = [cells[i:i + per_call] for i in range(0, len(cells), per_call)]
     args = (str(keys.vk_path), str(circuit.settings_path), str(keys.srs_path))
     if executor is None:
         results = [_commit_chunk(*args, chunk, usable) for chunk in chunks]
@@ -490,7 +496,8 @@ def commit_cells(layout: "TileLayout", image: np.ndarray, salts: Sequence[bytes]
 
 
 def default_logrows(tile: int, channels: int, salt_slots: int = DEFAULT_SALT_SLOTS) -> int:
-    """The column height a ``tile`` px tile gets by default: the least holding it with its
-    salt, times 2 (room for the transform's rows in the job that reads it)."""
+    """The column height a ``tile`` px tile gets by default: the least that holds it with its
+    salt. A job longer than the column is laid out in more columns side by side at the same
+    height (measured fastest: benchmarks/RESULTS.md, "KZG tile commitments")."""
     need = tile * tile * channels + salt_slots
-    return max(MIN_LOGROWS, math.ceil(math.log2(need + COLUMN_MARGIN)) + 1)
+    return max(MIN_LOGROWS, math.ceil(math.log2(need + COLUMN_MARGIN)))

@@ -3,14 +3,20 @@
 A :class:`CircuitSpec` (committed input parts → region → primitives → output; a
 :class:`TileJob` is the one-part case) lowers to two graphs built from the same code:
 
-* the **circuit graph** that ezkl compiles. Inputs (all private, int64 at scale 0, so
-  that they index their range-check tables without a ``Cast``, which ezkl lays out as two
-  copies of every value): ``part_i`` = the i-th input part's values followed by its 16
-  salt bytes; ``output_salt`` (hidden output only); one ``hint_i`` per rounding step. Outputs:
-  the commitment scheme's (:meth:`CommitmentScheme.lower_circuit`), one per committed
-  stream in this order: every part with its salt, then the output (with the output salt if
-  hidden). Under the Poseidon scheme they are ``part_i_packed`` = pack(part_i ‖ salt_i) and
-  ``output_packed``, each Poseidon-hashed by ezkl into the proof's public instances.
+* the **circuit graph** that ezkl compiles. Its inputs and outputs are the commitment
+  scheme's (:meth:`CommitmentScheme.lower_circuit`); the primitives in between are this
+  module's. Under the **Poseidon** scheme the inputs are private, int64 at scale 0 (so that
+  they index their range-check tables without a ``Cast``, which ezkl lays out as two copies
+  of every value): ``part_i`` = the i-th input part's values followed by its 16 salt bytes;
+  ``output_salt`` (hidden output only); one ``hint_i`` per rounding step; the outputs, one
+  per committed stream (every part with its salt, then the output, with the output salt if
+  hidden), are ``part_i_packed`` = pack(part_i ‖ salt_i) and ``output_packed``, each
+  Poseidon-hashed by ezkl into the proof's public instances. Under the **KZG** scheme every
+  input is a committed column (``part_i`` = values ‖ salt slots; one pooled ``hints`` input
+  = every hint ‖ salt slots), the graph is int64 end to end (constants, tables and values:
+  no ``Cast`` before any lookup), the region is read from the values' rows only, and the
+  output is public (:mod:`zkimg.hazmat.kzg_scheme`; the range check below is replaced by
+  the binding of each row to the camera's byte).
 * the **reference graph** that onnxruntime runs: the same transform lowering on the
   H×W×C region with rounding done by ``Floor(Div)``; it returns the output and the hints.
 
@@ -19,8 +25,10 @@ Soundness of the circuit graph (each point is tested in tests/test_proofs.py):
 * Range: every hidden input byte (all parts with their salts, and the output salt) goes
   through one ``Gather(arange(256), x)`` — a lookup into a 256-entry table — before
   anything reads it, so every value used downstream is an
-  integer in [0, 255]. ``pack`` (Σ v_i·256^i over groups of 16) is injective on such
-  digits, which makes the Poseidon commitment binding on the pixels.
+  integer in [0, 255]. ``pack`` (Σ v_i·256^i over groups of 16 or 31) is injective on such
+  digits, which makes the Poseidon commitment binding on the pixels. (KZG: each value read
+  is the camera's committed byte in its row, by the link and the binding argument in
+  kzg_scheme.py; no packing, so nothing to be injective.)
 * Small roundings: weights, divisor and offset are first divided by their common factor
   (exact, :func:`reduce_weighted_sum`); when the numerator ``n = y + offset`` is then
   always below ``ROUNDING_TABLE_MAX``, the output is one lookup of the sum ``y`` into
