@@ -510,3 +510,32 @@ def test_with_a_known_tau_a_forgery_passes_everything(known_tau, camera):
     v = _verify(att, pipeline.apply(forged), camera, store)  # and so does everything else
     assert v.tiles == 1
     assert point_int(bn254.decode(proof[:64])) != cap.signed.cell_commitments[0]
+
+
+# ----------------------------------------------------------------------------- Poseidon formats
+
+
+def test_format_1_captures_still_prove_and_verify(camera, store):
+    """New Poseidon captures pack 31 bytes per field element (format 3); a format-1 capture
+    (16 bytes) made the old way still proves and verifies, and the two formats commit the same
+    cell differently (each is bound to its own format by the signed layout)."""
+    from zkimg.hazmat.commitments import new_salt
+    from zkimg.hazmat.poseidon_scheme import POSEIDON, POSEIDON_31, pack
+
+    image = IMAGE[:8, :16].copy()
+    layout = TileLayout(16, 8, 3, 8, 2, 1)
+    salts = tuple(new_salt() for _ in layout.cells)
+    cells = tuple(layout.commit_cells(image, salts))
+    root = layout.root(cells)
+    old = Capture(SignedCapture(layout, cells, root, camera.sign(capture_message(layout, root)), camera.public_key),
+                  zkimg.CaptureSecrets(image, salts))
+    pipeline = zkimg.Pipeline([zkimg.Contrast(1.2)])
+    att = zkimg.prove(old, pipeline, store=store, executor=None)
+    _verify(Attestation.loads(att.dumps()), pipeline.apply(image), camera, store)
+    new = camera.capture(image, tile=8, border=2)
+    assert new.signed.layout.version == 3 and new.signed.layout.scheme is POSEIDON_31
+    cell = layout.cell_pixels(image, layout.cells[0])
+    assert POSEIDON.commit(cell, salts[0]) != POSEIDON_31.commit(cell, salts[0])
+    data = np.concatenate([cell.ravel(), np.frombuffer(salts[0], np.uint8)])
+    assert len(pack(data, 31)) == -(-data.size // 31) and max(pack(data, 31)) < bn254.R
+    assert pack([255] * 31, 31) == [256 ** 31 - 1]  # the largest group is below r: no wrap

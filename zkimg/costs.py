@@ -46,9 +46,15 @@ class CircuitCost:
 
     digest: str
     logrows: int
-    rows: int  # rows ezkl lays out (≤ 2^logrows)
+    rows: int  # rows of the main region (over 2^logrows: laid out in several blocks of columns)
     jobs: int
     keyed: bool  # its keys are already in the cache (no setup to pay)
+
+    @property
+    def laid_out_rows(self) -> int:
+        """``2^logrows`` per block of main columns (as :attr:`Circuit.laid_out_rows`)."""
+        n = 1 << int(self.logrows)
+        return n * max(1, -(-int(self.rows) // n))
 
 
 @dataclass(frozen=True)
@@ -148,7 +154,7 @@ def estimate(capture: "Capture | SignedCapture", pipeline: Pipeline, *, store: O
     uses: Dict[str, int] = {}
     costs: Dict[str, CircuitCost] = {}
     reused, hidden_tiles = 0, 0
-    job_sizes: Dict[int, int] = {}  # logrows → jobs still to prove
+    job_sizes: Dict[int, int] = {}  # logrows → rows laid out by the jobs still to prove
     for i, plan in enumerate(plans):
         done = finished_jobs(segment_workdir(workdir, i), plan.job_count) if workdir is not None else set()
         reused += len(done)
@@ -160,8 +166,8 @@ def estimate(capture: "Capture | SignedCapture", pipeline: Pipeline, *, store: O
             if circuit.digest not in costs:
                 costs[circuit.digest] = CircuitCost(circuit.digest, circuit.logrows, circuit.num_rows, 0,
                                                     store.keyed(circuit))
-            if job.index not in done:
-                job_sizes[circuit.logrows] = job_sizes.get(circuit.logrows, 0) + 1
+            if job.index not in done:  # rows laid out, by logrows (the rates are per row of 2^logrows)
+                job_sizes[circuit.logrows] = job_sizes.get(circuit.logrows, 0) + circuit.laid_out_rows
     circuits = tuple(CircuitCost(c.digest, c.logrows, c.rows, uses[d], c.keyed) for d, c in costs.items())
     jobs = sum(p.job_count for p in plans)
     pending = jobs - reused
@@ -184,10 +190,10 @@ def estimate(capture: "Capture | SignedCapture", pipeline: Pipeline, *, store: O
         jobs=jobs,
         circuits=circuits,
         workers=workers,
-        setup_s=sum(rate(dict(t.setup_s_per_row), c.logrows, REFERENCE_SETUP_S_PER_ROW) * 2 ** c.logrows
+        setup_s=sum(rate(dict(t.setup_s_per_row), c.logrows, REFERENCE_SETUP_S_PER_ROW) * c.laid_out_rows
                     for c in circuits if not c.keyed),
-        prove_s=sum(rate(dict(t.prove_s_per_row) if measured else {}, k, REFERENCE_PROVE_S_PER_ROW) * n * 2 ** k
-                    for k, n in job_sizes.items()) * scale,
+        prove_s=sum(rate(dict(t.prove_s_per_row) if measured else {}, k, REFERENCE_PROVE_S_PER_ROW) * rows
+                    for k, rows in job_sizes.items()) * scale,
         peak_rss_bytes=int(rate(dict(t.rss_bytes_per_row), top, REFERENCE_RSS_BYTES_PER_ROW) * 2 ** top
                            * min(workers, max(pending, 1)) + (PARENT_RSS_BYTES if workers > 1 else 0)),
         bundle_bytes=record + proof_bytes + 40 * hidden_tiles + 1024,

@@ -61,8 +61,7 @@ def _check(scheme: CommitmentScheme, circuit: Circuit, keys: Keys, record: bytes
     proof = record
     if context is not None:
         try:
-            proof = scheme.open(record, dataclasses.replace(context, srs_path=keys.srs_path,
-                                                            vk_digest=sha256_file(keys.vk_path)))
+            proof = scheme.open(record, dataclasses.replace(context, srs_path=keys.srs_path))
         except VerificationError as e:
             raise type(e)(f"{what}: {e}") from e
     if not isinstance(output, np.ndarray):
@@ -218,6 +217,7 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
     circuits: Dict[CircuitSpec, Tuple[Circuit, Keys]] = {}
     trust: List[str] = []
     points: Set[bytes] = set()  # every re-randomised input point of the bundle (must all differ)
+    vk_digests: Dict[CircuitSpec, str] = {}
     inputs = cap.cell_commitments
     with executor_for(executor, total, PARALLEL_VERIFY_TILES) as pool:
         queue = _ProofQueue(pool, total, progress)
@@ -241,9 +241,11 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
                          "of the published image)")
                 context = None
                 job_scheme = job.spec.commitment_scheme
-                if not job_scheme.commits_natively:
-                    context = ProofContext(cap.root, job.index, job.cells, "", tuple(inputs[k] for k in job.cells),
-                                           job.spec.part_sizes)
+                if not job_scheme.commits_natively:  # what the links are bound to (the key: the verifier's)
+                    if job.spec not in vk_digests:
+                        vk_digests[job.spec] = sha256_file(keys.vk_path)
+                    context = ProofContext(cap.root, job.index, job.cells, vk_digests[job.spec],
+                                           tuple(inputs[k] for k in job.cells), job.spec.part_sizes)
                     for point in job_scheme.proof_points(proof, len(job.cells)):
                         if point in points:
                             raise LinkInvalid(f"{where}: an input point repeats one of another proof (a reused "

@@ -230,6 +230,13 @@ class Circuit:
     settings: Dict[str, Any] = field(repr=False, compare=False)
 
     @property
+    def laid_out_rows(self) -> int:
+        """``2^logrows`` per block of main columns: what proving and setup scale with (a KZG
+        job longer than its capture's columns is laid out in several blocks side by side)."""
+        n = 1 << int(self.logrows)
+        return n * max(1, -(-int(self.num_rows) // n))
+
+    @property
     def onnx_path(self) -> Path:
         return self.directory / "network.onnx"
 

@@ -168,7 +168,8 @@ class Plan:
         building a job, exact on each part: cells are a grid of row bands × column bands, so a
         job hashes (the heights of the row bands its row run reads) × (the widths of the
         column bands its column run reads) × channels, each found by restricting the pipeline
-        along one axis; the largest of each is taken."""
+        along one axis; the largest of each is taken. Under a scheme whose cells are committed
+        columns (KZG) nothing is hashed: the bound counts the input positions the job reads."""
         rows, cols = self.runs
         hashed = self._axis_hashed(0, rows) * self._axis_hashed(1, cols) * self.layout.channels
         return hashed + max(b - a for a, b in rows) * max(b - a for a, b in cols) * self.output_shape[2]
@@ -182,7 +183,11 @@ class Plan:
         for a, b in runs:
             window = (range(a, b), (0,)) if axis == 0 else ((0,), range(a, b))
             _, in_rows, in_cols = restrict(self.primitives, *window)
-            touched = {bisect_right(starts, i) - 1 for i in (in_rows if dep == 0 else in_cols)}
+            read = in_rows if dep == 0 else in_cols
+            if not self.layout.scheme.commits_natively:  # committed columns: the circuit holds only what it reads
+                most = max(most, len(set(read)))
+                continue
+            touched = {bisect_right(starts, i) - 1 for i in read}
             most = max(most, sum(bands[k][1] - bands[k][0] for k in touched))
         return most
 

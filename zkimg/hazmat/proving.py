@@ -245,7 +245,7 @@ def prove_plan(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes], *, store:
         built, t0 = store.stats.setups, time.perf_counter()
         digests[circuit.logrows] = store.keys(circuit).srs_digest
         if store.stats.setups > built:
-            setup_rates[circuit.logrows] = (time.perf_counter() - t0) / 2 ** circuit.logrows
+            setup_rates[circuit.logrows] = (time.perf_counter() - t0) / circuit.laid_out_rows
         report(progress, "setup", n, len(specs))
     out_salts = {j.index: _output_salt(workdir, j.index) for j in jobs} if plan.hidden_output else {}
     done_before = finished_jobs(workdir, len(jobs)) if workdir is not None else set()
@@ -256,7 +256,7 @@ def prove_plan(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes], *, store:
     if workdir is not None:
         report(progress, "resume", done, total)
     report(progress, "prove", done, total)
-    rows = {job.index: 2 ** store.circuit(job.spec).logrows for job in pending}
+    rows = {job.index: store.circuit(job.spec).laid_out_rows for job in pending}
     contexts = {job.index: _context(store, job, layout, root, commitments) for job in pending}
     rss, t0 = 0, time.perf_counter()
     with executor_for(executor, len(pending), 2) as pool:
