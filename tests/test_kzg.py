@@ -539,3 +539,22 @@ def test_format_1_captures_still_prove_and_verify(camera, store):
     data = np.concatenate([cell.ravel(), np.frombuffer(salts[0], np.uint8)])
     assert len(pack(data, 31)) == -(-data.size // 31) and max(pack(data, 31)) < bn254.R
     assert pack([255] * 31, 31) == [256 ** 31 - 1]  # the largest group is below r: no wrap
+
+
+def test_job_size_limit_counts_what_a_kzg_job_reads():
+    """``max_job_values`` bounds a job before it is built. Under Poseidon a job hashes whole cells;
+    under KZG the cells are committed columns and the circuit holds only what it reads, so the
+    bound counts those positions (a 720p example edit at 64 px tiles, two per job, fits the
+    default limit under KZG; counted in whole cells it would not)."""
+    from zkimg.hazmat.plan import Plan
+
+    width, height = 1280, 720
+    pipeline = zkimg.Pipeline([zkimg.Crop(8, 8, width - 16, height - 16), zkimg.Resize((width - 16) // 2, (height - 16) // 2),
+                               zkimg.GaussianBlur(3), zkimg.Contrast(1.25)])
+    kzg = TileLayout(width, height, 3, 64, 0, 2, KZGScheme(14, srs_sha256="ab" * 32).params)
+    poseidon = TileLayout(width, height, 3, 64, 0, 3)
+    read = Plan(pipeline, kzg, max_out=64, tiles_per_job=2).max_job_values
+    hashed = Plan(pipeline, poseidon, max_out=64, tiles_per_job=2).max_job_values
+    assert read <= zkimg.Limits().max_job_values < hashed
+    out = 32 * 64 * 3
+    assert read - out <= (2 * 64 + 8 + 4) * (64 + 8 + 4) * 3  # two tiles and their halo, not whole neighbours
