@@ -179,12 +179,13 @@ class Plan:
         dep = self._dep_axis(axis)
         bands = [b for tile in (self.layout.row_bands() if dep == 0 else self.layout.col_bands()) for b in tile]
         starts = [b0 for b0, _ in bands]
+        columns = not self.layout.scheme.commits_natively  # committed columns: what is read, not whole cells
         most = 0
         for a, b in runs:
             window = (range(a, b), (0,)) if axis == 0 else ((0,), range(a, b))
             _, in_rows, in_cols = restrict(self.primitives, *window)
             read = in_rows if dep == 0 else in_cols
-            if not self.layout.scheme.commits_natively:  # committed columns: the circuit holds only what it reads
+            if columns:
                 most = max(most, len(set(read)))
                 continue
             touched = {bisect_right(starts, i) - 1 for i in read}
