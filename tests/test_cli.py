@@ -350,7 +350,10 @@ def test_ctrl_c_stops_the_workers_at_once(tmp_path, session_cache, jobs):
     proc = subprocess.Popen([str(exe), "prove", "--capture", str(tmp_path / "p.capture.json"), "--secrets",
                              str(tmp_path / "p.secrets.npz"), "--contrast", "1.5", *jobs, "-o",
                              str(tmp_path / "b.zkimg")], stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            env={**os.environ, "ZKIMG_CACHE": session_cache})
+                            env={**os.environ, "ZKIMG_CACHE": session_cache},
+                            # as from a terminal: a test run started in the background of a
+                            # non-interactive shell has SIGINT ignored, and Python keeps it so
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     for line in proc.stderr:  # setup runs first, in this process; then the workers start proving
         lines.append(line)

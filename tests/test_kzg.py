@@ -425,10 +425,47 @@ def test_wrong_secrets_fail_at_the_prover(kzg_capture, camera, store):
         zkimg.prove(mixed, zkimg.Pipeline([zkimg.Flip("horizontal")]), store=store, executor=None)
 
 
-def test_hidden_outputs_and_chains_need_poseidon(kzg_capture, store):
-    for kw in ({"hide_output": True}, {"segments": [1, 1]}):
-        with pytest.raises(InvalidParameter, match="poseidon capture"):
-            zkimg.prove(kzg_capture, PIPELINE, store=store, executor=None, **kw)
+@pytest.fixture(scope="module")
+def kzg_chain(kzg_capture, store):
+    """Blur then resize in two segments: a hidden intermediate, then a hidden output."""
+    return zkimg.prove(kzg_capture, PIPELINE, store=store, executor=None, segments=[1, 1], hide_output=True)
+
+
+def test_a_kzg_chain_with_a_hidden_output_proves_and_verifies(kzg_chain, kzg_capture, camera, store):
+    att = kzg_chain
+    v = _verify(att, None, camera, store)
+    assert v.hidden_output and v.tiles == len(att.proofs) and [len(s.proofs) for s in att.segments] == [6, 6]
+    _verify(Attestation.loads(att.dumps(compress=True)), None, camera, store)
+    with pytest.raises(zkimg.errors.OutputMismatch):
+        _verify(att, PIPELINE.apply(IMAGE), camera, store)
+    # Each declared output is the proof's own column: the values, then the output's salt t (what
+    # its owner opens it with), by a pure-Python MSM over the SRS's Lagrange points.
+    lay, scheme = kzg_capture.signed.layout, kzg_capture.signed.layout.scheme
+    plans = chain_plans(PIPELINE, lay, hidden_output=True, max_out=att.max_out, segments=[1, 1])
+    basis = lagrange_basis(store.srs.path(LOGROWS), LOGROWS)
+    out = PIPELINE.apply(IMAGE)
+    assert len(att.output_salts[0]) == scheme.salt_bytes == 160
+    for job, c, salt in list(zip(plans[1].jobs, att.output_commitments, att.output_salts))[:2]:
+        assert scheme.commit_with(basis, out[job.rows[0]:job.rows[1], job.cols[0]:job.cols[1]], salt) == c
+    assert plans[1].layout.scheme == scheme  # the intermediate is committed under the capture's K and SRS
+    points = att.segments[0].output_commitments + att.output_commitments
+    assert len(set(points)) == len(points)
+
+
+def _with_outputs(att, segment, commitments):
+    segs = list(att.segments)
+    segs[segment] = dataclasses.replace(segs[segment], output_commitments=tuple(commitments))
+    return dataclasses.replace(att, segments=tuple(segs))
+
+
+@pytest.mark.parametrize("segment", [0, 1], ids=["intermediate", "final"])
+def test_a_declared_output_that_is_not_the_proofs_column_is_refused(kzg_chain, camera, store, segment):
+    """Nothing but this check ties a final hidden output to its proof (ezkl sees no instance);
+    an intermediate would also fail its consumer's link."""
+    outs = list(kzg_chain.segments[segment].output_commitments)
+    outs[0], outs[1] = outs[1], outs[0]
+    with pytest.raises(zkimg.errors.CommitmentMismatch, match="not the commitment the bundle declares"):
+        _verify(_with_outputs(kzg_chain, segment, outs), None, camera, store)
 
 
 def test_a_job_longer_than_its_columns_spills_into_more_columns(camera, store):

@@ -21,7 +21,8 @@ _RUNS = (64, 48, 40, 32, 24, 20, 16, 12, 10, 8, 6, 4, 3, 2, 1)
 
 
 def fit_max_out(pipeline: Pipeline, layout: TileLayout, store: Optional[CircuitStore] = None, *,
-                tiles_per_job: int = DEFAULT_TILES_PER_JOB) -> int:
+                tiles_per_job: int = DEFAULT_TILES_PER_JOB, hide_output: bool = False,
+                segments: Optional[Sequence[int]] = None) -> int:
     """The largest output run (``max_out``) whose jobs over ``layout`` all fit its scheme's
     fixed column height (KZG: ``2^K`` rows, signed in the capture); compiles each candidate's
     circuits in ``store`` (kept: the chosen ones are the ones proved). InvalidParameter if even
@@ -29,7 +30,7 @@ def fit_max_out(pipeline: Pipeline, layout: TileLayout, store: Optional[CircuitS
     pipeline = as_pipeline(pipeline)
     store = store if store is not None else CircuitStore()
     for run in _RUNS:
-        plans = chain_plans(pipeline, layout, hidden_output=False, max_out=run, segments=None,
+        plans = chain_plans(pipeline, layout, hidden_output=hide_output, max_out=run, segments=segments,
                             tiles_per_job=tiles_per_job)
         try:
             for spec in dict.fromkeys(j.spec for p in plans for j in p.jobs):
@@ -42,13 +43,15 @@ def fit_max_out(pipeline: Pipeline, layout: TileLayout, store: Optional[CircuitS
 
 
 def resolve_max_out(max_out: Optional[int], pipeline: Pipeline, layout: TileLayout, store: CircuitStore,
-                    tiles_per_job: int = DEFAULT_TILES_PER_JOB) -> int:
+                    tiles_per_job: int = DEFAULT_TILES_PER_JOB, *, hide_output: bool = False,
+                    segments: Optional[Sequence[int]] = None) -> int:
     """``max_out`` if given; else 64, or under a capture with fixed columns :func:`fit_max_out`."""
     if max_out is not None:
         return max_out
     if layout.scheme.commits_natively:
         return DEFAULT_MAX_OUT
-    return fit_max_out(pipeline, layout, store, tiles_per_job=tiles_per_job)
+    return fit_max_out(pipeline, layout, store, tiles_per_job=tiles_per_job, hide_output=hide_output,
+                       segments=segments)
 
 
 def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore] = None,
@@ -83,12 +86,13 @@ def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore]
     store = store if store is not None else CircuitStore()
     if not isinstance(hide_output, bool):
         raise InvalidParameter("hide_output", "must be a bool")
-    max_out = resolve_max_out(max_out, pipeline, capture.signed.layout, store, tiles_per_job)
+    max_out = resolve_max_out(max_out, pipeline, capture.signed.layout, store, tiles_per_job, hide_output=hide_output,
+                              segments=segments)
     plans = chain_plans(pipeline, capture.signed.layout, hidden_output=hide_output, max_out=max_out,
                         segments=segments, tiles_per_job=tiles_per_job)  # all first: progress counts the whole run
     totals = {"setup": sum(p.distinct_circuits for p in plans), "prove": sum(len(p.jobs) for p in plans)}
     before = {"setup": 0, "prove": 0}
-    pixels, salts = capture.secrets.pixels, capture.secrets.salts
+    pixels, salts, commitments = capture.secrets.pixels, capture.secrets.salts, capture.signed.cell_commitments
     work = Path(workdir) if workdir is not None else None
     digests: Dict[int, str] = {}
     done: List[Segment] = []
@@ -97,7 +101,7 @@ def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore]
         res = prove_plan(plan, pixels, salts, store=store, executor=executor,
                          progress=shifted(progress, before, totals),
                          workdir=segment_workdir(work, i) if work is not None else None,
-                         root=capture.signed.root, commitments=capture.signed.cell_commitments)
+                         root=capture.signed.root, commitments=commitments)
         before = {"setup": before["setup"] + plan.distinct_circuits, "prove": before["prove"] + len(plan.jobs)}
         digests.update(res.srs_digests)
         done.append(Segment(len(plan.pipeline), res.proofs, res.output_commitments))
@@ -105,6 +109,7 @@ def prove(capture: Capture, pipeline: Pipeline, *, store: Optional[CircuitStore]
         if i < len(plans) - 1:  # the hidden intermediate becomes the next segment's committed input
             pixels = plan.pipeline.apply(pixels)
             salts = cast(Tuple[bytes, ...], res.output_salts)  # a hidden output always has salts
+            commitments = cast(Tuple[int, ...], res.output_commitments)
     lay = capture.signed.layout
     final = pipeline.output_shape((lay.height, lay.width, lay.channels))
     return Attestation(pipeline, capture.signed, max_out, final, digests, store.srs.development, tuple(done),

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional, Tuple
 
-from ._codec import canonical_json, felt_from_hex, felt_to_hex, parse_json, require_keys
+from ._codec import canonical_json, parse_json, require_keys
 from ._fileio import read_bounded
 from ._validate import check_hex64
 from .camera import SignedCapture
 from .errors import InvalidBundle, MalformedInput
+from .hazmat.commitments import CommitmentScheme
 from .hazmat.plan import DEFAULT_TILES_PER_JOB
 from .limits import DEFAULT_LIMITS, MAX_LOGROWS, MAX_OUTPUT_TILE, MAX_SIDE, MAX_TILES_PER_JOB, Limits
 from .pipeline import Pipeline
@@ -89,7 +90,7 @@ class Attestation:
                 "steps": seg.steps,
                 "proofs": [base64.b64encode(p).decode() for p in seg.proofs],
                 "output_commitments": (None if seg.output_commitments is None
-                                       else [felt_to_hex(c) for c in seg.output_commitments]),
+                                       else [c.layout.scheme.commitment_to_hex(x) for x in seg.output_commitments]),
             } for seg in self.segments],
         }
 
@@ -159,7 +160,7 @@ class Attestation:
         if sum(len(seg["proofs"]) for seg in segs if isinstance(seg, dict) and isinstance(seg.get("proofs"), list)) \
                 > limits.max_proofs:
             raise InvalidBundle(f"more than max_proofs={limits.max_proofs} proofs")
-        segments = tuple(_segment(seg, i == len(segs) - 1, limits) for i, seg in enumerate(segs))
+        segments = tuple(_segment(seg, i == len(segs) - 1, limits, capture.layout.scheme) for i, seg in enumerate(segs))
         if sum(seg.steps for seg in segments) != len(pipeline):
             raise InvalidBundle("segment step counts must add up to the pipeline's length")
         return cls(pipeline, capture, max_out, (shape[0], shape[1], shape[2]), digests, srs["development"],
@@ -193,7 +194,9 @@ def _gunzip(data: bytes, limit: int) -> bytes:
     return out
 
 
-def _segment(d: Any, last: bool, limits: Limits) -> Segment:
+def _segment(d: Any, last: bool, limits: Limits, scheme: CommitmentScheme) -> Segment:
+    """One segment; its output commitments are in the capture's scheme (intermediates are
+    committed as the capture's cells are)."""
     require_keys(d, {"steps", "proofs", "output_commitments"}, "segment", InvalidBundle)
     steps = d["steps"]
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
@@ -218,7 +221,7 @@ def _segment(d: Any, last: bool, limits: Limits) -> Segment:
     if commitments is not None:
         if not isinstance(commitments, list) or len(commitments) != len(out):
             raise InvalidBundle("output_commitments must list one commitment per proof")
-        outs = tuple(felt_from_hex(c, "an output commitment", InvalidBundle) for c in commitments)
+        outs = tuple(scheme.commitment_from_hex(c, "an output commitment", InvalidBundle) for c in commitments)
     elif not last:
         raise InvalidBundle("an intermediate segment must list its output commitments")
     return Segment(steps, tuple(out), outs)

@@ -148,7 +148,8 @@ def estimate(capture: "Capture | SignedCapture", pipeline: Pipeline, *, store: O
         raise InvalidParameter("capture", "expected a Capture or a SignedCapture")
     pipeline = as_pipeline(pipeline)
     store = store if store is not None else CircuitStore()
-    max_out = resolve_max_out(max_out, pipeline, signed.layout, store, tiles_per_job)
+    max_out = resolve_max_out(max_out, pipeline, signed.layout, store, tiles_per_job, hide_output=hide_output,
+                              segments=segments)
     plans = chain_plans(pipeline, signed.layout, hidden_output=hide_output, max_out=max_out, segments=segments,
                         tiles_per_job=tiles_per_job)
     uses: Dict[str, int] = {}

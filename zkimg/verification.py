@@ -244,8 +244,11 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
                 if not job_scheme.commits_natively:  # what the links are bound to (the key: the verifier's)
                     if job.spec not in vk_digests:
                         vk_digests[job.spec] = sha256_file(keys.vk_path)
+                    at = circuit.output_point
                     context = ProofContext(cap.root, job.index, job.cells, vk_digests[job.spec],
-                                           tuple(inputs[k] for k in job.cells), job.spec.part_sizes)
+                                           tuple(inputs[k] for k in job.cells), job.spec.part_sizes,
+                                           output=output if isinstance(output, int) and at is not None else None,
+                                           output_point=at)
                     for point in job_scheme.proof_points(proof, len(job.cells)):
                         if point in points:
                             raise LinkInvalid(f"{where}: an input point repeats one of another proof (a reused "

@@ -50,7 +50,7 @@ __all__ = ["BASE_RUN_ARGS", "EZKL_VERSION", "RUN_ARGS", "CACHE_LAYOUT", "SRS", "
 
 def run_args(spec: CircuitSpec) -> Dict[str, Any]:
     """ezkl's run arguments for ``spec``: the backend's fixed ones and its scheme's visibilities."""
-    return {**BASE_RUN_ARGS, **spec.commitment_scheme.run_args}
+    return {**BASE_RUN_ARGS, **spec.commitment_scheme.circuit_run_args(spec)}
 
 
 #: Run arguments of the Poseidon scheme's circuits (recorded in circuits/record.json).
@@ -235,6 +235,20 @@ class Circuit:
         job longer than its capture's columns is laid out in several blocks side by side)."""
         n = 1 << int(self.logrows)
         return n * max(1, -(-int(self.num_rows) // n))
+
+    @property
+    def committed_columns(self) -> int:
+        """Committed (``polycommit``) columns: one per graph input, then the output's if it
+        is hidden under the KZG scheme; the proof's first points, in this order."""
+        return len(self.settings["module_sizes"].get("polycommit") or [])
+
+    @property
+    def output_point(self) -> Optional[int]:
+        """Where a committed output column's point sits among the proof's points (the last
+        committed column), or None if the output is not a committed column."""
+        if self.settings["run_args"].get("output_visibility") != "KZGCommit":  # ezkl's name for "polycommit"
+            return None
+        return self.committed_columns - 1
 
     @property
     def onnx_path(self) -> Path:

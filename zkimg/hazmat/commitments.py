@@ -62,7 +62,9 @@ class ProofContext:
     """Where one proof sits, for the statements a scheme binds to it (the KZG link proofs):
     the capture root, the job's index in its plan, the layout cells it reads (in input order),
     the SHA-256 of the job's verifying key, the signed commitment and the number of values of
-    each cell read, and the SRS file the proof is made or checked with."""
+    each cell read, and the SRS file the proof is made or checked with. For a hidden output,
+    ``output`` is its commitment as the bundle declares it and ``output_point`` the index of
+    its point among the proof's committed columns (:attr:`Circuit.committed_columns` − 1)."""
 
     root: int
     job: int
@@ -71,6 +73,8 @@ class ProofContext:
     commitments: Tuple[int, ...]
     sizes: Tuple[int, ...]
     srs_path: Optional[Path] = None
+    output: Optional[int] = None
+    output_point: Optional[int] = None
 
 
 class CommitmentScheme(abc.ABC):
@@ -120,6 +124,10 @@ class CommitmentScheme(abc.ABC):
 
         return felt_from_hex(s, what, error)
 
+    def circuit_run_args(self, spec: "CircuitSpec") -> Mapping[str, Any]:
+        """The visibilities of ``spec``'s circuit (default: :attr:`run_args` for every job)."""
+        return self.run_args
+
     @abc.abstractmethod
     def lower_circuit(self, g: "GraphBuilder", spec: "CircuitSpec", body: Callable[[str], str]) -> None:
         """Add the circuit graph's inputs and outputs around ``body`` (region value → output
@@ -157,6 +165,13 @@ class CommitmentScheme(abc.ABC):
     def public_instances(self, inputs: Sequence[int], pixels: np.ndarray) -> Tuple[int, ...]:
         """The public instances of a proof whose output is the published ``pixels``."""
         return self.instances(inputs, self.hash_public(pixels))
+
+    def proved_output_commitment(self, record: bytes, pixels: np.ndarray, salt: bytes,
+                                 context: Optional[ProofContext]) -> int:
+        """The commitment a proof ``record`` (at ``context``) makes to its hidden output
+        ``pixels`` with ``salt`` (default: :meth:`commit`, the same value natively; KZG: the
+        proof's output point)."""
+        return self.commit(pixels, salt)
 
     @abc.abstractmethod
     def commit(self, pixels: np.ndarray, salt: bytes) -> int:

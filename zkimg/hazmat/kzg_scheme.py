@@ -17,9 +17,25 @@ The image root is SHA-256 over the layout header, these parameters and every cel
 visibility to all inputs): ``part_i`` = cell ``i``'s values then ``s`` salt slots, and one
 ``hints`` tensor (every rounding hint, then ``s`` fresh random slots, so that the prover's
 hints are hidden the same way). The graph reads only rows ``[0, n)`` (constant gathers); no
-constraint touches a salt row. The circuit is laid out at exactly ``2^K`` rows. The output is
-public: its values are the proof's instances, supplied by the verifier from the published
-image.
+constraint touches a salt row. The circuit is laid out at exactly ``2^K`` rows. A public
+output's values are the proof's instances, supplied by the verifier from the published image.
+
+**Hidden outputs and chains.** A hidden output tile is a committed column of its own (ezkl's
+``polycommit`` output, the proof's point after every input's): its ``m`` values in rows
+``[0, m)``, then ``t``, ``s`` fresh random field elements (the output's salt, the prover's
+secret), zeros, ones. ezkl copies the computed output cells into that column (copy
+constraints: ``VarTensor::assign`` of assigned cells is ``copy_advice``), so rows ``[0, m)``
+are the circuit's output. ``t`` enters as the input ``output_salt`` = ``t`` ‖ ``f`` (``s`` more
+fresh slots): the verifier sees two points and two openings, four linear images of the ``2s``
+fresh uniform values ``t, f``, which mask both columns; an output never reuses an input's salt
+rows (that would reveal ``in(τ) − out(τ)``). The bundle
+declares each output point; the verifier requires the proof's to be exactly it. A hidden
+intermediate is then read by the next segment like a capture cell (same ``K``, salt slots and
+SRS; ``n = m``): re-randomised and linked to the declared point. The consumer reads only rows
+``[0, m)``, which the producer's circuit constrains; the other rows of a producer's column are
+its own business (the link binds the whole column, the consumer's graph never reads them).
+The owner of a hidden final output can open it later with the values and ``t``
+(:meth:`KZGScheme.commit_with` reproduces the point).
 
 **Per proof.** The prover draws fresh ``δ ∈ F_r^s`` (CSPRNG) and proves with salts ``r + δ``,
 so the proof's first point for part ``i`` (bytes ``[64·i, 64·i + 64)`` of the proof ezkl
@@ -62,7 +78,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, List, Mapping, 
 import numpy as np
 
 from .._codec import felt_from_hex, felt_to_hex
-from ..errors import CircuitError, InvalidParameter, LinkInvalid, ProvingError
+from ..errors import CircuitError, CommitmentMismatch, InvalidParameter, LinkInvalid, ProvingError
 from ..limits import MAX_LOGROWS
 from . import bn254
 from .commitments import CommitmentScheme, ProofContext, SchemeParams
@@ -340,28 +356,40 @@ class KZGScheme(CommitmentScheme):
 
     # ----- circuit side
 
+    def circuit_run_args(self, spec: "CircuitSpec") -> Mapping[str, Any]:
+        """A hidden output is a committed column too (``polycommit``), else public."""
+        return {**self.run_args, "output_visibility": "polycommit" if spec.hidden_output else "public"}
+
     def lower_circuit(self, g: "GraphBuilder", spec: "CircuitSpec", body: Callable[[str], str]) -> None:
         """Inputs ``part_i`` (values ‖ salt slots, one column each); the region is gathered from
-        rows ``[0, n)`` only (wiring, no rows); the output is public. No range check: each
-        value read is, by the link and the binding argument above, the value the camera
-        committed in that row — a byte — which is what the lowering's tables assume."""
+        rows ``[0, n)`` only (wiring, no rows). No range check: each value read is, by the
+        link and the binding argument above, the value committed in that row — a byte — which
+        is what the lowering's tables assume. The output is public, or (hidden) the committed
+        column ``values ‖ t``, with ``t`` the first ``s`` rows of the input ``output_salt``
+        (``t`` ‖ ``s`` fresh slots that hide that input's own column)."""
         from .lowering import gather_region
 
         self._require()
-        if spec.hidden_output:
-            raise CircuitError("the kzg scheme proves public outputs only (hidden outputs and chains: Poseidon)")
         cap = column_capacity(self.logrows)
         sizes = [n + self.salt_slots for n in spec.part_sizes]
         if max(sizes) > cap:
             raise CircuitError(f"a part of {max(sizes) - self.salt_slots} values does not fit a column of 2^"
                                f"{self.logrows} rows")
         raw = [g.add_input(f"part_{i}", [n]) for i, n in enumerate(sizes)]
+        salt_in = g.add_input("output_salt", [2 * self.salt_slots]) if spec.hidden_output else None
         starts = [0] + [int(x) for x in np.cumsum(sizes)]
-        out = body(gather_region(g, g.concat(raw), starts, spec))
+        out = g.op("Reshape", [body(gather_region(g, g.concat(raw), starts, spec)),
+                               g.const([int(np.prod(spec.output_shape))], np.int64)])
         n_out = int(np.prod(spec.output_shape))
+        if salt_in is not None:
+            if n_out + self.salt_slots > cap:
+                raise CircuitError(f"a hidden output of {n_out} values does not fit a column of 2^{self.logrows} rows")
+            t = g.op("Gather", [salt_in, g.const(np.arange(self.salt_slots), np.int64)], axis=0)
+            g.add_output(g.op("Concat", [out, t], axis=0), "output", [n_out + self.salt_slots])
+            return
         if n_out > cap:
             raise CircuitError(f"an output of {n_out} values does not fit 2^{self.logrows} instance rows")
-        g.add_output(g.op("Reshape", [out, g.const([n_out], np.int64)]), "output", [n_out])
+        g.add_output(out, "output", [n_out])
 
     def check_input_sizes(self, sizes: Sequence[int]) -> None:
         if sizes and max(sizes) > column_capacity(self.logrows):
@@ -369,8 +397,6 @@ class KZGScheme(CommitmentScheme):
 
     def witness_inputs(self, parts: Sequence[np.ndarray], salts: Sequence[bytes], output_salt: Optional[bytes],
                        hints: Sequence[np.ndarray]) -> Tuple[List[List[Any]], Any]:
-        if output_salt is not None:
-            raise ProvingError("the kzg scheme proves public outputs only")
         deltas: List[List[int]] = []
         inputs: List[List[Any]] = []
         for p, salt in zip(parts, salts):
@@ -378,14 +404,20 @@ class KZGScheme(CommitmentScheme):
             deltas.append(d)
             shifted = [felt_to_hex((r + e) % bn254.R) for r, e in zip(_salt_felts(self.check_salt(salt)), d)]
             inputs.append(np.asarray(p).ravel().tolist() + shifted)
+        if output_salt is not None:  # t, then fresh slots hiding this input's own column
+            inputs.append([felt_to_hex(x) for x in _salt_felts(self.check_salt(output_salt, "output_salt"))]
+                          + [felt_to_hex(secrets.randbelow(bn254.R)) for _ in range(self.salt_slots)])
         if hints:
             pool = np.concatenate([h.ravel() for h in hints]).tolist()
             inputs.append(pool + [felt_to_hex(secrets.randbelow(bn254.R)) for _ in range(self.salt_slots)])
         return inputs, deltas
 
     def witness_output(self, witness: Mapping[str, Any], n_values: int) -> np.ndarray:
-        values = [felt_from_hex(h, "a witness output") for h in witness["outputs"][-1]]
-        if len(values) != n_values or any(v > 255 for v in values):
+        column = witness["outputs"][-1]
+        if len(column) not in (n_values, n_values + self.salt_slots):  # public, or values ‖ t
+            raise ProvingError("the circuit's output is not the expected bytes")
+        values = [felt_from_hex(h, "a witness output") for h in column[:n_values]]
+        if any(v > 255 for v in values):
             raise ProvingError("the circuit's output is not the expected bytes")
         return np.asarray(values, dtype=np.uint8)
 
@@ -423,8 +455,29 @@ class KZGScheme(CommitmentScheme):
         _, proof = self.split(record, n_inputs)
         return tuple(proof[64 * i:64 * i + 64] for i in range(n_inputs))
 
+    def instances(self, inputs: Sequence[int], output: int) -> Tuple[int, ...]:
+        return ()  # a hidden output is the proof's own committed column (checked in :meth:`open`)
+
+    def proved_output_commitment(self, record: bytes, pixels: np.ndarray, salt: bytes,
+                                 context: Optional[ProofContext]) -> int:
+        if context is None or context.output_point is None:
+            raise ProvingError("a hidden kzg output's commitment is a point of its proof: its place is needed")
+        _, proof = self.split(record, len(context.cells))
+        return point_int(self._output_point(proof, context.output_point, ProvingError))
+
+    @staticmethod
+    def _output_point(proof: bytes, index: int, error: type) -> Tuple[int, int]:
+        if len(proof) < 64 * index + 64:
+            raise error("the proof is too short to hold its output's point")
+        return bn254.decode(proof[64 * index:64 * index + 64], "the proof's output point", error)
+
     def open(self, record: bytes, context: ProofContext) -> bytes:
         links, proof = self.split(record, len(context.cells))
+        if context.output is not None or context.output_point is not None:  # hidden: the column the bundle declares
+            if context.output is None or context.output_point is None:
+                raise CommitmentMismatch("a hidden output needs both its declared commitment and its circuit's point")
+            if point_int(self._output_point(proof, context.output_point, CommitmentMismatch)) != context.output:
+                raise CommitmentMismatch("the proof's output column is not the commitment the bundle declares")
         for i, link in enumerate(links):
             c2 = proof[64 * i:64 * i + 64]
             bn254.decode(c2, f"input {i}'s point in the proof", LinkInvalid)

@@ -29,7 +29,7 @@ from .._validate import as_int
 from ..errors import InvalidParameter
 from ..limits import MAX_OUTPUT_TILE, MAX_TILES_PER_JOB
 from ..pipeline import Pipeline
-from .commitments import CommitmentScheme
+from .commitments import CommitmentScheme, SchemeParams
 from .lowering import CircuitSpec
 from .primitives import Primitive, Transpose, restrict
 from .tiles import TileLayout
@@ -251,12 +251,14 @@ class Plan:
 
 
 
-def intermediate_layout(shape: Tuple[int, int, int], tile: int, version: int = 1) -> TileLayout:
+def intermediate_layout(shape: Tuple[int, int, int], tile: int, version: int = 1,
+                        scheme_params: SchemeParams = ()) -> TileLayout:
     """Layout of a hidden intermediate image: ``tile``-sized tiles, one cell each (no border),
-    committed in capture format ``version`` (the input's: its commitments are the producing
-    circuit's output commitments)."""
+    committed in capture format ``version`` with the capture's ``scheme_params`` (the input's:
+    its commitments are the producing circuit's output commitments; under KZG producer and
+    consumer share ``K``, the salt slots and the SRS)."""
     h, w, c = shape
-    return TileLayout(w, h, c, tile, 0, version)
+    return TileLayout(w, h, c, tile, 0, version, scheme_params)
 
 
 def split_pipeline(pipeline: Pipeline, segments: Optional[Sequence[int]]) -> List[Pipeline]:
@@ -292,15 +294,11 @@ def chain_plans(pipeline: Pipeline, layout: TileLayout, *, hidden_output: bool, 
     last plan only (the others follow that grid). Prover and verifier both use this.
     """
     parts = split_pipeline(pipeline, segments)
-    if not layout.scheme.commits_natively and (hidden_output or len(parts) > 1):
-        raise InvalidParameter("hide_output" if hidden_output else "segments",
-                               f"a {layout.scheme.name} capture proves public outputs in one segment; hidden outputs "
-                               "and chains need a poseidon capture")
     plans: List[Plan] = []
     for i, seg in enumerate(parts):
         last = i == len(parts) - 1
         plans.append(Plan(seg, layout, hidden_output if last else True, max_out, None if last else layout.tile,
                           tiles_per_job if last else DEFAULT_TILES_PER_JOB))
         if not last:
-            layout = intermediate_layout(plans[-1].output_shape, layout.tile, layout.version)
+            layout = intermediate_layout(plans[-1].output_shape, layout.tile, layout.version, layout.scheme_params)
     return plans

@@ -25,7 +25,7 @@ from ..errors import CircuitError, InvalidParameter
 from ..progress import ProgressCallback, report
 from . import _ezkl
 from .circuits import SRS, Circuit, CircuitStore, sha256_file
-from .commitments import SALT_BYTES, ProofContext, check_salt, new_salt
+from .commitments import CommitmentScheme, ProofContext, check_salt, new_salt
 from .lowering import CircuitSpec, TileJob, run_reference
 from .plan import Plan, PlannedJob
 from .primitives import run_all
@@ -191,14 +191,15 @@ def _nonempty(path: Path) -> bool:
         return False
 
 
-def _output_salt(workdir: Optional[Path], index: int) -> bytes:
-    """A fresh salt for a hidden output tile, kept (owner-only) in ``workdir`` for resumption."""
+def _output_salt(scheme: CommitmentScheme, workdir: Optional[Path], index: int) -> bytes:
+    """A fresh salt (``scheme``'s) for a hidden output tile, kept (owner-only) in ``workdir``
+    for resumption."""
     if workdir is None:
-        return new_salt()
+        return scheme.new_salt()
     f = workdir / f"job-{index:06d}.salt"
-    if f.exists() and f.stat().st_size == SALT_BYTES:
-        return f.read_bytes()
-    salt = new_salt()
+    if f.exists() and f.stat().st_size == scheme.salt_bytes:
+        return scheme.check_salt(f.read_bytes(), str(f))
+    salt = scheme.new_salt()
     write_private(f, salt)
     return salt
 
@@ -247,7 +248,7 @@ def prove_plan(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes], *, store:
         if store.stats.setups > built:
             setup_rates[circuit.logrows] = (time.perf_counter() - t0) / circuit.laid_out_rows
         report(progress, "setup", n, len(specs))
-    out_salts = {j.index: _output_salt(workdir, j.index) for j in jobs} if plan.hidden_output else {}
+    out_salts = {j.index: _output_salt(plan.scheme, workdir, j.index) for j in jobs} if plan.hidden_output else {}
     done_before = finished_jobs(workdir, len(jobs)) if workdir is not None else set()
     proofs = {job.index: proof_file(workdir, job.index).read_bytes() for job in jobs
               if workdir is not None and job.index in done_before}
@@ -257,7 +258,9 @@ def prove_plan(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes], *, store:
         report(progress, "resume", done, total)
     report(progress, "prove", done, total)
     rows = {job.index: store.circuit(job.spec).laid_out_rows for job in pending}
-    contexts = {job.index: _context(store, job, layout, root, commitments) for job in pending}
+    vk_digests: Dict[CircuitSpec, str] = {}
+    contexts = {job.index: _context(store, job, layout, root, commitments, vk_digests)
+                for job in (jobs if plan.hidden_output else pending)}  # a hidden output's point is read from its proof
     rss, t0 = 0, time.perf_counter()
     with executor_for(executor, len(pending), 2) as pool:
         workers = 1 if pool is None else (min(os.cpu_count() or 1, len(pending)) if executor is None else None)
@@ -289,25 +292,32 @@ def prove_plan(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes], *, store:
             prove_workers=workers if pending else None,
             rss_bytes_per_row={max(sizes): rss / 2 ** max(sizes)} if rss and sizes else {},
             proof_bytes={store.circuit(j.spec).digest: len(proofs[j.index]) for j in pending})
-    commitments = salts_out = None
+    out_commitments = salts_out = None
     if plan.hidden_output:
         output = plan.pipeline.apply(pixels)
         salts_out = tuple(out_salts[j.index] for j in jobs)
-        commitments = tuple(plan.scheme.commit(np.ascontiguousarray(output[j.rows[0]:j.rows[1], j.cols[0]:j.cols[1]]), s)
-                            for j, s in zip(jobs, salts_out))
-    return PlanProofs(tuple(proofs[j.index] for j in jobs), digests, commitments, salts_out)
+        out_commitments = tuple(
+            plan.scheme.proved_output_commitment(proofs[j.index],
+                                                 np.ascontiguousarray(output[j.rows[0]:j.rows[1], j.cols[0]:j.cols[1]]),
+                                                 s, contexts.get(j.index))
+            for j, s in zip(jobs, salts_out))
+    return PlanProofs(tuple(proofs[j.index] for j in jobs), digests, out_commitments, salts_out)
 
 
 def _context(store: CircuitStore, job: PlannedJob, layout: TileLayout, root: int,
-             commitments: Optional[Sequence[int]]) -> Optional[ProofContext]:
-    """What a proof of ``job`` is bound to, where its scheme binds proofs (else None)."""
+             commitments: Optional[Sequence[int]], vk_digests: Dict[CircuitSpec, str]) -> Optional[ProofContext]:
+    """What a proof of ``job`` is bound to, where its scheme binds proofs (else None);
+    ``vk_digests`` caches the verifying keys' digests by circuit."""
     if layout.scheme.commits_natively:
         return None
     if commitments is None or len(commitments) != len(layout.cells):
-        raise InvalidParameter("commitments", f"a {layout.scheme.name} plan needs the capture's cell commitments")
-    keys = store.keys(store.circuit(job.spec))
-    return ProofContext(root, job.index, job.cells, sha256_file(keys.vk_path),
-                        tuple(commitments[k] for k in job.cells), job.spec.part_sizes)
+        raise InvalidParameter("commitments", f"a {layout.scheme.name} plan needs its input's cell commitments")
+    circuit = store.circuit(job.spec)
+    if job.spec not in vk_digests:
+        vk_digests[job.spec] = sha256_file(store.keys(circuit).vk_path)
+    return ProofContext(root, job.index, job.cells, vk_digests[job.spec], tuple(commitments[k] for k in job.cells),
+                        job.spec.part_sizes, output_point=circuit.output_point)
+
 
 
 def _parts(layout: TileLayout, pixels: np.ndarray, job: PlannedJob) -> List[np.ndarray]:
