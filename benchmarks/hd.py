@@ -68,7 +68,7 @@ import zkimg  # noqa: E402
 from zkimg.attest import resolve_max_out  # noqa: E402
 from zkimg.bundle import Attestation, Segment  # noqa: E402
 from zkimg.hazmat.circuits import SRS, CircuitStore  # noqa: E402
-from zkimg.hazmat.proving import _context, prove_spec  # noqa: E402
+from zkimg.hazmat.proving import proof_context, prove_spec  # noqa: E402
 from zkimg.verification import _check  # noqa: E402
 
 
@@ -243,7 +243,7 @@ def _run(a: argparse.Namespace, tmp: Path) -> dict:
                 futs = {pool.submit(_prove_one, str(store.cache_dir), srs, j.spec,
                                     [layout.cell_pixels(pixels, layout.cells[k]).ravel() for k in j.cells],
                                     [salts[k] for k in j.cells],
-                                    _context(store, j, layout, shot.signed.root, shot.signed.cell_commitments)): j
+                                    proof_context(store, j, layout, shot.signed.root, shot.signed.cell_commitments)): j
                         for j in sample}
                 proved = {futs[f].index: f.result() for f in as_completed(futs)}
             res["sample_wall_s"] = time.perf_counter() - t
@@ -254,7 +254,7 @@ def _run(a: argparse.Namespace, tmp: Path) -> dict:
         t = time.perf_counter()
         for j in sample:  # what verify() does per tile (links included under KZG), keys cached
             c = store.circuit(j.spec)
-            ctx = _context(store, j, layout, shot.signed.root, shot.signed.cell_commitments)
+            ctx = proof_context(store, j, layout, shot.signed.root, shot.signed.cell_commitments)
             _check(j.spec.commitment_scheme, c, store.keys(c, proving=False), proved[j.index][0],
                    tuple(shot.signed.cell_commitments[k] for k in j.cells),
                    np.ascontiguousarray(published[j.rows[0]:j.rows[1], j.cols[0]:j.cols[1]]), f"tile {j.index}", ctx)

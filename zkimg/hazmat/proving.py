@@ -259,7 +259,7 @@ def prove_plan(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes], *, store:
     report(progress, "prove", done, total)
     rows = {job.index: store.circuit(job.spec).laid_out_rows for job in pending}
     vk_digests: Dict[CircuitSpec, str] = {}
-    contexts = {job.index: _context(store, job, layout, root, commitments, vk_digests)
+    contexts = {job.index: proof_context(store, job, layout, root, commitments, vk_digests)
                 for job in (jobs if plan.hidden_output else pending)}  # a hidden output's point is read from its proof
     rss, t0 = 0, time.perf_counter()
     with executor_for(executor, len(pending), 2) as pool:
@@ -304,12 +304,14 @@ def prove_plan(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes], *, store:
     return PlanProofs(tuple(proofs[j.index] for j in jobs), digests, out_commitments, salts_out)
 
 
-def _context(store: CircuitStore, job: PlannedJob, layout: TileLayout, root: int,
-             commitments: Optional[Sequence[int]], vk_digests: Dict[CircuitSpec, str]) -> Optional[ProofContext]:
+def proof_context(store: CircuitStore, job: PlannedJob, layout: TileLayout, root: int,
+             commitments: Optional[Sequence[int]],
+             vk_digests: Optional[Dict[CircuitSpec, str]] = None) -> Optional[ProofContext]:
     """What a proof of ``job`` is bound to, where its scheme binds proofs (else None);
-    ``vk_digests`` caches the verifying keys' digests by circuit."""
+    ``vk_digests`` caches the verifying keys' digests by circuit across calls."""
     if layout.scheme.commits_natively:
         return None
+    vk_digests = vk_digests if vk_digests is not None else {}
     if commitments is None or len(commitments) != len(layout.cells):
         raise InvalidParameter("commitments", f"a {layout.scheme.name} plan needs its input's cell commitments")
     circuit = store.circuit(job.spec)
