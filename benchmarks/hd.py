@@ -46,6 +46,7 @@ development SRS is shared between runs and its generation is not timed):
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing as mp
 import os
 import random
@@ -271,14 +272,14 @@ def _run(a: argparse.Namespace, tmp: Path) -> dict:
         res["bundle_bytes"], res["bundle_json_bytes"] = len(att.dumps(compress=True)), len(att.dumps())
         res["mode"] = f"{len(sample)} of {len(jobs)} tile jobs proved, rest extrapolated"
     res["circuits"] = [(c.logrows, c.num_rows, sum(1 for j in jobs if j.spec == s)) for c, s in zip(circuits, specs)]
-    res["baseline"] = _baseline(a.srs_dir)
+    res["baseline"] = None if a.no_baseline else _baseline(a.srs_dir)
     return res
 
 
 def table(r: dict) -> str:
     ex = "" if r["mode"] == "all tiles proved" else " (extrapolated)"
-    b = r["baseline"]
     tiles32 = -(-r["width_px"] // 32) * -(-r["height_px"] // 32)
+    b = r["baseline"] or {k: math.nan for k in ("setup_s", "prove_s", "logrows", "rows", "rss_mb", "verify_s")}
     # one process already keeps every core busy (ezkl's prover is multi-threaded; see the Dask
     # section of RESULTS.md), so the baseline's tiles are not divided over workers
     base_prove = b["setup_s"] + b["prove_s"] * tiles32
@@ -288,7 +289,7 @@ def table(r: dict) -> str:
          + f"; jobs of ≤ {r['max_out']} output rows/columns", "Poseidon, unpacked"),
         (None, "tile jobs / distinct circuits", f"{r['jobs']} / {r['distinct_circuits']}", f"{tiles32} / 1"),
         (None, "circuits (logrows, rows, jobs)", "; ".join(f"2^{k}, {n:,}, {m}" for k, n, m in r["circuits"]),
-         f"2^{b['logrows']}, {b['rows']:,}, {tiles32}"),
+         f"2^{b['logrows']}, {b['rows']:,}, {tiles32}" if r["baseline"] else "not run"),
         ("capture_s", "capture s" + (" (commitment key cached; first capture on the machine in brackets)"
                                      if "capture_first_s" in r else ""),
          f"{r['capture_s']:.1f}" + (f" ({r['capture_first_s']:.1f})" if "capture_first_s" in r else ""), "–"),
@@ -334,7 +335,11 @@ def main() -> None:
                     help="with --all: save the bundle, the published image (.npy) and the camera's public key here")
     ap.add_argument("--record", action="store_true",
                     help="make this table the current figures of the workload (benchmarks/current.json, RESULTS.md)")
+    ap.add_argument("--no-baseline", action="store_true",
+                    help="skip the naive baseline (a smoke run; its column says nan)")
     a = ap.parse_args()
+    if a.record and a.no_baseline:
+        ap.error("--record needs the naive baseline of the same run")
     r = run(a)
     r["width_px"], r["height_px"] = a.width, a.height
     from tile_jobs import emit

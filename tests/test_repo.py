@@ -29,6 +29,22 @@ def test_examples_run(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("scheme", ["poseidon", "kzg"])
+def test_the_hd_benchmark_runs_on_a_small_frame(tmp_path, scheme):
+    """benchmarks/hd.py (what RESULTS.md's HD figures come from) end to end on a 48×32 frame,
+    one sampled job, without the naive baseline (a 2^17 circuit): the benchmark itself works."""
+    env = {**__import__("os").environ, "ZKIMG_CACHE": str(tmp_path)}
+    args = ["--sample", "1", "--width", "48", "--height", "32", "--tile", "16", "--workload", "resize",
+            "--scheme", scheme, "--srs-dir", str(tmp_path / "srs"), "--no-baseline"]
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "hd.py"), *args, *(["--logrows", "12"] if scheme == "kzg"
+                                                                                    else [])],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "| prove() wall s, setup included (extrapolated) |" in r.stdout and "not run" in r.stdout
+    assert (f"{scheme}, columns of 2^12 rows" if scheme == "kzg" else "poseidon") in r.stdout
+
+
+@pytest.mark.slow
 def test_demo_runs_the_whole_flow(tmp_path):
     """``zkimg demo``: key, capture of the whole bundled photo, prove, files saved and loaded back,
     verify, a tampered image refused; each step said, and the files left where asked."""
