@@ -38,7 +38,7 @@ CURRENT = ROOT / "benchmarks" / "current.json"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 BEGIN, END = "<!-- current:begin (benchmarks/current.py writes this block) -->", "<!-- current:end -->"
 #: Workloads in the order RESULTS.md shows them.
-ORDER = ["tile-jobs", "hd-resize-1280x720-kzg", "hd-example-1280x720", "hd-resize-1280x720",
+ORDER = ["tile-jobs", "hd-resize-1280x720-kzg", "hd-example-1280x720-kzg", "hd-example-1280x720", "hd-resize-1280x720",
          "hd-region-1280x720", "capture-1280x720", "hostile"]
 
 
