@@ -305,8 +305,8 @@ def prove_plan(plan: Plan, pixels: np.ndarray, salts: Sequence[bytes], *, store:
 
 
 def proof_context(store: CircuitStore, job: PlannedJob, layout: TileLayout, root: int,
-             commitments: Optional[Sequence[int]],
-             vk_digests: Optional[Dict[CircuitSpec, str]] = None) -> Optional[ProofContext]:
+                  commitments: Optional[Sequence[int]],
+                  vk_digests: Optional[Dict[CircuitSpec, str]] = None) -> Optional[ProofContext]:
     """What a proof of ``job`` is bound to, where its scheme binds proofs (else None);
     ``vk_digests`` caches the verifying keys' digests by circuit across calls."""
     if layout.scheme.commits_natively:
@@ -319,7 +319,6 @@ def proof_context(store: CircuitStore, job: PlannedJob, layout: TileLayout, root
         vk_digests[job.spec] = sha256_file(store.keys(circuit).vk_path)
     return ProofContext(root, job.index, job.cells, vk_digests[job.spec], tuple(commitments[k] for k in job.cells),
                         job.spec.part_sizes, output_point=circuit.output_point)
-
 
 
 def _parts(layout: TileLayout, pixels: np.ndarray, job: PlannedJob) -> List[np.ndarray]:
