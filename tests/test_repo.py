@@ -10,6 +10,16 @@ import zkimg
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def test_importing_zkimg_does_not_import_onnx():
+    """onnx (about 0.9 s to import) loads with the first graph built, not with ``import zkimg``:
+    the CLI, ``import zkimg`` and every spawned verifier worker start without it."""
+    code = ("import sys, zkimg, zkimg.cli, zkimg.verification, zkimg.hazmat; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('onnx', 'onnxruntime')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
 @pytest.mark.slow
 def test_circuit_record_is_current():
     """circuits/record.json is what the code builds (regenerate deliberately with circuits/record.py)."""

@@ -113,11 +113,9 @@ import functools
 import hashlib
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 from .._codec import canonical_json
 from .._validate import check_shape
@@ -272,6 +270,22 @@ class TileJob:
 # --------------------------------------------------------------------------- graph builder
 
 
+if TYPE_CHECKING:
+    import onnx
+
+
+@functools.lru_cache(maxsize=None)
+def _onnx() -> Any:
+    """The ``onnx`` package, imported when the first graph is built: importing it takes about
+    0.9 s, which ``import zkimg`` and every verifier worker would otherwise pay for nothing."""
+    import onnx
+    import onnx.checker
+    import onnx.helper
+    import onnx.numpy_helper
+
+    return onnx
+
+
 class GraphBuilder:
     """An ONNX graph under construction (commitment schemes add their outputs through it)."""
 
@@ -298,7 +312,7 @@ class GraphBuilder:
         defaults to the graph's value type."""
         dtype = self.value_dtype if dtype is None else dtype
         name = self.fresh("c")
-        self.inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        self.inits.append(_onnx().numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
         return name
 
     def operand(self, value: Any) -> str:
@@ -316,15 +330,16 @@ class GraphBuilder:
 
     def op(self, op_type: str, inputs: Sequence[str], **attrs: Any) -> str:
         out = self.fresh(op_type.lower())
-        self.nodes.append(helper.make_node(op_type, list(inputs), [out], **attrs))
+        self.nodes.append(_onnx().helper.make_node(op_type, list(inputs), [out], **attrs))
         return out
 
     def add_input(self, name: str, shape: Sequence[int], integer: Optional[bool] = None) -> str:
         """A graph input: float32 holding integers, or int64 with ``integer`` (an int64 value
         indexes a lookup table directly; ezkl lays out a float→int ``Cast`` as two copies)."""
         integer = self.integer if integer is None else integer
-        dtype = TensorProto.INT64 if integer else TensorProto.FLOAT
-        self.inputs.append(helper.make_tensor_value_info(name, dtype, list(shape)))
+        onnx = _onnx()
+        dtype = onnx.TensorProto.INT64 if integer else onnx.TensorProto.FLOAT
+        self.inputs.append(onnx.helper.make_tensor_value_info(name, dtype, list(shape)))
         if integer:
             self._int_values.add(name)
         return name
@@ -348,19 +363,21 @@ class GraphBuilder:
         Without ``copy`` the node that produced ``value`` (the latest one) is renamed:
         ezkl lowers ``Identity`` to a range-checked copy, which the circuit must avoid.
         """
+        onnx = _onnx()
         if copy:
-            self.nodes.append(helper.make_node("Identity", [value], [name]))
+            self.nodes.append(onnx.helper.make_node("Identity", [value], [name]))
         else:
             producer = self.nodes[-1]
             if value not in producer.output:
                 raise AssertionError("add_output must follow the node that produced the value")
             producer.output[list(producer.output).index(value)] = name
-        dtype = TensorProto.INT64 if self.integer else TensorProto.FLOAT
-        self.outputs.append(helper.make_tensor_value_info(name, dtype, list(shape)))
+        dtype = onnx.TensorProto.INT64 if self.integer else onnx.TensorProto.FLOAT
+        self.outputs.append(onnx.helper.make_tensor_value_info(name, dtype, list(shape)))
 
     def model_bytes(self, name: str) -> bytes:
-        graph = helper.make_graph(self.nodes, name, self.inputs, self.outputs, initializer=self.inits)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)],
+        onnx = _onnx()
+        graph = onnx.helper.make_graph(self.nodes, name, self.inputs, self.outputs, initializer=self.inits)
+        model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", ONNX_OPSET)],
                                   producer_name="zkimg")
         model.ir_version = ONNX_IR_VERSION
         onnx.checker.check_model(model)
@@ -385,7 +402,7 @@ class GraphBuilder:
         self._table_uses[key] = uses + 1
         if uses and extend:
             table = np.concatenate([table, np.full(uses, table[-1])])
-        idx = x if self.integer or x in self._int_values else self.op("Cast", [x], to=TensorProto.INT64)
+        idx = x if self.integer or x in self._int_values else self.op("Cast", [x], to=_onnx().TensorProto.INT64)
         return self.op("Gather", [self.const(table), idx], axis=0)  # the graph's value type out
 
 
