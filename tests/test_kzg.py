@@ -16,6 +16,7 @@ from helpers import dev_policy, photo_tile
 from known_tau import lagrange_at, write_known_tau_srs
 
 import zkimg
+from zkimg.attest import fit_max_out
 from zkimg.bundle import Attestation, Segment
 from zkimg.camera import Capture, SignedCapture, capture_message
 from zkimg.errors import (
@@ -479,6 +480,25 @@ def test_a_job_longer_than_its_columns_spills_into_more_columns(camera, store):
     circuit = store.circuit(plan.jobs[0].spec)
     assert circuit.logrows == 9 and circuit.num_rows > 2 ** 9
     _verify(att, pipeline.apply(image), camera, store)
+
+
+@pytest.mark.slow
+def test_jobs_grow_past_64_pixels_where_their_columns_hold_them(store, monkeypatch):
+    """Under KZG, prove() picks the largest output run whose jobs fit the capture's K, past 64
+    pixels (sixteen 8 px tiles make one 128-pixel job at 2^12; at 2^11 its 3,072 public values
+    overflow the instance column and the job is halved), given as the smallest run planning
+    those jobs; a plan that did not fit is compiled once, however many runs plan it."""
+    pipeline = zkimg.Pipeline([zkimg.Brightness(1.2)])
+    compiled = []
+    real = store.circuit
+    monkeypatch.setattr(store, "circuit", lambda spec: compiled.append(spec) or real(spec))
+    for logrows, run, circuits in ((12, 128, 1), (11, 64, 2)):
+        compiled.clear()
+        lay = TileLayout(128, 8, 3, 8, 0, 2, KZGScheme(logrows, srs_sha256=store.srs.digest(logrows)).params)
+        assert fit_max_out(pipeline, lay, store, tiles_per_job=16) == run
+        assert len(compiled) == circuits
+        job = chain_plans(pipeline, lay, hidden_output=False, max_out=run, segments=None, tiles_per_job=16)[0].jobs[0]
+        assert job.cols == (0, run) and store.circuit(job.spec).logrows == logrows
 
 
 def test_a_too_low_row_count_fails_loudly(kzg_bundle, store, tmp_path):

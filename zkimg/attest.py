@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, cast
+from typing import Dict, List, Optional, Sequence, Set, Tuple, cast
 
 from .bundle import Attestation, Segment
 from .camera import Capture
 from .errors import CircuitError, InvalidParameter
+from .hazmat import CircuitSpec
 from .hazmat.circuits import CircuitStore
 from .hazmat.plan import DEFAULT_MAX_OUT, DEFAULT_TILES_PER_JOB, chain_plans, segment_workdir
 from .hazmat.proving import prove_plan
@@ -16,27 +17,44 @@ from .hazmat.tiles import TileLayout
 from .pipeline import Pipeline, as_pipeline
 from .progress import ProgressCallback, shifted
 
-#: Output runs tried by :func:`fit_max_out`, largest first.
-_RUNS = (64, 48, 40, 32, 24, 20, 16, 12, 10, 8, 6, 4, 3, 2, 1)
+#: Output runs tried by :func:`fit_max_out`, largest first. Runs above 64 let ``tiles_per_job``
+#: group more tiles into one KZG job: at ``K = 14`` four 64 px tiles of a 2× downscale (a
+#: 128-pixel run) fit, and cost the verifier less per tile than two (benchmarks/RESULTS.md).
+_RUNS = (256, 192, 128, 96, 64, 48, 40, 32, 24, 20, 16, 12, 10, 8, 6, 4, 3, 2, 1)
 
 
 def fit_max_out(pipeline: Pipeline, layout: TileLayout, store: Optional[CircuitStore] = None, *,
                 tiles_per_job: int = DEFAULT_TILES_PER_JOB, hide_output: bool = False,
                 segments: Optional[Sequence[int]] = None) -> int:
     """The largest output run (``max_out``) whose jobs over ``layout`` all fit its scheme's
-    fixed column height (KZG: ``2^K`` rows, signed in the capture); compiles each candidate's
-    circuits in ``store`` (kept: the chosen ones are the ones proved). InvalidParameter if even
-    single-pixel runs do not fit."""
+    fixed column height (KZG: ``2^K`` rows, signed in the capture), given as the smallest run
+    that plans exactly those jobs; compiles each candidate's circuits in ``store`` (kept: the
+    chosen ones are the ones proved). Runs longer than the jobs ``tiles_per_job`` makes plan the
+    same jobs: such a candidate is compiled once. InvalidParameter if even single-pixel runs
+    do not fit."""
     pipeline = as_pipeline(pipeline)
     store = store if store is not None else CircuitStore()
-    for run in _RUNS:
+
+    def jobs(run: int) -> Tuple[CircuitSpec, ...]:
         plans = chain_plans(pipeline, layout, hidden_output=hide_output, max_out=run, segments=segments,
                             tiles_per_job=tiles_per_job)
+        return tuple(j.spec for p in plans for j in p.jobs)
+
+    refused: Set[Tuple[CircuitSpec, ...]] = set()
+    for i, run in enumerate(_RUNS):
+        planned = jobs(run)
+        if planned in refused:
+            continue
         try:
-            for spec in dict.fromkeys(j.spec for p in plans for j in p.jobs):
+            for spec in dict.fromkeys(planned):
                 store.circuit(spec)
         except CircuitError:
+            refused.add(planned)
             continue
+        for smaller in _RUNS[i + 1:]:
+            if jobs(smaller) != planned:
+                break
+            run = smaller
         return run
     raise InvalidParameter("logrows", "no tile job of this pipeline fits the capture's columns; capture with a "
                                       "larger logrows")
