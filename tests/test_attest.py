@@ -187,6 +187,8 @@ def test_proofs_checked_on_an_executor(small, camera, store):
 
 
 def test_large_bundles_are_verified_on_a_local_pool(small, camera, store, monkeypatch):
+    """From PARALLEL_VERIFY_TILES proofs on, on a pool of one process per core, each running
+    ezkl on one thread (the processes already fill the cores)."""
     import contextlib
     import importlib
 
@@ -194,19 +196,20 @@ def test_large_bundles_are_verified_on_a_local_pool(small, camera, store, monkey
     real, pools = verify_module.executor_for, []
 
     @contextlib.contextmanager
-    def counting(executor, tasks, threshold):
-        with real(executor, tasks, threshold) as pool:
-            if pool is not None:
-                pools.append(pool)
+    def counting(executor, tasks, threshold, **kw):
+        with real(executor, tasks, threshold, **kw) as pool:
+            if pool is not None:  # what a worker's ezkl sizes its thread pool by
+                pools.append(pool.submit(os.getenv, "RAYON_NUM_THREADS").result())
             yield pool
 
     monkeypatch.setattr(verify_module, "executor_for", counting)
     monkeypatch.setattr(verify_module, "PARALLEL_VERIFY_TILES", len(small.proofs))
     zkimg.verify(small, SMALL_PIPE.apply(SMALL), policy=dev_policy([camera.public_key]), store=store)
-    assert len(pools) == (1 if (os.cpu_count() or 1) > 1 else 0)
+    parallel = ["1"] if (os.cpu_count() or 1) > 1 else []
+    assert pools == parallel
     monkeypatch.setattr(verify_module, "PARALLEL_VERIFY_TILES", len(small.proofs) + 1)
     zkimg.verify(small, SMALL_PIPE.apply(SMALL), policy=dev_policy([camera.public_key]), store=store)
-    assert len(pools) == (1 if (os.cpu_count() or 1) > 1 else 0)  # below the threshold: this process
+    assert pools == parallel  # below the threshold: this process
 
 
 def test_proof_from_another_capture(small, camera, store):

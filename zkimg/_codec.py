@@ -36,9 +36,15 @@ def require_keys(obj: Any, keys: AbstractSet[str], what: str, error: Type[Malfor
 
 def felt_to_hex(x: int) -> str:
     """A field element as ezkl writes it: 32 bytes little-endian, lowercase hex."""
+    if 0 <= x < 256:  # a pixel value (most of what a proof's instances are): from the table
+        return BYTE_HEX[x]
     if not 0 <= x < FIELD_MODULUS:
         raise InvalidParameter("felt", "not a canonical field element")
     return x.to_bytes(32, "little").hex()
+
+
+#: :func:`felt_to_hex` of 0–255.
+BYTE_HEX = tuple(v.to_bytes(32, "little").hex() for v in range(256))
 
 
 def felt_from_hex(s: Any, what: str = "a field element", error: Type[MalformedInput] = MalformedInput) -> int:

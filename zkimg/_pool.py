@@ -25,15 +25,17 @@ _MAIN_LOCK = threading.Lock()
 
 
 @contextmanager
-def executor_for(executor: Optional[Executor], tasks: int, threshold: int) -> Iterator[Optional[Executor]]:
+def executor_for(executor: Optional[Executor], tasks: int, threshold: int, *,
+                 one_thread: bool = False) -> Iterator[Optional[Executor]]:
     """The executor to run ``tasks`` tasks on: ``executor`` if the caller gave one; else, from
     ``threshold`` tasks on and on a multi-core machine, a local pool of spawned processes (one
-    per core, at most one per task) shut down on exit; else ``None``: run in this process."""
+    per core, at most one per task; with ``one_thread`` each runs ezkl on one thread) shut
+    down on exit; else ``None``: run in this process."""
     cpus = os.cpu_count() or 1
     if executor is not None or tasks < threshold or cpus < 2:
         yield executor
         return
-    pool = process_pool(min(cpus, tasks))
+    pool = process_pool(min(cpus, tasks), one_thread=one_thread)
     try:
         yield pool
     except BaseException:  # an error or Ctrl-C: the running tasks' results are not wanted
@@ -89,6 +91,14 @@ class _Pool(ProcessPoolExecutor):
             return super().submit(fn, *args, **kwargs)
 
 
-def process_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of ``workers`` spawned processes (the caller shuts it down)."""
-    return _Pool(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+def _one_thread() -> None:
+    """Worker initializer: ezkl's thread pool (rayon's, sized when first used) gets one thread."""
+    os.environ["RAYON_NUM_THREADS"] = "1"
+
+
+def process_pool(workers: int, *, one_thread: bool = False) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes (the caller shuts it down). With ``one_thread``
+    each worker runs ezkl on a single thread: right when the workers already fill the cores
+    with short calls (verifying), where threads of one call only contend with the others'."""
+    return _Pool(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                 initializer=_one_thread if one_thread else None)

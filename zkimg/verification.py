@@ -219,7 +219,7 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
     points: Set[bytes] = set()  # every re-randomised input point of the bundle (must all differ)
     vk_digests: Dict[CircuitSpec, str] = {}
     inputs = cap.cell_commitments
-    with executor_for(executor, total, PARALLEL_VERIFY_TILES) as pool:
+    with executor_for(executor, total, PARALLEL_VERIFY_TILES, one_thread=True) as pool:
         queue = _ProofQueue(pool, total, progress)
         for i, (plan, seg) in enumerate(zip(plans, attestation.segments)):
             for job, proof in zip(plan.iter_jobs(), seg.proofs):

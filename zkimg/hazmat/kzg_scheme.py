@@ -77,7 +77,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, List, Mapping, 
 
 import numpy as np
 
-from .._codec import felt_from_hex, felt_to_hex
+from .._codec import BYTE_HEX, felt_from_hex, felt_to_hex
 from ..errors import CircuitError, CommitmentMismatch, InvalidParameter, LinkInvalid, ProvingError
 from ..limits import MAX_LOGROWS
 from . import bn254
@@ -331,7 +331,7 @@ class KZGScheme(CommitmentScheme):
         raise InvalidParameter("scheme", "a kzg proof's public output is its pixels (public_instances)")
 
     def public_instances(self, inputs: Sequence[int], pixels: np.ndarray) -> Tuple[int, ...]:
-        return tuple(int(v) for v in np.asarray(pixels, np.uint8).ravel())
+        return tuple(np.asarray(pixels, np.uint8).ravel().tolist())
 
     def fold(self, values: Sequence[int]) -> int:
         h = hashlib.sha256(ROOT_DOMAIN + len(values).to_bytes(8, "big"))
@@ -497,18 +497,15 @@ KZG = KZGScheme()
 # --------------------------------------------------------------------------- the camera's side
 
 
-_BYTE_HEX = tuple(felt_to_hex(v) for v in range(256))  # a pixel value as ezkl's field element
-
-
 def _commit_chunk(vk: str, settings: str, srs: str, cells: List[Tuple[np.ndarray, bytes]], usable: int) -> List[int]:
     """Executor task: the commitments of ``cells`` (pixels, salt) by one ``ezkl.kzg_commit``
     call, each cell's column padded with zeros to the ``usable`` rows ezkl cuts columns at."""
     from . import _ezkl
 
-    zero = _BYTE_HEX[0]
+    zero = BYTE_HEX[0]
     message: List[str] = []
     for pixels, salt in cells:
-        column = [_BYTE_HEX[v] for v in pixels.ravel().tolist()] + [felt_to_hex(x) for x in _salt_felts(salt)]
+        column = [BYTE_HEX[v] for v in pixels.ravel().tolist()] + [felt_to_hex(x) for x in _salt_felts(salt)]
         message += column
         message += [zero] * (usable - len(column))
     points = _ezkl.kzg_commit(message, Path(vk), Path(settings), Path(srs))
