@@ -187,29 +187,31 @@ def test_proofs_checked_on_an_executor(small, camera, store):
 
 
 def test_large_bundles_are_verified_on_a_local_pool(small, camera, store, monkeypatch):
-    """From PARALLEL_VERIFY_TILES proofs on, on a pool of one process per core, each running
-    ezkl on one thread (the processes already fill the cores)."""
-    import contextlib
+    """verify() checks proofs in this process while that is cheaper; once the ones left would
+    take longer than POOL_AFTER_S at the measured rate, on a pool of one process per core (at
+    most one per proof left), each running ezkl on one thread (the processes fill the cores)."""
     import importlib
 
     verify_module = importlib.import_module("zkimg.verification")  # zkimg.verify is the function
-    real, pools = verify_module.executor_for, []
+    pool_module = importlib.import_module("zkimg._pool")
+    real, started = pool_module.process_pool, []
 
-    @contextlib.contextmanager
-    def counting(executor, tasks, threshold, **kw):
-        with real(executor, tasks, threshold, **kw) as pool:
-            if pool is not None:  # what a worker's ezkl sizes its thread pool by
-                pools.append(pool.submit(os.getenv, "RAYON_NUM_THREADS").result())
-            yield pool
+    def recording(workers, **kw):
+        pool = real(workers, **kw)  # what a worker's ezkl sizes its thread pool by:
+        started.append((workers, pool.submit(os.getenv, "RAYON_NUM_THREADS").result()))
+        return pool
 
-    monkeypatch.setattr(verify_module, "executor_for", counting)
-    monkeypatch.setattr(verify_module, "PARALLEL_VERIFY_TILES", len(small.proofs))
-    zkimg.verify(small, SMALL_PIPE.apply(SMALL), policy=dev_policy([camera.public_key]), store=store)
-    parallel = ["1"] if (os.cpu_count() or 1) > 1 else []
-    assert pools == parallel
-    monkeypatch.setattr(verify_module, "PARALLEL_VERIFY_TILES", len(small.proofs) + 1)
-    zkimg.verify(small, SMALL_PIPE.apply(SMALL), policy=dev_policy([camera.public_key]), store=store)
-    assert pools == parallel  # below the threshold: this process
+    monkeypatch.setattr(pool_module, "process_pool", recording)
+    published, policy, cpus = SMALL_PIPE.apply(SMALL), dev_policy([camera.public_key]), os.cpu_count() or 1
+    ticks = []
+    monkeypatch.setattr(verify_module, "POOL_AFTER_S", 0.0)  # any proof left is worth a pool
+    zkimg.verify(small, published, policy=policy, store=store, progress=lambda stage, done, total: ticks.append(done))
+    assert started == ([(min(cpus, len(small.proofs) - 1), "1")] if cpus > 1 else [])
+    assert ticks == list(range(len(small.proofs) + 1))
+    started.clear()
+    monkeypatch.setattr(verify_module, "POOL_AFTER_S", 1e9)  # never worth it: every proof here
+    zkimg.verify(small, published, policy=policy, store=store)
+    assert started == []
 
 
 def test_proof_from_another_capture(small, camera, store):

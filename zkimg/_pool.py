@@ -25,24 +25,43 @@ _MAIN_LOCK = threading.Lock()
 
 
 @contextmanager
-def executor_for(executor: Optional[Executor], tasks: int, threshold: int, *,
-                 one_thread: bool = False) -> Iterator[Optional[Executor]]:
+def executor_for(executor: Optional[Executor], tasks: int, threshold: int) -> Iterator[Optional[Executor]]:
     """The executor to run ``tasks`` tasks on: ``executor`` if the caller gave one; else, from
     ``threshold`` tasks on and on a multi-core machine, a local pool of spawned processes (one
-    per core, at most one per task; with ``one_thread`` each runs ezkl on one thread) shut
-    down on exit; else ``None``: run in this process."""
-    cpus = os.cpu_count() or 1
-    if executor is not None or tasks < threshold or cpus < 2:
+    per core, at most one per task) shut down on exit; else ``None``: run in this process."""
+    if executor is not None or tasks < threshold:
         yield executor
         return
-    pool = process_pool(min(cpus, tasks), one_thread=one_thread)
-    try:
-        yield pool
-    except BaseException:  # an error or Ctrl-C: the running tasks' results are not wanted
-        stop(pool)
-        raise
-    finally:
-        pool.shutdown(cancel_futures=True)
+    with PoolOnDemand() as pool:
+        yield pool.start(tasks)
+
+
+class PoolOnDemand:
+    """A local pool of spawned processes started only when :meth:`start` is first called
+    (and only on a multi-core machine); on exit it is shut down, or stopped at once after an
+    error or Ctrl-C, as :func:`executor_for`'s."""
+
+    def __init__(self, *, one_thread: bool = False) -> None:
+        self.one_thread = one_thread
+        self.pool: Optional[ProcessPoolExecutor] = None
+
+    def start(self, tasks: int) -> Optional[Executor]:
+        """The pool (one process per core, at most one per task; started now if need be), or
+        ``None`` on a single-core machine or for fewer than two tasks."""
+        cpus = os.cpu_count() or 1
+        if self.pool is None and cpus >= 2 and tasks >= 2:
+            self.pool = process_pool(min(cpus, tasks), one_thread=self.one_thread)
+        return self.pool
+
+    def __enter__(self) -> "PoolOnDemand":
+        return self
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        if self.pool is None:
+            return
+        if kind is not None:
+            stop(self.pool)
+        self.pool.shutdown(cancel_futures=True)
 
 
 def stop(pool: Executor) -> None:

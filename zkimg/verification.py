@@ -6,6 +6,7 @@ by cost so that a hostile bundle is refused by the cheapest check that can refus
 from __future__ import annotations
 
 import dataclasses
+import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
-from ._pool import executor_for
+from ._pool import PoolOnDemand
 from .errors import (
     CircuitMismatch,
     InvalidBundle,
@@ -39,12 +40,17 @@ if TYPE_CHECKING:
     from .bundle import Attestation
 
 
-#: ``verify()`` checks proofs on a local process pool from this many tiles on (ezkl's
-#: verifier holds the GIL and reloads key and SRS on every call, ≈ 20–100 ms per proof).
-PARALLEL_VERIFY_TILES = 64
+#: Without an executor, ``verify()`` checks proofs in this process until the ones left would
+#: take longer than this (seconds) at the rate measured so far; then it starts a local process
+#: pool for them. ezkl's verifier holds the GIL and reloads key and domain on every call: a proof
+#: of 2^14 rows takes ≈ 0.1 s to check, a test's 2^10 one ≈ 0.01 s. A pool of 2 checks its first
+#: proof ≈ 1 s after it starts (0.55 s to spawn, 0.4 s to import zkimg), then twice as fast as
+#: one process: it pays from about 2 s of work on. A 720p bundle (60–900 proofs) is checked on
+#: the pool, a handful of small ones here.
+POOL_AFTER_S = 2.0
 #: Proofs queued before they are checked (a batch for the pool); a batch is also checked
 #: before each new circuit is built, so a bad proof costs at most one circuit setup.
-VERIFY_BATCH = 4 * PARALLEL_VERIFY_TILES
+VERIFY_BATCH = 256
 
 #: (scheme, circuit, keys, proof record, input instances, output instance or the public pixels it
 #: hashes, name, what the scheme binds the proof to)
@@ -76,13 +82,16 @@ def _check(scheme: CommitmentScheme, circuit: Circuit, keys: Keys, record: bytes
 
 
 class _ProofQueue:
-    """Tile proofs waiting to be checked, in plan order; :meth:`flush` checks them (on ``pool``
-    if any) and raises the first failure in that order."""
+    """Tile proofs waiting to be checked, in plan order; :meth:`flush` checks them and raises
+    the first failure in that order. They are checked on ``executor`` if the caller gave one;
+    else here while that is cheaper, then on ``pool`` (:data:`POOL_AFTER_S`)."""
 
-    def __init__(self, pool: Optional[Executor], total: int, progress: Optional[ProgressCallback]) -> None:
-        self.pool, self.total, self.progress = pool, total, progress
+    def __init__(self, executor: Optional[Executor], pool: PoolOnDemand, total: int,
+                 progress: Optional[ProgressCallback]) -> None:
+        self.executor, self.pool, self.total, self.progress = executor, pool, total, progress
         self.pending: List[_ProofCheck] = []
         self.done = 0
+        self.here_s, self.here = 0.0, 0  # time and count of the proofs checked in this process
         report(progress, "verify", 0, total)
 
     def add(self, check: _ProofCheck) -> None:
@@ -90,14 +99,27 @@ class _ProofQueue:
         if len(self.pending) >= VERIFY_BATCH:
             self.flush()
 
+    def _executor(self) -> Optional[Executor]:
+        if self.executor is not None or self.pool.pool is not None:
+            return self.executor or self.pool.pool
+        left = self.total - self.done
+        if self.here and left * self.here_s / self.here > POOL_AFTER_S:
+            return self.pool.start(left)
+        return None
+
     def flush(self) -> None:
         checks, self.pending = self.pending, []
-        if self.pool is None:
-            for check in checks:
-                _check(*check)
-                self._tick()
+        while checks and self._executor() is None:
+            t = time.perf_counter()
+            _check(*checks.pop(0))
+            self.here_s += time.perf_counter() - t
+            self.here += 1
+            self._tick()
+        if not checks:
             return
-        futures = [self.pool.submit(_check, *check) for check in checks]
+        executor = self._executor()
+        assert executor is not None
+        futures = [executor.submit(_check, *check) for check in checks]
         try:
             for f in futures:
                 f.result()
@@ -165,9 +187,10 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
     cell commitments, the bundle's commitments of hidden tiles and the published pixels
     (``ProofInvalid``). So a bundle whose first proof is not genuine costs one circuit setup.
     ``progress("verify", done, total)`` is called as tile proofs are checked. Proofs are
-    checked on ``executor`` (any ``concurrent.futures.Executor``; by default a local process
-    pool from :data:`PARALLEL_VERIFY_TILES` tiles on, else in this process); the first failing
-    tile in plan order is the one reported.
+    checked on ``executor`` (any ``concurrent.futures.Executor``); by default in this process
+    until the ones left would take longer than :data:`POOL_AFTER_S` at the measured rate, then
+    on a local process pool (one process per core, ezkl on one thread each). The first
+    failing tile in plan order is the one reported.
     """
     from .bundle import Attestation
 
@@ -219,8 +242,8 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
     points: Set[bytes] = set()  # every re-randomised input point of the bundle (must all differ)
     vk_digests: Dict[CircuitSpec, str] = {}
     inputs = cap.cell_commitments
-    with executor_for(executor, total, PARALLEL_VERIFY_TILES, one_thread=True) as pool:
-        queue = _ProofQueue(pool, total, progress)
+    with PoolOnDemand(one_thread=True) as pool:
+        queue = _ProofQueue(executor, pool, total, progress)
         for i, (plan, seg) in enumerate(zip(plans, attestation.segments)):
             for job, proof in zip(plan.iter_jobs(), seg.proofs):
                 if job.spec not in circuits:
