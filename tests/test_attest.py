@@ -188,8 +188,9 @@ def test_proofs_checked_on_an_executor(small, camera, store):
 
 def test_large_bundles_are_verified_on_a_local_pool(small, camera, store, monkeypatch):
     """verify() checks proofs in this process while that is cheaper; once the ones left would
-    take longer than POOL_AFTER_S at the measured rate, on a pool of one process per core (at
-    most one per proof left), each running ezkl on one thread (the processes fill the cores)."""
+    take longer than POOL_AFTER_S (estimated from the circuit's rows before any is measured),
+    on a pool of one process per core (at most one per proof), each running ezkl on one
+    thread (the processes fill the cores)."""
     import importlib
 
     verify_module = importlib.import_module("zkimg.verification")  # zkimg.verify is the function
@@ -204,14 +205,20 @@ def test_large_bundles_are_verified_on_a_local_pool(small, camera, store, monkey
     monkeypatch.setattr(pool_module, "process_pool", recording)
     published, policy, cpus = SMALL_PIPE.apply(SMALL), dev_policy([camera.public_key]), os.cpu_count() or 1
     ticks = []
-    monkeypatch.setattr(verify_module, "POOL_AFTER_S", 0.0)  # any proof left is worth a pool
+    monkeypatch.setattr(verify_module, "POOL_AFTER_S", 0.0)  # any proof is worth a pool: started before the first
     zkimg.verify(small, published, policy=policy, store=store, progress=lambda stage, done, total: ticks.append(done))
-    assert started == ([(min(cpus, len(small.proofs) - 1), "1")] if cpus > 1 else [])
+    assert started == ([(min(cpus, len(small.proofs)), "1")] if cpus > 1 else [])
     assert ticks == list(range(len(small.proofs) + 1))
     started.clear()
     monkeypatch.setattr(verify_module, "POOL_AFTER_S", 1e9)  # never worth it: every proof here
     zkimg.verify(small, published, policy=policy, store=store)
     assert started == []
+    monkeypatch.setattr(verify_module, "POOL_AFTER_S", 0.1)  # the estimate says here, the measured rate...
+    monkeypatch.setattr(verify_module, "VERIFY_S_PER_ROW", 0.0)
+    clock = iter(range(10**6))  # every proof checked here is timed at 1 s
+    monkeypatch.setattr(verify_module, "time", type("Clock", (), {"perf_counter": staticmethod(lambda: next(clock))}))
+    zkimg.verify(small, published, policy=policy, store=store)  # ...a pool after the first proof
+    assert started == ([(min(cpus, len(small.proofs) - 1), "1")] if cpus > 1 else [])
 
 
 def test_proof_from_another_capture(small, camera, store):

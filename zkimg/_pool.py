@@ -45,12 +45,18 @@ class PoolOnDemand:
         self.one_thread = one_thread
         self.pool: Optional[ProcessPoolExecutor] = None
 
-    def start(self, tasks: int) -> Optional[Executor]:
+    def start(self, tasks: int, warm: Optional[Callable[[], Any]] = None) -> Optional[Executor]:
         """The pool (one process per core, at most one per task; started now if need be), or
-        ``None`` on a single-core machine or for fewer than two tasks."""
+        ``None`` on a single-core machine or for fewer than two tasks. A pool started now
+        runs ``warm`` once per worker first: its workers start (and import what ``warm``'s
+        module imports) while the caller goes on."""
         cpus = os.cpu_count() or 1
         if self.pool is None and cpus >= 2 and tasks >= 2:
-            self.pool = process_pool(min(cpus, tasks), one_thread=self.one_thread)
+            workers = min(cpus, tasks)
+            self.pool = process_pool(workers, one_thread=self.one_thread)
+            if warm is not None:
+                for _ in range(workers):
+                    self.pool.submit(warm)
         return self.pool
 
     def __enter__(self) -> "PoolOnDemand":

@@ -41,13 +41,16 @@ if TYPE_CHECKING:
 
 
 #: Without an executor, ``verify()`` checks proofs in this process until the ones left would
-#: take longer than this (seconds) at the rate measured so far; then it starts a local process
-#: pool for them. ezkl's verifier holds the GIL and reloads key and domain on every call: a proof
-#: of 2^14 rows takes ≈ 0.1 s to check, a test's 2^10 one ≈ 0.01 s. A pool of 2 checks its first
-#: proof ≈ 1 s after it starts (0.55 s to spawn, 0.4 s to import zkimg), then twice as fast as
-#: one process: it pays from about 2 s of work on. A 720p bundle (60–900 proofs) is checked on
-#: the pool, a handful of small ones here.
+#: take longer than this (seconds), then on a local process pool. ezkl's verifier holds the GIL
+#: and reloads key and domain on every call. A pool of 2 checks its first proof ≈ 1 s after it
+#: starts (0.55 s to spawn, 0.4 s to import zkimg), then twice as fast as one process: it pays
+#: from about 2 s of work on. So a 720p bundle (60–900 proofs) is checked on the pool, a
+#: handful of small ones here.
 POOL_AFTER_S = 2.0
+#: What checking a proof is taken to cost until one is measured: seconds per row of its
+#: circuit's ``2^K`` (measured on one core: 0.06–0.13 s at 2^14, ≈ 0.01 s at 2^10), so that
+#: a pool a large bundle needs starts before the first proof, while the parent still plans.
+VERIFY_S_PER_ROW = 3e-6
 #: Proofs queued before they are checked (a batch for the pool); a batch is also checked
 #: before each new circuit is built, so a bad proof costs at most one circuit setup.
 VERIFY_BATCH = 256
@@ -81,6 +84,11 @@ def _check(scheme: CommitmentScheme, circuit: Circuit, keys: Keys, record: bytes
                            ) from e.__cause__
 
 
+def _ready() -> None:
+    """A pool worker's first task: nothing (unpickling it imports this module, and so zkimg,
+    while the parent is still planning)."""
+
+
 class _ProofQueue:
     """Tile proofs waiting to be checked, in plan order; :meth:`flush` checks them and raises
     the first failure in that order. They are checked on ``executor`` if the caller gave one;
@@ -96,20 +104,25 @@ class _ProofQueue:
 
     def add(self, check: _ProofCheck) -> None:
         self.pending.append(check)
+        self._executor(check)  # a pool the bundle needs starts now, while the parent plans on
         if len(self.pending) >= VERIFY_BATCH:
             self.flush()
 
-    def _executor(self) -> Optional[Executor]:
-        if self.executor is not None or self.pool.pool is not None:
-            return self.executor or self.pool.pool
+    def _executor(self, check: _ProofCheck) -> Optional[Executor]:
+        """Where ``check`` and the rest go: the caller's executor, or the pool once the proofs
+        left would take longer than :data:`POOL_AFTER_S` here (at the measured rate, or the
+        estimate from ``check``'s circuit before any was measured), else here (``None``)."""
+        if self.executor is not None:
+            return self.executor
         left = self.total - self.done
-        if self.here and left * self.here_s / self.here > POOL_AFTER_S:
-            return self.pool.start(left)
-        return None
+        rate = self.here_s / self.here if self.here else VERIFY_S_PER_ROW * 2 ** check[1].logrows
+        if self.pool.pool is None and left * rate > POOL_AFTER_S:
+            self.pool.start(left, warm=_ready)
+        return self.pool.pool
 
     def flush(self) -> None:
         checks, self.pending = self.pending, []
-        while checks and self._executor() is None:
+        while checks and self._executor(checks[0]) is None:
             t = time.perf_counter()
             _check(*checks.pop(0))
             self.here_s += time.perf_counter() - t
@@ -117,7 +130,7 @@ class _ProofQueue:
             self._tick()
         if not checks:
             return
-        executor = self._executor()
+        executor = self._executor(checks[0])
         assert executor is not None
         futures = [executor.submit(_check, *check) for check in checks]
         try:
@@ -188,8 +201,8 @@ def verify(attestation: "Attestation | str | Path | bytes", published: Optional[
     (``ProofInvalid``). So a bundle whose first proof is not genuine costs one circuit setup.
     ``progress("verify", done, total)`` is called as tile proofs are checked. Proofs are
     checked on ``executor`` (any ``concurrent.futures.Executor``); by default in this process
-    until the ones left would take longer than :data:`POOL_AFTER_S` at the measured rate, then
-    on a local process pool (one process per core, ezkl on one thread each). The first
+    until the ones left would take longer than :data:`POOL_AFTER_S`, then on a local process
+    pool (one process per core, ezkl on one thread each). The first
     failing tile in plan order is the one reported.
     """
     from .bundle import Attestation
