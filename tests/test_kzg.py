@@ -526,6 +526,83 @@ def test_a_too_low_row_count_fails_loudly(kzg_bundle, store, tmp_path):
         ezkl.setup(str(d / "network.ezkl"), str(d / "vk.key"), str(d / "pk.key"), srs_path=str(store.srs.path(11)))
 
 
+# ----------------------------------------------------------------------------- rounding hints (int64 graphs)
+
+
+def _kzg_spec(pipeline, shape=(8, 8, 3)):
+    from zkimg.hazmat.lowering import CircuitSpec
+
+    return CircuitSpec((int(np.prod(shape)),), shape, None, pipeline.primitives(shape), pipeline.output_shape(shape),
+                       False, "kzg", tuple(_params().items()))
+
+
+def _assert_hint_edit_does_not_prove(store, spec, edit):
+    """An honest witness of ``spec`` on a photo tile with ``edit(hints)`` applied to its pooled
+    hints (field elements): ezkl must refuse to prove it."""
+    import ezkl
+
+    from zkimg.hazmat.proving import generate_witness
+
+    x = photo_tile("astronaut", 60, 200, *spec.region_shape[:2])
+    scheme = KZGScheme.from_params(dict(spec.scheme_params))
+    with tempfile.TemporaryDirectory() as tmp:
+        w = generate_witness(store, spec, [x.ravel()], [scheme.new_salt()], None, Path(tmp))
+        keys = store.keys(w.circuit)
+        data = json.loads(w.path.read_text())
+        hints = [int.from_bytes(bytes.fromhex(v), "little") for v in data["inputs"][1]]
+        edit(hints)
+        data["inputs"][1] = [felt_to_hex(v % bn254.R) for v in hints]
+        w.path.write_text(json.dumps(data))
+        with pytest.raises(BaseException) as e:
+            ezkl.prove(str(w.path), str(w.circuit.compiled_path), str(keys.pk_path), str(Path(tmp) / "p.json"),
+                       srs_path=str(keys.srs_path))
+        assert not isinstance(e.value, (KeyboardInterrupt, SystemExit))
+        assert not (Path(tmp) / "p.json").exists()
+
+
+def _folded_divisors(spec):
+    """The divisors of ``spec``'s folded roundings, from their quotient tables ``d·j − c``."""
+    import onnx
+    from onnx import numpy_helper
+
+    from zkimg.hazmat.lowering import lower_circuit
+
+    graph = onnx.load_from_string(lower_circuit(spec).model).graph
+    inits = {t.name: numpy_helper.to_array(t).astype(np.int64) for t in graph.initializer}
+    steps = [np.unique(np.diff(inits[n.input[0]])) for n in graph.node
+             if n.op_type == "Gather" and n.input[0] in inits and len(inits[n.input[0]]) > 1]
+    return [int(d[0]) for d in steps if len(d) == 1 and d[0] > 1]
+
+
+@pytest.mark.parametrize("pipeline, position", [(zkimg.Pipeline([zkimg.GaussianBlur(3)]), 5),  # row pass
+                                                (zkimg.Pipeline([zkimg.GaussianBlur(3)]), 192 + 5),  # column pass
+                                                (zkimg.Pipeline([zkimg.ColorConvert("rgb")]), 7)],  # signed, clamped
+                         ids=["gaussian-rows", "gaussian-cols", "ycbcr-to-rgb"])
+@pytest.mark.parametrize("delta", [1, -1])
+def test_a_rounding_hint_off_by_one_cannot_be_proved_in_an_int64_graph(store, pipeline, position, delta):
+    """The folded rounding (module doc of zkimg.hazmat.lowering): the quotient table holds
+    ``d·q − offset``, so ``r = y − T[q]``; ceil for floor (or one less) puts ``r`` outside
+    [0, d) and only the remainder lookup stops it."""
+    spec = _kzg_spec(pipeline)
+    assert len(_folded_divisors(spec)) == len(store.circuit(spec).hints) >= 1  # every rounding is folded
+    _assert_hint_edit_does_not_prove(store, spec, lambda h: h.__setitem__(position, h[position] + delta))
+
+
+def test_a_quotient_outside_its_table_cannot_be_proved_in_an_int64_graph(store):
+    """A hint ``q ± d⁻¹`` (a field element, not a small integer) moves ``r = y + offset − d·q``
+    by ∓1, which keeps it in [0, d) for one of the two signs: the remainder lookup alone would
+    take it and pass the field element on as the output. The quotient table's index range is
+    what refuses both."""
+    from zkimg.hazmat.lowering import reduce_weighted_sum
+
+    spec = _kzg_spec(zkimg.Pipeline([zkimg.Grayscale(1)]))
+    (rounding,) = spec.primitives
+    d = reduce_weighted_sum(rounding).divisor  # the graph's only rounding: not rescaled
+    for sign in (1, -1):
+        step = sign * pow(d, -1, bn254.R)
+        _assert_hint_edit_does_not_prove(store, spec, lambda h, step=step: h.__setitem__(3, h[3] + step))
+
+
 # ----------------------------------------------------------------------------- the negative control
 
 
