@@ -221,6 +221,35 @@ def test_one_lookup_roundings_are_rescaled_only_while_their_table_stays_small():
     assert max(tables) <= ROUNDING_TABLE_MAX
 
 
+def test_int64_roundings_fold_where_a_rescaling_makes_their_tables_new():
+    # KZG graphs fold a rounding (quotient table d·q − offset, no offset Add, no Mul by d;
+    # module doc) when some rescaling k makes its two tables new. Here the first graph has
+    # them free; in the second every remainder table a rescaling could use, arange(256·k), is
+    # taken, so the rounding takes the general form (a Mul by d, arange quotient table). Both
+    # forms' circuits are exercised by the exactness and tamper tests.
+    from zkimg.hazmat.lowering import GraphBuilder, _Lowerer
+
+    prims = zkimg.Pipeline([zkimg.Grayscale(1)]).primitives((4, 4, 3))  # one rounding by 256
+    for taken in (False, True):
+        g = GraphBuilder(integer=True)
+        lw = _Lowerer(g, circuit=True, hint_salt_slots=5)
+        x = g.add_input("x", [4, 4, 3])
+        if taken:
+            for k in range(1, 65):
+                g.lookup(x, np.arange(256 * k))
+        lw.body(x, (4, 4, 3), prims)
+        from onnx import numpy_helper
+
+        inits = {t.name: numpy_helper.to_array(t).astype(np.int64) for t in g.inits}
+        tables = [inits[n.input[0]] for n in g.nodes if n.op_type == "Gather" and n.input[0] in inits]
+        steps = {int(d[0]) for d in (np.unique(np.diff(t)) for t in tables if len(t) > 1) if len(d) == 1}
+        muls = sum(n.op_type == "Mul" for n in g.nodes)
+        if taken:
+            assert muls == 4 and 256 not in steps  # three weights and q·d
+        else:
+            assert muls == 3 and 256 in steps  # three weights; T[j] = 256·j − 128
+
+
 def test_small_divisors_round_by_one_lookup_without_hints(store):
     # 2× bilinear (weights 128/128 → 1/1, divisor 2) and a 3×3 box blur (divisor 9) need no
     # prover hint at all: the lookup into floor(v / d) is the division.

@@ -49,19 +49,16 @@ Soundness of the circuit graph (each point is tested in tests/test_proofs.py):
   looked-up remainder enters the output as ``q − (lookup(r) − r)`` (= q), which keeps the
   check in the graph without changing a value.
 * Folded rounding (int64 graphs, i.e. the KZG scheme; one divisor and offset for all
-  positions): the quotient table holds ``T[j] = d·(j − s − b) − offset`` instead of ``j + s``,
-  the hint is looked up at ``H = q' + s`` (``q' = q + b``, below) and ``r = y − T[H]``, which
-  is ``y + offset − d·q`` for the ``q`` that ``H`` names: the offset ``Add`` and the ``Mul``
-  by ``d`` (three rows per value in ezkl, which lays a constant multiple out as a rescale)
-  are gone. ``R = lookup(r, arange(d) + s)`` forces ``0 ≤ r < d`` and the output is
-  ``H − (R − r) = q'``. ``H`` must be an index of ``T``, so ``q`` is one of the
-  ``qn`` small integers (not a field element that would also leave ``r`` in range, e.g.
-  ``q + d⁻¹``); indices below ``s`` name quotients below ``−b``, whose remainder is
-  ``≥ d`` (``n_min + d·b ≥ 0``), so they prove nothing. ``s`` (the shift that keeps the
-  tables unique, then one ``Add`` of ``s`` to the hint) is 0 where a rescaling ``k`` makes
-  the tables new (below). The float graphs (Poseidon) keep ``Q`` and the ``Mul``: there
-  the hint is int64 and the values float, and a ``Cast`` of the hint would cost what the
-  fold saves.
+  positions): the quotient table holds ``T[j] = d·(j − b) − offset`` instead of ``j + s``,
+  and ``r = y − T[q']`` (``q' = q + b``, below) is ``y + offset − d·q`` for the ``q`` that the
+  hint names: the offset ``Add`` and the ``Mul`` by ``d`` (three rows per value in ezkl,
+  which lays a constant multiple out as a rescale) are gone. ``R = lookup(r, arange(d))``
+  forces ``0 ≤ r < d`` and the output is ``q' − (R − r) = q'``. The hint must be an index of
+  ``T``, so ``q`` is one of the ``qn`` small integers, not a field element that would also
+  leave ``r`` in range (e.g. ``q + d⁻¹``). The fold is used where some rescaling ``k``
+  (below) makes both tables new to the graph; otherwise the rounding takes the general form
+  above. The float graphs (Poseidon) keep the general form: their hint is int64 and their
+  values float, and a ``Cast`` of the hint would cost what the fold saves.
 * Signed sums and the clamp (``Sharpen``, ``ColorConvert``): with negative weights (or bias)
   the numerator ``n = y + offset`` lies in ``[n_min, n_max]`` with ``n_min`` possibly < 0.
   The circuit shifts it by ``b·d``, ``b = max(0, ⌈−n_min / d⌉)``, so the hint is
@@ -96,8 +93,6 @@ Soundness of the circuit graph (each point is tested in tests/test_proofs.py):
   arange(d) + s)`` forces ``0 ≤ r < d``, and the output ``Q − (R − r) = Q − s = q``. When
   ``d = 256`` the two would be the same table, so the quotient table gets one more entry
   (index 256 → 255 + s; the remainder check alone fixes ``q``, so any value would do).
-  (Folded roundings: ``T`` shifted by ``s`` entries as above, ``R`` as here; the search
-  prefers a rescaling ``k`` with ``s = 0``.)
 * One use per constant operand, too: ezkl treats equal constants as one whatever their
   shapes, and a shared one (a weight or divisor repeated by a blur's second pass, the
   packing powers) also brings two range-check tables into every proof (≈ 20 % of proving
@@ -607,9 +602,11 @@ class _Lowerer:
         constant). The rounding is the same: ``floor(k·n / (k·d)) = floor(n / d)``. An exact
         sum (divisor 1, no clamp) cannot be scaled, and a floor table is not grown past
         ``ROUNDING_TABLE_MAX`` entries (a longer table costs more rows than a shared
-        constant): those are returned as is."""
+        constant): those are returned as is. In an int64 graph a k whose folded tables are new
+        too (module doc) comes first."""
         if p.divisor == 1 and not p.clamp:
             return p
+        fallback: Optional[Rounded] = None  # int64 graphs: new constants, but no fold (module doc)
         for k in range(1, 65):
             try:
                 q = p if k == 1 else _scaled(p, k)
@@ -626,16 +623,18 @@ class _Lowerer:
             else:
                 b = _clamp_shift(q.sum_min, q.divisor)
                 qn = _quotients(q.sum_max, q.divisor, b, q.clamp)
-                s = self._round_tables(q.divisor, b, qn, q.offset if self.g.integer else None)[0]
-                if self.g.integer:  # an index shift costs an Add: look for a scale that needs none
-                    if s:
-                        continue
-                else:
-                    n = q.offset + q.divisor * (s + b)
-                    operands += [[q.divisor]] + ([[n]] if n else [])
+                if self.g.integer and self._folded_tables(q.divisor, b, qn, q.offset) is not None:
+                    if self.g.operands_new(operands):
+                        return q
+                    continue
+                s = self._shift(q.divisor, qn)[0]
+                n = q.offset + q.divisor * (s + b)
+                operands += [[q.divisor]] + ([[n]] if n else [])
             if self.g.operands_new(operands):
-                return q
-        return p
+                if by_table or not self.g.integer:
+                    return q
+                fallback = fallback or q
+        return fallback or p
 
     def sum(self, values: Iterable[str]) -> str:
         """The elementwise sum of ``values`` (a chain of ``Add``)."""
@@ -645,26 +644,23 @@ class _Lowerer:
             acc = self.g.op("Add", [acc, v])
         return acc
 
-    def _round_tables(self, d: int, b: int, qn: int, offset: Optional[int] = None) -> Tuple[int, np.ndarray, np.ndarray]:
-        """(s, quotient table, remainder table ``arange(d) + s``) of a rounding by ``d`` (the
-        largest, for per-position divisors) for the least s ≥ 0 making both tables unused in
-        the graph (one use per table, see module doc). The quotient table is ``arange(qn) + s``
-        (index 256 → 255 + s appended where it would equal the remainder table); given the
-        ``offset`` (folded rounding, integer graphs) it holds ``d·(j − s − b) − offset`` at
-        index ``j`` (module doc, "Rounding")."""
+    def _shift(self, d: int, qn: int = 256) -> Tuple[int, np.ndarray, np.ndarray]:
+        """(s, quotient table arange(qn) + s, remainder table arange(d) + s) for the least
+        s ≥ 0 making both tables unused in the graph (one use per table, see module doc)."""
         s = 0
         while True:
-            r_table = np.arange(d) + s
-            if offset is not None:
-                q_table = d * (np.arange(qn + s) - s - b) - offset
-            else:
-                q_table = np.arange(qn) + s
-                if d == qn:  # the same table twice: extend Q's (its index is not read)
-                    q_table = np.append(q_table, qn - 1 + s)
-            if not (self.g.table_uses(q_table) or self.g.table_uses(r_table)) \
-                    and not (offset is not None and s and not self.g.operands_new([[s]])):
+            q_table, r_table = np.arange(qn) + s, np.arange(d) + s
+            if d == qn:  # the same table twice: extend Q's (its index is not read)
+                q_table = np.append(q_table, qn - 1 + s)
+            if not (self.g.table_uses(q_table) or self.g.table_uses(r_table)):
                 return s, q_table, r_table
             s += 1
+
+    def _folded_tables(self, d: int, b: int, qn: int, offset: int) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+        """The quotient table ``T[j] = d·(j − b) − offset`` and remainder table ``arange(d)`` of
+        a folded rounding (module doc), or None if either is already used in the graph."""
+        q_table, r_table = d * (np.arange(qn) - b) - offset, np.arange(d)
+        return None if self.g.table_uses(q_table) or self.g.table_uses(r_table) else (q_table, r_table)
 
     def reference_round(self, y: str, d: Any, offset: Any, clamp: bool) -> str:
         """Reference graph: ``floor((y + offset) / d)`` by ``Floor(Div)`` (exact below 2^24),
@@ -699,20 +695,21 @@ class _Lowerer:
             g.add_output(hint, hint_name, shape, copy=True)
             return g.op("Clip", [q, g.const(np.float32(0)), g.const(np.float32(255))]) if clamp else q
         hint = self.hint_input(hint_name, shape)  # q' = q + b ≥ 0
-        if g.integer and not per_position and len(np.unique(off)) == 1:
-            # H = q' + s indexes T[j] = d·(j − s − b) − offset: r = y − T[H] = y + offset − d·q
-            s, q_table, r_table = self._round_tables(d_max, b, qn, int(off.flat[0]))
-            q_s = g.op("Add", [hint, g.operand([s])]) if s else hint
+        folded = self._folded_tables(d_max, b, qn, int(off.flat[0])) \
+            if g.integer and not per_position and len(np.unique(off)) == 1 else None
+        if folded is not None:  # T[q'] = d·q − offset, so r = y − T[q'] = y + offset − d·q
+            q_table, r_table = folded
+            q_s = hint
             r = g.op("Sub", [y, g.lookup(q_s, q_table, extend=False)])
         else:
             # Q = q' + s; the numerator carries d·(s + b) so that
             # r = y + offset + d·(s + b) − d·Q = y + offset − d·q
-            s, q_table, r_table = self._round_tables(d_max, b, qn)
+            s, q_table, r_table = self._shift(d_max, qn)
             n = off + d_arr * (s + b)
             num = g.op("Add", [y, g.operand(n if n.size > 1 else [int(n)])]) if n.any() else y
             q_s = g.lookup(hint, q_table, extend=False)
             r = g.op("Sub", [num, g.op("Mul", [q_s, g.operand(d_arr if d_arr.size > 1 else [d_max])])])
-        r_s = g.lookup(r, r_table, extend=False)  # R = r + s iff 0 ≤ r < d
+        r_s = g.lookup(r, r_table, extend=False)  # R = r + s iff 0 ≤ r < d (s = 0 folded)
         out = g.op("Sub", [q_s, g.op("Sub", [r_s, r])])  # (q' + s) − (R − r) = q'
         if per_position:  # also r < d here: r + (d_max − d) is in [0, d_max)
             s2 = next(k for k in range(1 << 20) if not g.table_uses(np.arange(d_max) + k))
