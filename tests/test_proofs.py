@@ -221,33 +221,41 @@ def test_one_lookup_roundings_are_rescaled_only_while_their_table_stays_small():
     assert max(tables) <= ROUNDING_TABLE_MAX
 
 
-def test_int64_roundings_fold_where_a_rescaling_makes_their_tables_new():
+def test_int64_roundings_fold_where_a_rescaling_makes_their_tables_new(store, monkeypatch):
     # KZG graphs fold a rounding (quotient table d·q − offset, no offset Add, no Mul by d;
-    # module doc) when some rescaling k makes its two tables new. Here the first graph has
-    # them free; in the second every remainder table a rescaling could use, arange(256·k), is
-    # taken, so the rounding takes the general form (a Mul by d, arange quotient table). Both
-    # forms' circuits are exercised by the exactness and tamper tests.
-    from zkimg.hazmat.lowering import GraphBuilder, _Lowerer
+    # module doc) when some rescaling k makes its two tables new, else they take the general
+    # form (a Mul by d, quotient table arange + s). To reach the general form, the graph is
+    # told that every remainder table a fold could use, arange(256·k), is taken. Both forms
+    # are exact (ezkl's witness is the numpy reference); their tamper tests are elsewhere.
+    from onnx import load_from_string, numpy_helper
 
-    prims = zkimg.Pipeline([zkimg.Grayscale(1)]).primitives((4, 4, 3))  # one rounding by 256
+    from zkimg.hazmat.kzg_scheme import KZGScheme
+    from zkimg.hazmat.lowering import CircuitSpec, GraphBuilder, lower_circuit
+
+    shape = (5, 6, 3)
+    pipeline = zkimg.Pipeline([zkimg.Grayscale(1)])  # one rounding by 256
+    params = (("logrows", 12), ("salt_slots", 5), ("srs_sha256", "ab" * 32), ("unusable_rows", 6))
+    spec = CircuitSpec((int(np.prod(shape)),), shape, None, pipeline.primitives(shape), pipeline.output_shape(shape),
+                       False, "kzg", params)
+    uses = GraphBuilder.table_uses
+    x = photo_tile("astronaut", 40, 30, *shape[:2])
     for taken in (False, True):
-        g = GraphBuilder(integer=True)
-        lw = _Lowerer(g, circuit=True, hint_salt_slots=5)
-        x = g.add_input("x", [4, 4, 3])
         if taken:
-            for k in range(1, 65):
-                g.lookup(x, np.arange(256 * k))
-        lw.body(x, (4, 4, 3), prims)
-        from onnx import numpy_helper
-
-        inits = {t.name: numpy_helper.to_array(t).astype(np.int64) for t in g.inits}
-        tables = [inits[n.input[0]] for n in g.nodes if n.op_type == "Gather" and n.input[0] in inits]
+            monkeypatch.setattr(GraphBuilder, "table_uses", lambda g, t: 1 if np.array_equal(t, np.arange(len(t)))
+                                else uses(g, t))
+        graph = load_from_string(lower_circuit(spec).model).graph
+        inits = {t.name: numpy_helper.to_array(t).astype(np.int64) for t in graph.initializer}
+        tables = [inits[n.input[0]] for n in graph.node if n.op_type == "Gather" and n.input[0] in inits]
         steps = {int(d[0]) for d in (np.unique(np.diff(t)) for t in tables if len(t) > 1) if len(d) == 1}
-        muls = sum(n.op_type == "Mul" for n in g.nodes)
+        muls = sum(n.op_type == "Mul" for n in graph.node)
         if taken:
             assert muls == 4 and 256 not in steps  # three weights and q·d
         else:
             assert muls == 3 and 256 in steps  # three weights; T[j] = 256·j − 128
+        with tempfile.TemporaryDirectory() as tmp:
+            w = generate_witness(store, spec, [x.ravel()], [KZGScheme.from_params(dict(params)).new_salt()], None,
+                                 Path(tmp))
+        assert np.array_equal(w.output, pipeline.apply(x))
 
 
 def test_small_divisors_round_by_one_lookup_without_hints(store):
