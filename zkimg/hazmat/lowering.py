@@ -58,7 +58,8 @@ Soundness of the circuit graph (each point is tested in tests/test_proofs.py):
   leave ``r`` in range (e.g. ``q + d⁻¹``). The fold is used where some rescaling ``k``
   (below) makes both tables new to the graph; otherwise the rounding takes the general form
   above. The float graphs (Poseidon) keep the general form: their hint is int64 and their
-  values float, and a ``Cast`` of the hint would cost what the fold saves.
+  values float, and a ``Cast`` of the hint would cost what the fold saves. (Tamper tests of
+  both lookups: tests/test_kzg.py.)
 * Signed sums and the clamp (``Sharpen``, ``ColorConvert``): with negative weights (or bias)
   the numerator ``n = y + offset`` lies in ``[n_min, n_max]`` with ``n_min`` possibly < 0.
   The circuit shifts it by ``b·d``, ``b = max(0, ⌈−n_min / d⌉)``, so the hint is
