@@ -35,3 +35,28 @@ def dev_policy(keys):
     import zkimg
 
     return zkimg.TrustedCameras(keys, allow_development_srs=True)
+
+
+KZG_TEST_PARAMS = (("salt_slots", 5), ("srs_sha256", "ab" * 32), ("unusable_rows", 6))
+
+
+def kzg_spec(pipeline, shape, logrows: int = 12):
+    """The one-part KZG job of ``pipeline`` on a ``shape`` region, for columns of 2^logrows rows."""
+    from zkimg.hazmat.lowering import CircuitSpec
+
+    return CircuitSpec((int(np.prod(shape)),), tuple(shape), None, pipeline.primitives(shape),
+                       pipeline.output_shape(shape), False, "kzg", (("logrows", logrows),) + KZG_TEST_PARAMS)
+
+
+def table_steps(spec):
+    """The constant step of each lookup table in ``spec``'s circuit graph that has one (an
+    ``arange`` steps by 1, a folded rounding's quotient table by its divisor), in node order."""
+    from onnx import load_from_string, numpy_helper
+
+    from zkimg.hazmat.lowering import lower_circuit
+
+    graph = load_from_string(lower_circuit(spec).model).graph
+    inits = {t.name: numpy_helper.to_array(t).astype(np.int64) for t in graph.initializer}
+    diffs = [np.unique(np.diff(inits[n.input[0]])) for n in graph.node
+             if n.op_type == "Gather" and n.input[0] in inits and len(inits[n.input[0]]) > 1]
+    return [int(d[0]) for d in diffs if len(d) == 1]

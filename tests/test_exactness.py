@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import sample_images
+from helpers import kzg_spec, sample_images
 
 import zkimg
 from zkimg.hazmat import commit, hash_public
@@ -65,21 +65,13 @@ def test_odd_shapes_and_channel_counts(store, shape):
 
 # ----------------------------------------------------------------------------- the KZG scheme's int64 graphs
 
-def kzg_params(logrows=12):
-    return (("logrows", logrows), ("salt_slots", 5), ("srs_sha256", "ab" * 32), ("unusable_rows", 6))
-
-
 def check_kzg(store, pipeline, images, logrows=12):
     """The same job lowered for the KZG scheme (int64 end to end, no range check, pooled
     hints) at a capture's ``logrows``: ezkl's witness is the numpy specification on every image."""
     from zkimg.hazmat.kzg_scheme import KZGScheme
-    from zkimg.hazmat.lowering import CircuitSpec
 
-    x0 = next(iter(images.values()))
-    shape = x0.shape
-    spec = CircuitSpec((x0.size,), shape, None, pipeline.primitives(shape), pipeline.output_shape(shape), False,
-                       "kzg", kzg_params(logrows))
-    scheme = KZGScheme.from_params(dict(kzg_params(logrows)))
+    spec = kzg_spec(pipeline, next(iter(images.values())).shape, logrows)
+    scheme = KZGScheme.from_params(dict(spec.scheme_params))
     for name, x in images.items():
         with tempfile.TemporaryDirectory() as tmp:
             w = generate_witness(store, spec, [x.ravel()], [scheme.new_salt()], None, Path(tmp))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import dev_policy, photo_tile
+from helpers import KZG_TEST_PARAMS, dev_policy, kzg_spec, photo_tile, table_steps
 from known_tau import lagrange_at, write_known_tau_srs
 
 import zkimg
@@ -77,7 +77,7 @@ def test_points_decode_strictly():
 
 
 def _params(**over):
-    p = {"logrows": 12, "salt_slots": 5, "srs_sha256": "ab" * 32, "unusable_rows": 6}
+    p = {"logrows": 12, **dict(KZG_TEST_PARAMS)}
     p.update(over)
     return p
 
@@ -529,13 +529,6 @@ def test_a_too_low_row_count_fails_loudly(kzg_bundle, store, tmp_path):
 # ----------------------------------------------------------------------------- rounding hints (int64 graphs)
 
 
-def _kzg_spec(pipeline, shape=(8, 8, 3)):
-    from zkimg.hazmat.lowering import CircuitSpec
-
-    return CircuitSpec((int(np.prod(shape)),), shape, None, pipeline.primitives(shape), pipeline.output_shape(shape),
-                       False, "kzg", tuple(_params().items()))
-
-
 def _assert_hint_edit_does_not_prove(store, spec, edit):
     """An honest witness of ``spec`` on a photo tile with ``edit(hints)`` applied to its pooled
     hints (field elements): ezkl must refuse to prove it."""
@@ -560,20 +553,6 @@ def _assert_hint_edit_does_not_prove(store, spec, edit):
         assert not (Path(tmp) / "p.json").exists()
 
 
-def _folded_divisors(spec):
-    """The divisors of ``spec``'s folded roundings, from their quotient tables ``d·j − c``."""
-    import onnx
-    from onnx import numpy_helper
-
-    from zkimg.hazmat.lowering import lower_circuit
-
-    graph = onnx.load_from_string(lower_circuit(spec).model).graph
-    inits = {t.name: numpy_helper.to_array(t).astype(np.int64) for t in graph.initializer}
-    steps = [np.unique(np.diff(inits[n.input[0]])) for n in graph.node
-             if n.op_type == "Gather" and n.input[0] in inits and len(inits[n.input[0]]) > 1]
-    return [int(d[0]) for d in steps if len(d) == 1 and d[0] > 1]
-
-
 @pytest.mark.parametrize("pipeline, position", [(zkimg.Pipeline([zkimg.GaussianBlur(3)]), 5),  # row pass
                                                 (zkimg.Pipeline([zkimg.GaussianBlur(3)]), 192 + 5),  # column pass
                                                 (zkimg.Pipeline([zkimg.ColorConvert("rgb")]), 7)],  # signed, clamped
@@ -583,8 +562,9 @@ def test_a_rounding_hint_off_by_one_cannot_be_proved_in_an_int64_graph(store, pi
     """The folded rounding (module doc of zkimg.hazmat.lowering): the quotient table holds
     ``d·q − offset``, so ``r = y − T[q]``; ceil for floor (or one less) puts ``r`` outside
     [0, d) and only the remainder lookup stops it."""
-    spec = _kzg_spec(pipeline)
-    assert len(_folded_divisors(spec)) == len(store.circuit(spec).hints) >= 1  # every rounding is folded
+    spec = kzg_spec(pipeline, (8, 8, 3))
+    folded = [d for d in table_steps(spec) if d > 1]  # quotient tables d·j − c
+    assert len(folded) == len(store.circuit(spec).hints) >= 1  # every rounding is folded
     _assert_hint_edit_does_not_prove(store, spec, lambda h: h.__setitem__(position, h[position] + delta))
 
 
@@ -595,7 +575,7 @@ def test_a_quotient_outside_its_table_cannot_be_proved_in_an_int64_graph(store):
     what refuses both."""
     from zkimg.hazmat.lowering import reduce_weighted_sum
 
-    spec = _kzg_spec(zkimg.Pipeline([zkimg.Grayscale(1)]))
+    spec = kzg_spec(zkimg.Pipeline([zkimg.Grayscale(1)]), (8, 8, 3))
     (rounding,) = spec.primitives
     d = reduce_weighted_sum(rounding).divisor  # the graph's only rounding: not rescaled
     for sign in (1, -1):

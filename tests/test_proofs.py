@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import photo_tile
+from helpers import kzg_spec, photo_tile, table_steps
 
 import zkimg
 from zkimg.hazmat import FIELD_MODULUS, TileProof, commit, pack
@@ -227,16 +227,14 @@ def test_int64_roundings_fold_where_a_rescaling_makes_their_tables_new(store, mo
     # form (a Mul by d, quotient table arange + s). To reach the general form, the graph is
     # told that every remainder table a fold could use, arange(256·k), is taken. Both forms
     # are exact (ezkl's witness is the numpy reference); their tamper tests are elsewhere.
-    from onnx import load_from_string, numpy_helper
+    from onnx import load_from_string
 
     from zkimg.hazmat.kzg_scheme import KZGScheme
-    from zkimg.hazmat.lowering import CircuitSpec, GraphBuilder, lower_circuit
+    from zkimg.hazmat.lowering import GraphBuilder, lower_circuit
 
     shape = (5, 6, 3)
     pipeline = zkimg.Pipeline([zkimg.Grayscale(1)])  # one rounding by 256
-    params = (("logrows", 12), ("salt_slots", 5), ("srs_sha256", "ab" * 32), ("unusable_rows", 6))
-    spec = CircuitSpec((int(np.prod(shape)),), shape, None, pipeline.primitives(shape), pipeline.output_shape(shape),
-                       False, "kzg", params)
+    spec = kzg_spec(pipeline, shape)
     uses = GraphBuilder.table_uses
     x = photo_tile("astronaut", 40, 30, *shape[:2])
     for taken in (False, True):
@@ -244,16 +242,14 @@ def test_int64_roundings_fold_where_a_rescaling_makes_their_tables_new(store, mo
             monkeypatch.setattr(GraphBuilder, "table_uses", lambda g, t: 1 if np.array_equal(t, np.arange(len(t)))
                                 else uses(g, t))
         graph = load_from_string(lower_circuit(spec).model).graph
-        inits = {t.name: numpy_helper.to_array(t).astype(np.int64) for t in graph.initializer}
-        tables = [inits[n.input[0]] for n in graph.node if n.op_type == "Gather" and n.input[0] in inits]
-        steps = {int(d[0]) for d in (np.unique(np.diff(t)) for t in tables if len(t) > 1) if len(d) == 1}
+        steps = set(table_steps(spec))
         muls = sum(n.op_type == "Mul" for n in graph.node)
         if taken:
             assert muls == 4 and 256 not in steps  # three weights and q·d
         else:
             assert muls == 3 and 256 in steps  # three weights; T[j] = 256·j − 128
         with tempfile.TemporaryDirectory() as tmp:
-            w = generate_witness(store, spec, [x.ravel()], [KZGScheme.from_params(dict(params)).new_salt()], None,
+            w = generate_witness(store, spec, [x.ravel()], [KZGScheme.from_params(dict(spec.scheme_params)).new_salt()], None,
                                  Path(tmp))
         assert np.array_equal(w.output, pipeline.apply(x))
 
