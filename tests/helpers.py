@@ -58,5 +58,5 @@ def table_steps(spec):
     graph = load_from_string(lower_circuit(spec).model).graph
     inits = {t.name: numpy_helper.to_array(t).astype(np.int64) for t in graph.initializer}
     diffs = [np.unique(np.diff(inits[n.input[0]])) for n in graph.node
-             if n.op_type == "Gather" and n.input[0] in inits and len(inits[n.input[0]]) > 1]
+             if n.op_type in ("Gather", "GatherElements") and n.input[0] in inits and len(inits[n.input[0]]) > 1]
     return [int(d[0]) for d in diffs if len(d) == 1]

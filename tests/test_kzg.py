@@ -473,7 +473,7 @@ def test_a_job_longer_than_its_columns_spills_into_more_columns(camera, store):
     """K is the capture's column height; a job needing more main rows gets more columns side
     by side at that height, and proves and verifies."""
     image = photo_tile("coffee", 40, 60, 12, 24)
-    pipeline = zkimg.Pipeline([zkimg.Brightness(1.2), zkimg.Flip("vertical")])
+    pipeline = zkimg.Pipeline([zkimg.Brightness(1.2), zkimg.Redact(((2, 3, 5, 4),)), zkimg.Flip("vertical")])
     cap = camera.capture(image, tile=12, scheme="kzg", logrows=9, store=store)
     att = zkimg.prove(cap, pipeline, store=store, executor=None)
     plan = chain_plans(pipeline, cap.signed.layout, hidden_output=False, max_out=att.max_out, segments=None)[0]
@@ -518,12 +518,14 @@ def test_a_too_low_row_count_fails_loudly(kzg_bundle, store, tmp_path):
     d = tmp_path / "under"
     d.mkdir()
     (d / "network.onnx").write_bytes((circuit.directory / "network.onnx").read_bytes())
-    # at 2^11 rows this job needs two column blocks; claim assignments that fit one
-    under = dict(settings, run_args=dict(settings["run_args"], logrows=11), total_assignments=1000)
+    # at 2^k rows this job needs two column blocks or more; claim assignments that fit one
+    k = (settings["num_rows"] - 1).bit_length() - 1
+    assert k >= 10 and settings["num_rows"] > 2 ** k
+    under = dict(settings, run_args=dict(settings["run_args"], logrows=k), total_assignments=1000)
     (d / "settings.json").write_text(json.dumps(under))
     ezkl.compile_circuit(str(d / "network.onnx"), str(d / "network.ezkl"), str(d / "settings.json"))
     with pytest.raises(BaseException, match="index out of bounds"):  # a Rust panic, raised, not a hang
-        ezkl.setup(str(d / "network.ezkl"), str(d / "vk.key"), str(d / "pk.key"), srs_path=str(store.srs.path(11)))
+        ezkl.setup(str(d / "network.ezkl"), str(d / "vk.key"), str(d / "pk.key"), srs_path=str(store.srs.path(k)))
 
 
 # ----------------------------------------------------------------------------- rounding hints (int64 graphs)
