@@ -674,3 +674,6 @@ def test_job_size_limit_counts_what_a_kzg_job_reads():
     assert read <= zkimg.Limits().max_job_values < hashed
     out = 32 * 64 * 3
     assert read - out <= (2 * 64 + 8 + 4) * (64 + 8 + 4) * 3  # two tiles and their halo, not whole neighbours
+    # the README's KZG setting for this edit (96 px tiles, two a job, K = 15) fits the default too
+    kzg15 = TileLayout(width, height, 3, 96, 0, 2, KZGScheme(15, srs_sha256="ab" * 32).params)
+    assert Plan(pipeline, kzg15, max_out=96, tiles_per_job=2).max_job_values <= zkimg.Limits().max_job_values

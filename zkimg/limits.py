@@ -49,7 +49,8 @@ class Limits:
 
     The defaults admit a 1280×720 frame in 4 px tiles and an 8K UHD frame (7680×4320) in
     32 px tiles (border 2: 291,600 cells), the shipped pipelines on them, and tile jobs of up to 2^17 rows
-    (the shipped workloads need 2^16; two 64 px tiles a job, 2^17).
+    (the shipped workloads need 2^16; two 64 px tiles a job, 2^17) and 2^17 values (the README
+    example under KZG at ``logrows=15``, two 96 px tiles a job, reads 72,624).
     """
 
     max_bundle_bytes: int = 256 << 20  # a bundle, capture record or manifest payload, in bytes
@@ -62,7 +63,7 @@ class Limits:
     #: row's and column's anchor, and restricting the pipeline to every job's window — an
     #: upper bound computed arithmetically from the declared pipeline and plan (``Plan.work``).
     max_plan_work: int = 1 << 23
-    max_job_values: int = 1 << 16  # hashed input plus output values of one tile job (≈ 5 rows each)
+    max_job_values: int = 1 << 17  # hashed (Poseidon) or read (KZG) input plus output values of one tile job
     max_circuits: int = 64  # distinct circuits (each a compile and a key setup) in one bundle
     max_logrows: int = 17  # rows of one circuit, 2^max_logrows; checked after compile, before setup
 
