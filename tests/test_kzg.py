@@ -482,6 +482,23 @@ def test_a_job_longer_than_its_columns_spills_into_more_columns(camera, store):
     _verify(att, pipeline.apply(image), camera, store)
 
 
+def test_a_lookup_costs_one_cell_row_a_value(store):
+    """ezkl lays out a variable-index ``Gather`` as an index linearisation (a ``Mult`` and an
+    ``Add``) plus the lookup; KZG graphs use a 1-D ``GatherElements``, the same lookup without
+    the linearisation (lowering module doc). Each further point operation adds exactly one
+    cell a value, and the reshapes around every lookup (the same shape constant each time)
+    are not laid out as a shared constant (no decomposition range checks)."""
+    from zkimg.hazmat.circuits import BASE_RUN_ARGS
+
+    shape = (16, 16, 3)
+    steps = [zkimg.Brightness(1.2), zkimg.Contrast(1.3), zkimg.Brightness(0.9)]
+    circuits = [store.circuit(kzg_spec(zkimg.Pipeline(steps[:n]), shape)) for n in (1, 2, 3)]
+    rows = [c.num_rows for c in circuits]
+    one_cell_a_value = int(np.prod(shape)) // BASE_RUN_ARGS["num_inner_cols"]
+    assert rows[1] - rows[0] == rows[2] - rows[1] == one_cell_a_value
+    assert all(c.settings["required_range_checks"] == [] for c in circuits)
+
+
 @pytest.mark.slow
 def test_jobs_grow_past_64_pixels_where_their_columns_hold_them(store, monkeypatch):
     """Under KZG, prove() picks the largest output run whose jobs fit the capture's K, past 64
