@@ -48,15 +48,22 @@ def kzg_spec(pipeline, shape, logrows: int = 12):
                        pipeline.output_shape(shape), False, "kzg", (("logrows", logrows),) + KZG_TEST_PARAMS)
 
 
+def lookup_tables(graph):
+    """The constant table of every lookup in an ONNX ``graph``, in node order: a ``Gather`` in
+    float (Poseidon) graphs, a 1-D ``GatherElements`` in int64 (KZG) graphs."""
+    from onnx import numpy_helper
+
+    inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    return [inits[n.input[0]] for n in graph.node if n.op_type in ("Gather", "GatherElements") and n.input[0] in inits]
+
+
 def table_steps(spec):
     """The constant step of each lookup table in ``spec``'s circuit graph that has one (an
     ``arange`` steps by 1, a folded rounding's quotient table by its divisor), in node order."""
-    from onnx import load_from_string, numpy_helper
+    from onnx import load_from_string
 
     from zkimg.hazmat.lowering import lower_circuit
 
-    graph = load_from_string(lower_circuit(spec).model).graph
-    inits = {t.name: numpy_helper.to_array(t).astype(np.int64) for t in graph.initializer}
-    diffs = [np.unique(np.diff(inits[n.input[0]])) for n in graph.node
-             if n.op_type in ("Gather", "GatherElements") and n.input[0] in inits and len(inits[n.input[0]]) > 1]
+    tables = lookup_tables(load_from_string(lower_circuit(spec).model).graph)
+    diffs = [np.unique(np.diff(t.astype(np.int64))) for t in tables if len(t) > 1]
     return [int(d[0]) for d in diffs if len(d) == 1]

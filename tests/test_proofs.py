@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import kzg_spec, photo_tile, table_steps
+from helpers import kzg_spec, lookup_tables, photo_tile, table_steps
 
 import zkimg
 from zkimg.hazmat import FIELD_MODULUS, TileProof, commit, pack
@@ -184,7 +184,7 @@ def test_no_constant_feeds_two_nodes(store, steps):
     job = TileJob(zkimg.Pipeline(steps), (8, 8, 3))
     graph = onnx.load_from_string(lower_circuit(job.spec()).model).graph
     inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    tables = [inits[n.input[0]] for n in graph.node if n.op_type in ("Gather", "GatherElements") and n.input[0] in inits]
+    tables = lookup_tables(graph)
     assert len(tables) >= 2
     keys = [(t.shape, t.astype(np.int64).tobytes()) for t in tables]
     assert len(set(keys)) == len(keys)
@@ -217,7 +217,7 @@ def test_one_lookup_roundings_are_rescaled_only_while_their_table_stays_small():
     inits = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     muls = [float(inits[n.input[1]].ravel()[0]) for n in graph.node if n.op_type == "Mul"]
     assert muls == [3, 5, 6, 10, 3, 5]
-    tables = [len(inits[n.input[0]]) for n in graph.node if n.op_type in ("Gather", "GatherElements") and n.input[0] in inits]
+    tables = [len(t) for t in lookup_tables(graph)]
     assert max(tables) <= ROUNDING_TABLE_MAX
 
 
